@@ -1,0 +1,463 @@
+//! The ABI layer: data that crosses the plugin boundary, the `#[sabi_trait]` objects and the root
+//! module. Only `abi_stable` types appear here (`RVec`, `RString`, `RResult`, ...).
+//!
+//! Append-only rule: new trait methods go after the method marked `#[sabi(last_prefix_field)]`,
+//! new root-module functions after its last prefix field. Anything else is a new interface
+//! version (see the crate docs).
+
+use crate::error::PluginError;
+use abi_stable::library::RootModule;
+use abi_stable::sabi_types::VersionStrings;
+use abi_stable::std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec};
+use abi_stable::{declare_root_module_statics, package_version_strings, sabi_trait, StableAbi};
+
+/// A point of a search space: a flat list of small integers.
+pub type Genome = RVec<u32>;
+
+/// Which kind of plugin an entry is. A newtype over `u32` so kinds can be added.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct PluginKind(pub u32);
+
+impl PluginKind {
+    pub const SEARCH_SPACE: PluginKind = PluginKind(1);
+    pub const OPTIMIZER: PluginKind = PluginKind(2);
+    pub const TRANSFER: PluginKind = PluginKind(3);
+    pub const SIMILARITY: PluginKind = PluginKind(4);
+
+    /// The name used in listings and experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SEARCH_SPACE => "search-space",
+            Self::OPTIMIZER => "optimizer",
+            Self::TRANSFER => "transfer",
+            Self::SIMILARITY => "similarity",
+            _ => "unknown",
+        }
+    }
+}
+
+/// Well-known capability strings. Plugins may declare others; the host ignores what it does not know.
+pub mod capability {
+    /// Optimizer: speaks ask/tell.
+    pub const ASK_TELL: &str = "ask-tell";
+    /// Optimizer: builds its output layers through a head factory (can be decorated by a transfer plugin).
+    pub const HEADS: &str = "heads";
+    /// Optimizer: can save and restore its state (resume without replay).
+    pub const STATE: &str = "state";
+    /// Optimizer: uses the source-task history it is given.
+    pub const USES_HISTORY: &str = "uses-history";
+    /// Optimizer: drives its own supernet training (one-shot); reserved for DARTS-family plugins.
+    pub const ONE_SHOT: &str = "one-shot";
+    /// Search space: evaluates by table lookup (a benchmark); knows the best metric per task.
+    pub const BENCHMARK: &str = "benchmark";
+    /// Search space: records a test metric alongside the validation metric.
+    pub const TEST_METRIC: &str = "test-metric";
+    /// Search space: trains networks to evaluate them.
+    pub const TRAINABLE: &str = "trainable";
+    /// Search space: declares metric-preserving symmetries (`symmetric_variants`).
+    pub const SYMMETRIES: &str = "symmetries";
+}
+
+/// One plugin listed by a library's root module.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct PluginInfo {
+    /// The id used in experiment files (`plugin = "evolution"`).
+    pub name: RString,
+    pub kind: PluginKind,
+    /// The plugin's own version (usually its crate version).
+    pub version: RString,
+    /// One line for `xnas plugins`.
+    pub description: RString,
+    pub capabilities: RVec<RString>,
+}
+
+impl PluginInfo {
+    pub fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c.as_str() == capability)
+    }
+}
+
+/// Callbacks the host gives every plugin library when it is loaded.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy)]
+pub struct HostCtx {
+    /// Routes a plugin's log line to the host's `tracing` subscriber.
+    /// Levels: 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+    pub log: extern "C" fn(level: u8, target: RStr<'_>, message: RStr<'_>),
+    /// The most verbose level the host will print (same scale); lets plugins skip formatting.
+    pub max_level: u8,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search space
+// ---------------------------------------------------------------------------------------------
+
+/// One decision of a genome.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct Position {
+    /// e.g. `"link"`, `"op1"`, `"normal.b2.in1"`.
+    pub name: RString,
+    /// Number of choices; the gene takes values `0..choices`.
+    pub choices: u32,
+    /// Positions of one group share a token range in the token view (e.g. all op choices).
+    pub group: RString,
+    /// Optional names of the choices (`"gcn"`, `"sep_conv_3x3"`); empty or `choices` long.
+    pub labels: RVec<RString>,
+}
+
+/// What a search space looks like from outside.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct SpaceDesc {
+    pub positions: RVec<Position>,
+    /// Tasks this space can evaluate; empty means it accepts any task id.
+    pub tasks: RVec<RString>,
+    /// Number of distinct architectures if known (0 = unknown or astronomically many).
+    pub size: u64,
+}
+
+/// A canonical architecture: its genome and the space's text form of it.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct Arch {
+    pub genome: Genome,
+    pub text: RString,
+}
+
+/// Everything a search space is told when it is created.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct SpaceInit {
+    /// Every task id the experiment uses (target and sources): a benchmark refuses unknown ones up front.
+    pub tasks: RVec<RString>,
+    /// Directory of the experiment file; relative paths in parameters are resolved against it.
+    pub base_dir: RString,
+    /// The host's data directory (`XNAS_DATA_DIR`, default `~/.cache/xnas/data`), where set-up
+    /// puts converted benchmark tables.
+    pub data_dir: RString,
+}
+
+/// A request to evaluate one architecture on one task.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct EvalRequest {
+    pub trial_id: u64,
+    pub task: RString,
+    pub genome: Genome,
+    /// Derived from (experiment seed, trial id): the same trial gets the same seed on any worker.
+    pub seed: u64,
+    /// Optional budget (epochs, fraction); `RNone` means the space's default.
+    pub budget: ROption<f64>,
+}
+
+/// The outcome of an evaluation.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct EvalResult {
+    /// Validation metric, higher is better.
+    pub metric: f64,
+    /// Test metric where the benchmark or the task has one.
+    pub test_metric: ROption<f64>,
+    /// Seconds the evaluation cost (simulated for a benchmark that records it, measured otherwise).
+    pub cost_seconds: f64,
+    /// Per-epoch validation metric, if the evaluation produced one.
+    pub curve: RVec<f64>,
+    /// Further named figures as a JSON object text (params, latency, flops), or empty.
+    pub extras: RString,
+}
+
+#[sabi_trait]
+/// ABI object of a search space. Implement [`crate::SearchSpace`] instead; [`crate::PluginSet`] wraps it.
+pub trait FfiSearchSpace: Clone + Send + Sync {
+    fn describe(&self) -> RResult<SpaceDesc, PluginError>;
+    fn sample(&self, seed: u64) -> RResult<Genome, PluginError>;
+    fn mutate(&self, genome: RSlice<'_, u32>, seed: u64) -> RResult<Genome, PluginError>;
+    fn canonical(&self, genome: RSlice<'_, u32>) -> RResult<Arch, PluginError>;
+    fn parse(&self, text: RStr<'_>) -> RResult<Genome, PluginError>;
+    fn symmetric_variants(&self, genome: RSlice<'_, u32>) -> RResult<RVec<Genome>, PluginError>;
+    fn best_metric(&self, task: RStr<'_>) -> ROption<f64>;
+    #[sabi(last_prefix_field)]
+    fn evaluate(&self, request: &EvalRequest) -> RResult<EvalResult, PluginError>;
+}
+
+/// An owned, cloneable handle to a search space (cloning shares the plugin object). Use it through the author trait (`xnas_core::SearchSpace`).
+#[repr(transparent)]
+#[derive(StableAbi, Clone)]
+pub struct SpaceBox(pub FfiSearchSpace_TO<'static, RBox<()>>);
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer and heads
+// ---------------------------------------------------------------------------------------------
+
+/// Status of a finished trial.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TrialStatus(pub u32);
+
+impl TrialStatus {
+    pub const OK: TrialStatus = TrialStatus(0);
+    pub const FAILED: TrialStatus = TrialStatus(1);
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OK => "ok",
+            Self::FAILED => "failed",
+            _ => "unknown",
+        }
+    }
+}
+
+/// One evaluated architecture on one task. A history is a list of these over all tasks.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub trial_id: u64,
+    pub task: RString,
+    pub genome: Genome,
+    /// Validation metric (higher is better); NaN when the trial failed.
+    pub metric: f64,
+    pub test_metric: ROption<f64>,
+    pub cost_seconds: f64,
+    pub budget: ROption<f64>,
+    pub curve: RVec<f64>,
+    pub status: TrialStatus,
+}
+
+/// What an optimizer proposes from `ask`.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct Proposal {
+    pub genome: Genome,
+    /// Optional evaluation budget (multi-fidelity optimizers); `RNone` = the space's default.
+    pub budget: ROption<f64>,
+}
+
+/// A dense row-major f32 matrix: the currency of the head protocol.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Default)]
+pub struct Matrix {
+    pub rows: u32,
+    pub cols: u32,
+    pub data: RVec<f32>,
+}
+
+impl Matrix {
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Self {
+        assert_eq!(
+            rows * cols,
+            data.len(),
+            "matrix data does not match its shape"
+        );
+        Matrix {
+            rows: rows as u32,
+            cols: cols as u32,
+            data: RVec::from(data),
+        }
+    }
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self::new(rows, cols, vec![0.0; rows * cols])
+    }
+    pub fn row(&self, r: usize) -> &[f32] {
+        let c = self.cols as usize;
+        &self.data[r * c..(r + 1) * c]
+    }
+}
+
+/// What an optimizer asks a head factory for.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug)]
+pub struct HeadSpec {
+    /// Which output layer this is within the optimizer (`"predictor"`, `"logits.op"`).
+    pub name: RString,
+    pub in_features: u32,
+    pub out_features: u32,
+    /// Hidden widths of the head's MLP (empty = a single linear layer).
+    pub hidden: RVec<u32>,
+    /// Task ids in row order of the `task` indices passed to `forward`.
+    pub tasks: RVec<RString>,
+    pub seed: u64,
+}
+
+#[sabi_trait]
+/// ABI object of one head: the output layers an optimizer hands its features to.
+pub trait FfiHead: Send {
+    /// `features` is `rows × in_features`; `tasks[r]` indexes `HeadSpec::tasks`. Returns `rows × out_features`.
+    fn forward(
+        &mut self,
+        features: &Matrix,
+        tasks: RSlice<'_, u32>,
+        train: bool,
+    ) -> RResult<Matrix, PluginError>;
+    /// Gradient of the loss w.r.t. the last forward's outputs in, gradient w.r.t. its features out.
+    fn backward(&mut self, grad_output: &Matrix) -> RResult<Matrix, PluginError>;
+    /// Applies the accumulated gradients to the head's own parameters and clears them.
+    fn step(&mut self) -> RResult<(), PluginError>;
+    fn save_state(&self) -> RResult<RVec<u8>, PluginError>;
+    #[sabi(last_prefix_field)]
+    fn load_state(&mut self, state: RSlice<'_, u8>) -> RResult<(), PluginError>;
+}
+
+/// An owned handle to a head. Use it through the author trait (`xnas_core::Head`).
+#[repr(transparent)]
+#[derive(StableAbi)]
+pub struct HeadBox(pub FfiHead_TO<'static, RBox<()>>);
+
+#[sabi_trait]
+/// ABI object of a head factory: the plain one gives task-agnostic heads, a transfer plugin's gives
+/// universal + residual heads.
+pub trait FfiHeadFactory: Clone + Send + Sync {
+    /// Short description for logs (`"plain"`, `"xfer: universal + 9 residuals"`).
+    fn describe(&self) -> RString;
+    /// Whether the optimizer should train on every task's history (transfer) or the target's only.
+    fn uses_all_tasks(&self) -> bool;
+    #[sabi(last_prefix_field)]
+    fn make_head(&self, spec: &HeadSpec) -> RResult<HeadBox, PluginError>;
+}
+
+/// An owned, cloneable handle to a head factory. Use it through the author trait (`xnas_core::HeadFactory`).
+#[repr(transparent)]
+#[derive(StableAbi, Clone)]
+pub struct HeadFactoryBox(pub FfiHeadFactory_TO<'static, RBox<()>>);
+
+/// Everything an optimizer is told when it is created.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct OptimizerInit {
+    pub space: SpaceBox,
+    /// The task being searched.
+    pub target: RString,
+    /// Source tasks, most relevant first when a similarity plugin ranked them.
+    pub sources: RVec<RString>,
+    /// Source knowledge: observations on the source tasks (never the target).
+    pub history: RVec<Observation>,
+    pub seed: u64,
+    /// The head factory when the optimizer takes heads: plain, or a transfer plugin's.
+    pub heads: ROption<HeadFactoryBox>,
+    pub base_dir: RString,
+}
+
+#[sabi_trait]
+/// ABI object of an ask/tell optimizer. Implement [`crate::Optimizer`] instead.
+pub trait FfiOptimizer: Send {
+    fn ask(&mut self, n: u32) -> RResult<RVec<Proposal>, PluginError>;
+    fn tell(&mut self, observations: RSlice<'_, Observation>) -> RResult<(), PluginError>;
+    fn save_state(&self) -> RResult<RVec<u8>, PluginError>;
+    #[sabi(last_prefix_field)]
+    fn load_state(&mut self, state: RSlice<'_, u8>) -> RResult<(), PluginError>;
+}
+
+/// An owned handle to an ask/tell optimizer. Use it through the author trait (`xnas_core::Optimizer`).
+#[repr(transparent)]
+#[derive(StableAbi)]
+pub struct OptimizerBox(pub FfiOptimizer_TO<'static, RBox<()>>);
+
+// ---------------------------------------------------------------------------------------------
+// Transfer and similarity
+// ---------------------------------------------------------------------------------------------
+
+/// Everything a transfer plugin is told when it is created.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct TransferInit {
+    /// The wrapped optimizer's listing (name, capabilities): a transfer plugin refuses what it cannot wrap.
+    pub inner: PluginInfo,
+    pub target: RString,
+    pub sources: RVec<RString>,
+    pub seed: u64,
+}
+
+#[sabi_trait]
+/// ABI object of a transfer decorator. The host builds the inner optimizer with this object's head
+/// factory, then hands it to `wrap` and runs what comes back.
+pub trait FfiTransfer: Send {
+    fn head_factory(&self) -> RResult<HeadFactoryBox, PluginError>;
+    #[sabi(last_prefix_field)]
+    fn wrap(
+        &mut self,
+        inner: OptimizerBox,
+        init: &OptimizerInit,
+    ) -> RResult<OptimizerBox, PluginError>;
+}
+
+/// An owned handle to a transfer decorator. Use it through the author trait (`xnas_core::Transfer`).
+#[repr(transparent)]
+#[derive(StableAbi)]
+pub struct TransferBox(pub FfiTransfer_TO<'static, RBox<()>>);
+
+/// Everything a similarity plugin is told when it is created.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct SimilarityInit {
+    /// The experiment's search space (landmark architectures evaluate through it).
+    pub space: SpaceBox,
+    pub seed: u64,
+    pub base_dir: RString,
+}
+
+#[sabi_trait]
+/// ABI object of a task-similarity measure.
+pub trait FfiSimilarity: Send {
+    /// A task's embedding (Task2Vec Fisher diagonal, landmark scores, ...).
+    fn embed(&mut self, task: RStr<'_>) -> RResult<RVec<f32>, PluginError>;
+    #[sabi(last_prefix_field)]
+    /// Distance between two embeddings (0 = identical tasks).
+    fn distance(&self, a: RSlice<'_, f32>, b: RSlice<'_, f32>) -> RResult<f64, PluginError>;
+}
+
+/// An owned handle to a similarity measure. Use it through the author trait (`xnas_core::Similarity`).
+#[repr(transparent)]
+#[derive(StableAbi)]
+pub struct SimilarityBox(pub FfiSimilarity_TO<'static, RBox<()>>);
+
+// ---------------------------------------------------------------------------------------------
+// Root module
+// ---------------------------------------------------------------------------------------------
+
+/// The root module every plugin library exports (through [`crate::export_plugins!`]).
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginMod {
+    /// Called once after loading, before anything else.
+    pub init: extern "C" fn(host: HostCtx),
+    /// The plugins this library provides.
+    pub plugins: extern "C" fn() -> RVec<PluginInfo>,
+    /// Checks parameters without building anything (used by `xnas validate`).
+    pub check_params: extern "C" fn(
+        kind: PluginKind,
+        name: RStr<'_>,
+        params: RStr<'_>,
+    ) -> RResult<(), PluginError>,
+    pub create_space: extern "C" fn(
+        name: RStr<'_>,
+        params: RStr<'_>,
+        init: &SpaceInit,
+    ) -> RResult<SpaceBox, PluginError>,
+    pub create_optimizer: extern "C" fn(
+        name: RStr<'_>,
+        params: RStr<'_>,
+        init: &OptimizerInit,
+    ) -> RResult<OptimizerBox, PluginError>,
+    pub create_transfer: extern "C" fn(
+        name: RStr<'_>,
+        params: RStr<'_>,
+        init: &TransferInit,
+    ) -> RResult<TransferBox, PluginError>,
+    #[sabi(last_prefix_field)]
+    pub create_similarity: extern "C" fn(
+        name: RStr<'_>,
+        params: RStr<'_>,
+        init: &SimilarityInit,
+    ) -> RResult<SimilarityBox, PluginError>,
+}
+
+impl RootModule for PluginModRef {
+    declare_root_module_statics! {PluginModRef}
+    const BASE_NAME: &'static str = "xnas_plugin";
+    const NAME: &'static str = "xnas plugin";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}

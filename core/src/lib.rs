@@ -1,0 +1,57 @@
+//! # xnas-core: the stable plugin interface of xnas
+//!
+//! Everything that crosses the boundary between the `xnas` host and a plugin library lives here.
+//! The crate has two layers:
+//!
+//! * **ABI layer** ([`abi`]): `#[repr(C)]` data types and `#[sabi_trait]` objects from
+//!   [`abi_stable`], plus the versioned root module [`PluginModRef`] every plugin library exports.
+//!   Only these types cross a dynamic-library boundary.
+//! * **Author layer** ([`SearchSpace`], [`Optimizer`], [`HeadFactory`], [`Head`], [`Transfer`],
+//!   [`Similarity`]): ordinary Rust traits a plugin author implements. [`PluginSet`] wraps each
+//!   implementation in a guard that turns panics into [`PluginError`]s, so a plugin's panic never
+//!   aborts the host, and the [`export_plugins!`] macro exports the root module.
+//!
+//! The host holds ABI objects ([`SpaceBox`], [`OptimizerBox`], ...) and uses them through the same
+//! author traits, so plugin code and host code speak one vocabulary.
+//!
+//! ## Interface versioning
+//!
+//! The root module carries this crate's version. A plugin built against `xnas-core` 0.1.x loads
+//! into any host built against 0.1.y. New root-module functions and new trait methods are only
+//! appended after the last prefix field; anything else bumps the minor version (0.x) and old
+//! plugins are refused with one sentence naming the file and both versions.
+//!
+//! ## Conventions
+//!
+//! * Metrics are "higher is better". A benchmark that reports an error or a loss negates it.
+//! * A genome is a flat list of small integers; only the search space knows what it means.
+//! * Plugin parameters arrive as TOML text; parse them with [`parse_params`] so errors name the key.
+//! * Randomness is seeded: every call that needs it receives a seed (see [`derive_seed`]).
+
+pub mod abi;
+mod adapters;
+pub use adapters::{
+    failed_observation, guard, head_box, head_factory_box, optimizer_box, similarity_box,
+    space_box, transfer_box,
+};
+mod error;
+pub mod export;
+pub mod log;
+mod params;
+mod seed;
+mod traits;
+
+pub use abi::*;
+pub use error::{ErrorKind, PluginError, PluginResult};
+pub use export::{BuiltinPlugins, Meta, PluginSet};
+pub use params::parse_params;
+pub use seed::{derive_seed, SplitMix64};
+pub use traits::*;
+
+/// Re-exported so plugin crates need no direct dependency for the export macro.
+pub use abi_stable;
+#[doc(hidden)]
+pub use inventory;
+
+/// The interface version string of this build (the `xnas-core` package version).
+pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");

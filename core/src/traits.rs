@@ -1,0 +1,80 @@
+//! The author layer: plain Rust traits a plugin implements. [`crate::PluginSet`] wraps them into
+//! ABI objects with a panic guard; the host uses ABI objects through these same traits.
+
+use crate::abi::*;
+use crate::error::{PluginError, PluginResult};
+
+/// A search space: describes, samples, mutates, canonicalises and evaluates architectures.
+///
+/// Every method takes `&self` and the space is shared between worker threads, so keep mutable
+/// state behind a lock (or better, have none: randomness arrives as a seed).
+pub trait SearchSpace: Send + Sync + 'static {
+    fn describe(&self) -> PluginResult<SpaceDesc>;
+    /// A uniformly random valid genome, determined by `seed`.
+    fn sample(&self, seed: u64) -> PluginResult<Vec<u32>>;
+    /// A valid genome that differs from `genome` by one decision, determined by `seed`.
+    fn mutate(&self, genome: &[u32], seed: u64) -> PluginResult<Vec<u32>>;
+    /// Validates `genome` and returns its canonical form (isomorphic genomes map to one) and text.
+    fn canonical(&self, genome: &[u32]) -> PluginResult<Arch>;
+    /// Parses the text form written by `canonical`.
+    fn parse(&self, text: &str) -> PluginResult<Vec<u32>>;
+    /// Genomes with the same metric as `genome` (e.g. branch swaps), for data augmentation.
+    fn symmetric_variants(&self, _genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        Ok(Vec::new())
+    }
+    /// The best validation metric of `task` in the space, if the space knows it (benchmarks).
+    fn best_metric(&self, _task: &str) -> Option<f64> {
+        None
+    }
+    /// Evaluates one architecture. An `Err` marks the trial failed; the search goes on.
+    fn evaluate(&self, request: &EvalRequest) -> PluginResult<EvalResult>;
+}
+
+/// An ask/tell optimizer. It must be deterministic given its seed and the observations it was
+/// told: the host resumes a run by replaying asks and tells, and checks that asks repeat.
+pub trait Optimizer: Send + 'static {
+    /// Proposes `n` architectures to evaluate next.
+    fn ask(&mut self, n: usize) -> PluginResult<Vec<Proposal>>;
+    /// Receives the outcomes of earlier proposals, in trial-id order (failed trials included).
+    fn tell(&mut self, observations: &[Observation]) -> PluginResult<()>;
+    /// Serialised state, for optimizers that declare the `state` capability.
+    fn save_state(&self) -> PluginResult<Vec<u8>> {
+        Err(PluginError::unsupported(
+            "this optimizer does not save its state",
+        ))
+    }
+    fn load_state(&mut self, _state: &[u8]) -> PluginResult<()> {
+        Err(PluginError::unsupported(
+            "this optimizer does not restore state",
+        ))
+    }
+}
+
+/// The output layers of an optimizer that takes heads (see the head protocol in the docs).
+pub trait Head: Send + 'static {
+    fn forward(&mut self, features: &Matrix, tasks: &[u32], train: bool) -> PluginResult<Matrix>;
+    fn backward(&mut self, grad_output: &Matrix) -> PluginResult<Matrix>;
+    fn step(&mut self) -> PluginResult<()>;
+    fn save_state(&self) -> PluginResult<Vec<u8>>;
+    fn load_state(&mut self, state: &[u8]) -> PluginResult<()>;
+}
+
+/// Builds heads for an optimizer.
+pub trait HeadFactory: Send + Sync + 'static {
+    fn describe(&self) -> String;
+    /// True when heads are per-task (transfer): the optimizer then trains on all tasks' history.
+    fn uses_all_tasks(&self) -> bool;
+    fn make_head(&self, spec: &HeadSpec) -> PluginResult<HeadBox>;
+}
+
+/// A transfer decorator: supplies the head factory the inner optimizer is built with, then wraps it.
+pub trait Transfer: Send + 'static {
+    fn head_factory(&self) -> PluginResult<HeadFactoryBox>;
+    fn wrap(&mut self, inner: OptimizerBox, init: &OptimizerInit) -> PluginResult<OptimizerBox>;
+}
+
+/// A task-similarity measure.
+pub trait Similarity: Send + 'static {
+    fn embed(&mut self, task: &str) -> PluginResult<Vec<f32>>;
+    fn distance(&self, a: &[f32], b: &[f32]) -> PluginResult<f64>;
+}
