@@ -1,0 +1,120 @@
+//! Checks that need the plugins: every plugin name resolves to a plugin of the right kind, every
+//! plugin accepts its parameters, the optimizer fits the run loop and the transfer plugin, and the
+//! search space accepts the tasks. All before anything runs.
+
+use super::{params_text, Experiment};
+use crate::error::{HostError, HostResult};
+use crate::plugins::{PluginEntry, Registry};
+use std::path::PathBuf;
+use toml::Spanned;
+use xnas_core::{capability, ErrorKind, PluginKind, SpaceBox, SpaceInit};
+
+/// The plugins an experiment uses, resolved and checked.
+pub struct Resolved {
+    pub space: PluginEntry,
+    pub optimizer: PluginEntry,
+    pub transfer: Option<PluginEntry>,
+    pub similarity: Option<PluginEntry>,
+}
+
+/// The host's data directory: `XNAS_DATA_DIR`, else `~/.cache/xnas/data`.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XNAS_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("xnas").join("data")
+}
+
+impl Experiment {
+    fn resolve_plugin(&self, registry: &Registry, kind: PluginKind, name: &Spanned<String>) -> HostResult<PluginEntry> {
+        registry
+            .find(kind, name.get_ref())
+            .cloned()
+            .ok_or_else(|| self.error_at(name.span(), registry.not_found_message(kind, name.get_ref())))
+    }
+
+    fn check_params(
+        &self,
+        entry: &PluginEntry,
+        name: &Spanned<String>,
+        params: Option<&Spanned<toml::Table>>,
+    ) -> HostResult<()> {
+        entry.check_params(&params_text(params)).map_err(|e| {
+            let span = params.map_or(name.span(), |p| p.span());
+            self.error_at(span, format!("{} `{}` parameters: {}", entry.info.kind.name(), entry.name(), e.message()))
+        })
+    }
+
+    /// Resolves and checks every plugin of the experiment.
+    pub fn resolve_plugins(&self, registry: &Registry) -> HostResult<Resolved> {
+        let f = &self.file;
+        let space = self.resolve_plugin(registry, PluginKind::SEARCH_SPACE, &f.search_space.plugin)?;
+        self.check_params(&space, &f.search_space.plugin, f.search_space.params.as_ref())?;
+
+        let opt_name = self.optimizer_name();
+        let optimizer = self.resolve_plugin(registry, PluginKind::OPTIMIZER, opt_name)?;
+        self.check_params(&optimizer, opt_name, self.optimizer_params())?;
+        if !optimizer.info.has(capability::ASK_TELL) {
+            return Err(self.error_at(
+                opt_name.span(),
+                format!(
+                    "optimizer `{}` does not speak ask/tell (capabilities: {}); `xnas run` drives ask/tell optimizers",
+                    optimizer.name(),
+                    optimizer.info.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+
+        let transfer = match &f.transfer {
+            None => None,
+            Some(t) => {
+                let entry = self.resolve_plugin(registry, PluginKind::TRANSFER, &t.plugin)?;
+                self.check_params(&entry, &t.plugin, t.params.as_ref())?;
+                if !optimizer.info.has(capability::HEADS) {
+                    let span = t.wraps.as_ref().map_or(t.plugin.span(), |w| w.span());
+                    return Err(self.error_at(
+                        span,
+                        format!(
+                            "transfer `{}` decorates optimizers that take heads, and `{}` does not (it lacks the \
+                             `heads` capability); wrap an RL or surrogate optimizer such as nao or rl-controller",
+                            entry.name(),
+                            optimizer.name()
+                        ),
+                    ));
+                }
+                Some(entry)
+            }
+        };
+
+        let similarity = match &f.similarity {
+            None => None,
+            Some(s) => {
+                let entry = self.resolve_plugin(registry, PluginKind::SIMILARITY, &s.plugin)?;
+                self.check_params(&entry, &s.plugin, s.params.as_ref())?;
+                Some(entry)
+            }
+        };
+        Ok(Resolved { space, optimizer, transfer, similarity })
+    }
+
+    /// Builds the search space for this experiment; a task it does not know is reported at `[tasks]`.
+    pub fn create_space(&self, entry: &PluginEntry) -> HostResult<SpaceBox> {
+        let init = SpaceInit {
+            tasks: self.tasks().into_iter().map(Into::into).collect(),
+            base_dir: self.base_dir.display().to_string().into(),
+            data_dir: data_dir().display().to_string().into(),
+        };
+        let f = &self.file;
+        entry.create_space(&params_text(f.search_space.params.as_ref()), &init).map_err(|e| {
+            if e.kind == ErrorKind::UNKNOWN_TASK {
+                self.error_at(f.tasks.target.span(), format!("search space `{}`: {}", entry.name(), e.message()))
+            } else if e.kind == ErrorKind::INVALID_PARAMS {
+                let span = f.search_space.params.as_ref().map_or(f.search_space.plugin.span(), |p| p.span());
+                self.error_at(span, format!("search space `{}` parameters: {}", entry.name(), e.message()))
+            } else {
+                HostError::Plugin { name: entry.name().to_string(), kind: "search space", error: e }
+            }
+        })
+    }
+}

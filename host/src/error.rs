@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+use thiserror::Error;
+use xnas_core::PluginError;
+
+/// Errors of the host library. Every variant renders as one sentence that names the thing at
+/// fault and, where there is one, what to do about it.
+#[derive(Debug, Error)]
+pub enum HostError {
+    /// A problem in an experiment file, with its position.
+    #[error("{file}:{line}:{column}: {message}")]
+    Config { file: String, line: usize, column: usize, message: String },
+
+    /// A problem in an experiment file without a usable position.
+    #[error("{file}: {message}")]
+    ConfigFile { file: String, message: String },
+
+    #[error("cannot load plugin library {path}: {message}")]
+    Load { path: PathBuf, message: String },
+
+    #[error("plugin `{name}` ({kind}): {error}")]
+    Plugin { name: String, kind: &'static str, error: PluginError },
+
+    #[error("store {path}: {message}")]
+    Store { path: PathBuf, message: String },
+
+    #[error("{0}")]
+    Run(String),
+
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl HostError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        HostError::Io { path: path.into(), source }
+    }
+
+    /// Process exit code for this error (2: configuration or loading; 1: a run that failed).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            HostError::Config { .. } | HostError::ConfigFile { .. } | HostError::Load { .. } => 2,
+            HostError::Plugin { error, .. } if error.kind == xnas_core::ErrorKind::INVALID_PARAMS => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub type HostResult<T> = Result<T, HostError>;

@@ -1,0 +1,150 @@
+//! What a run leaves for people: `trials.csv`, `summary.json` and `best_so_far.png`, all rebuilt
+//! from the store (so they can be regenerated at any time).
+
+mod plot;
+
+use crate::config::Experiment;
+use crate::error::{HostError, HostResult};
+use crate::store::{genome_text, Role, Status, TrialRecord};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BestTrial {
+    pub trial_id: u64,
+    pub arch: String,
+    pub genome: String,
+    pub metric: f64,
+    pub test_metric: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub experiment: String,
+    pub target: String,
+    pub search_space: String,
+    pub optimizer: String,
+    pub transfer: Option<String>,
+    pub seed: u64,
+    pub workers: u32,
+    pub best: Option<BestTrial>,
+    /// Best validation metric the space knows for the target (benchmarks), and the regret.
+    pub best_possible: Option<f64>,
+    pub regret: Option<f64>,
+    /// Target evaluations (failed included), failed ones, and source-knowledge evaluations.
+    pub evaluations: u64,
+    pub failed: u64,
+    pub source_evaluations: u64,
+    pub wall_seconds: f64,
+}
+
+impl Summary {
+    pub fn build(
+        exp: &Experiment,
+        records: &[TrialRecord],
+        best_possible: Option<f64>,
+        wall_seconds: f64,
+        workers: u32,
+    ) -> Summary {
+        let f = &exp.file;
+        let target: Vec<&TrialRecord> =
+            records.iter().filter(|r| r.spec.role == Role::Target && r.outcome.is_some()).collect();
+        let mut best: Option<BestTrial> = None;
+        for r in &target {
+            let o = r.outcome.as_ref().expect("filtered");
+            if let (Status::Ok, Some(m)) = (o.status, o.metric) {
+                if best.as_ref().is_none_or(|b| m > b.metric) {
+                    best = Some(BestTrial {
+                        trial_id: r.spec.id,
+                        arch: r.spec.arch.clone(),
+                        genome: genome_text(&r.spec.canonical),
+                        metric: m,
+                        test_metric: o.test_metric,
+                    });
+                }
+            }
+        }
+        Summary {
+            experiment: f.experiment.name.get_ref().clone(),
+            target: f.tasks.target.get_ref().clone(),
+            search_space: f.search_space.plugin.get_ref().clone(),
+            optimizer: exp.optimizer_name().get_ref().clone(),
+            transfer: f.transfer.as_ref().map(|t| t.plugin.get_ref().clone()),
+            seed: f.experiment.seed,
+            workers,
+            regret: match (&best, best_possible) {
+                (Some(b), Some(p)) => Some(p - b.metric),
+                _ => None,
+            },
+            best,
+            best_possible,
+            evaluations: target.len() as u64,
+            failed: target.iter().filter(|r| r.outcome.as_ref().is_some_and(|o| o.status != Status::Ok)).count() as u64,
+            source_evaluations: records.iter().filter(|r| r.spec.role == Role::Source && r.outcome.is_some()).count()
+                as u64,
+            wall_seconds,
+        }
+    }
+}
+
+fn csv_err(path: &Path, e: impl std::fmt::Display) -> HostError {
+    HostError::Run(format!("writing {}: {e}", path.display()))
+}
+
+/// One row per finished trial, in trial-id order.
+pub fn write_trials_csv(path: &Path, records: &[TrialRecord]) -> HostResult<()> {
+    let mut w = csv::Writer::from_path(path).map_err(|e| csv_err(path, e))?;
+    w.write_record(["trial_id", "role", "task", "arch", "genome", "metric", "test_metric", "cost_s", "status", "seed", "error"])
+        .map_err(|e| csv_err(path, e))?;
+    let num = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+    for r in records {
+        let Some(o) = &r.outcome else { continue };
+        let s = &r.spec;
+        let arch = if s.arch.is_empty() { genome_text(&s.genome) } else { s.arch.clone() };
+        w.write_record([
+            s.id.to_string(),
+            s.role.as_str().to_string(),
+            s.task.clone(),
+            arch,
+            genome_text(if s.canonical.is_empty() { &s.genome } else { &s.canonical }),
+            num(o.metric),
+            num(o.test_metric),
+            format!("{}", o.cost_s),
+            o.status.as_str().to_string(),
+            s.seed.to_string(),
+            o.error.clone().unwrap_or_default(),
+        ])
+        .map_err(|e| csv_err(path, e))?;
+    }
+    w.flush().map_err(|e| csv_err(path, e))
+}
+
+/// Best metric so far after each target evaluation (failed ones carry the previous best).
+pub fn best_so_far(records: &[TrialRecord]) -> Vec<Option<f64>> {
+    let mut best: Option<f64> = None;
+    records
+        .iter()
+        .filter(|r| r.spec.role == Role::Target)
+        .filter_map(|r| r.outcome.as_ref())
+        .map(|o| {
+            if let (Status::Ok, Some(m)) = (o.status, o.metric) {
+                best = Some(best.map_or(m, |b: f64| b.max(m)));
+            }
+            best
+        })
+        .collect()
+}
+
+/// Writes `trials.csv`, `summary.json` and `best_so_far.png` into the run directory.
+pub fn write_all(run_dir: &Path, records: &[TrialRecord], summary: &Summary) -> HostResult<()> {
+    write_trials_csv(&run_dir.join("trials.csv"), records)?;
+    let path = run_dir.join("summary.json");
+    let text = serde_json::to_string_pretty(summary).map_err(|e| csv_err(&path, e))?;
+    std::fs::write(&path, text + "\n").map_err(|e| HostError::io(&path, e))?;
+    let curve = best_so_far(records);
+    let title = format!("{} — {} on {}", summary.experiment, summary.optimizer, summary.target);
+    if let Err(e) = plot::best_so_far_png(&run_dir.join("best_so_far.png"), &title, &curve, summary.best_possible) {
+        tracing::warn!("best_so_far.png not written: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,492 @@
+//! The run loop: source knowledge → optimizer asks → trials persisted → executor evaluates →
+//! outcomes persisted → optimizer told. Resuming replays the stored asks and tells (checking the
+//! optimizer proposes the same architectures again), evaluates what was left pending, and goes on.
+
+mod progress;
+mod sources;
+
+use crate::config::validate::Resolved;
+use crate::config::{params_text, Experiment};
+use crate::error::{HostError, HostResult};
+use crate::executor::{Finished, LocalPool};
+use crate::plugins::Registry;
+use crate::report;
+use crate::store::{genome_text, Outcome, Role, Status, Store, TrialRecord, TrialSpec};
+use progress::Progress;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use xnas_core::abi_stable::std_types::{RNone, ROption, RVec};
+use xnas_core::*;
+
+/// Options from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides `[executor] workers`.
+    pub workers: Option<u32>,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Extra plugin directories (searched first).
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+/// What a finished run reports back.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_dir: PathBuf,
+    pub summary: report::Summary,
+}
+
+/// Seed tag separating source-knowledge sampling from everything else.
+const SOURCE_SEED_TAG: u64 = 0x5EED_50C0;
+/// Seed tag of the optimizer's own seed.
+const OPTIMIZER_SEED_TAG: u64 = 0x0B71_A11E;
+
+/// Plugin discovery for an experiment: CLI dirs, the file's `[plugins]`, then the defaults.
+pub fn discover(exp: &Experiment, extra_dirs: &[PathBuf]) -> Registry {
+    let mut dirs: Vec<PathBuf> = extra_dirs.to_vec();
+    dirs.extend(exp.file.plugins.dirs.iter().map(|d| exp.resolve_path(d.get_ref())));
+    dirs.extend(crate::plugins::default_search_dirs());
+    let files: Vec<PathBuf> = exp.file.plugins.files.iter().map(|f| exp.resolve_path(f.get_ref())).collect();
+    let registry = Registry::discover(&dirs, &files);
+    for f in &registry.failures {
+        tracing::warn!("{f}");
+    }
+    registry
+}
+
+/// `xnas run`: a new run in `run_dir`.
+pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
+    let registry = discover(&exp, &opts.plugin_dirs);
+    let resolved = exp.resolve_plugins(&registry)?;
+    let space = exp.create_space(&resolved.space)?;
+    if run_dir.join("store.sqlite").exists() {
+        return Err(HostError::Run(format!(
+            "{} already holds a run: continue it with `xnas resume {}` or choose another --out",
+            run_dir.display(),
+            run_dir.display()
+        )));
+    }
+    std::fs::create_dir_all(run_dir).map_err(|e| HostError::io(run_dir, e))?;
+    let store = Store::create(&run_dir.join("store.sqlite"))?;
+    store.set_meta("experiment", &exp.text)?;
+    store.set_meta("experiment_path", &exp.path.display().to_string())?;
+    store.set_meta("base_dir", &exp.base_dir.display().to_string())?;
+    store.set_meta("xnas_version", env!("CARGO_PKG_VERSION"))?;
+    let dirs: Vec<String> = opts.plugin_dirs.iter().map(|d| absolute(d).display().to_string()).collect();
+    store.set_meta("plugin_dirs", &serde_json::to_string(&dirs).unwrap_or_default())?;
+    std::fs::write(run_dir.join("experiment.toml"), &exp.text).map_err(|e| HostError::io(run_dir, e))?;
+    Runner::new(exp, resolved, space, store, run_dir, opts)?.execute()
+}
+
+/// `xnas resume`: continues the run in `run_dir`.
+pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
+    let store = Store::open(&run_dir.join("store.sqlite"))?;
+    let missing = |k: &str| HostError::Store {
+        path: store.path().to_path_buf(),
+        message: format!("missing `{k}`: the run was not started by this xnas"),
+    };
+    let text = store.meta("experiment")?.ok_or_else(|| missing("experiment"))?;
+    let base_dir = PathBuf::from(store.meta("base_dir")?.ok_or_else(|| missing("base_dir"))?);
+    let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
+    let mut opts = opts.clone();
+    if let Some(dirs) = store.meta("plugin_dirs")? {
+        let stored: Vec<String> = serde_json::from_str(&dirs).unwrap_or_default();
+        opts.plugin_dirs.extend(stored.into_iter().map(PathBuf::from));
+    }
+    let registry = discover(&exp, &opts.plugin_dirs);
+    let resolved = exp.resolve_plugins(&registry)?;
+    let space = exp.create_space(&resolved.space)?;
+    Runner::new(exp, resolved, space, store, run_dir, &opts)?.execute()
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+struct Runner {
+    exp: Experiment,
+    resolved: Resolved,
+    space: SpaceBox,
+    store: Store,
+    run_dir: PathBuf,
+    pool: LocalPool,
+    workers: u32,
+    seed: u64,
+    target: String,
+    next_id: u64,
+    quiet: bool,
+    started: Instant,
+    elapsed_before: f64,
+    last_elapsed_write: Instant,
+}
+
+impl Runner {
+    fn new(
+        exp: Experiment,
+        resolved: Resolved,
+        space: SpaceBox,
+        store: Store,
+        run_dir: &Path,
+        opts: &RunOptions,
+    ) -> HostResult<Runner> {
+        let workers = opts.workers.unwrap_or(*exp.file.executor.workers.get_ref()).max(1);
+        let elapsed_before = store.meta("elapsed_s")?.and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        Ok(Runner {
+            seed: exp.file.experiment.seed,
+            target: exp.file.tasks.target.get_ref().clone(),
+            pool: LocalPool::new(space.clone(), workers as usize),
+            exp,
+            resolved,
+            space,
+            store,
+            run_dir: run_dir.to_path_buf(),
+            workers,
+            next_id: 0,
+            quiet: opts.quiet,
+            started: Instant::now(),
+            elapsed_before,
+            last_elapsed_write: Instant::now(),
+        })
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.elapsed_before + self.started.elapsed().as_secs_f64()
+    }
+
+    fn note_elapsed(&mut self, force: bool) -> HostResult<()> {
+        if force || self.last_elapsed_write.elapsed().as_secs_f64() > 1.0 {
+            self.store.set_meta("elapsed_s", &format!("{:.6}", self.elapsed()))?;
+            self.last_elapsed_write = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn plugin_err(&self, name: &str, kind: &'static str, error: PluginError) -> HostError {
+        HostError::Plugin { name: name.to_string(), kind, error }
+    }
+
+    /// Builds a trial spec: canonicalises the proposal (an invalid one is kept, marked invalid).
+    fn spec(&mut self, batch: u64, role: Role, task: &str, genome: Vec<u32>, budget: Option<f64>) -> TrialSpec {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (canonical, arch, invalid) = match self.space.canonical(&genome) {
+            Ok(a) => (a.genome.to_vec(), a.text.to_string(), None),
+            Err(e) => (Vec::new(), String::new(), Some(e.message().to_string())),
+        };
+        TrialSpec {
+            id,
+            batch,
+            role,
+            task: task.to_string(),
+            genome,
+            canonical,
+            arch,
+            seed: derive_seed(self.seed, id),
+            budget,
+            invalid,
+        }
+    }
+
+    /// Evaluates the pending trials among `specs` and records each outcome as it arrives.
+    fn evaluate(&mut self, specs: &[&TrialSpec], progress: &Progress) -> HostResult<Vec<(u64, Outcome)>> {
+        let mut outcomes = Vec::with_capacity(specs.len());
+        let mut requests = Vec::new();
+        let mut index_of = Vec::new();
+        for s in specs {
+            if let Some(reason) = &s.invalid {
+                let o = Outcome {
+                    status: Status::Failed,
+                    metric: None,
+                    test_metric: None,
+                    cost_s: 0.0,
+                    wall_s: 0.0,
+                    curve: Vec::new(),
+                    extras: String::new(),
+                    error: Some(format!("invalid architecture: {reason}")),
+                };
+                self.store.record_outcome(s.id, &o)?;
+                outcomes.push((s.id, o));
+                continue;
+            }
+            index_of.push(s.id);
+            requests.push(EvalRequest {
+                trial_id: s.id,
+                task: s.task.as_str().into(),
+                genome: RVec::from(s.canonical.clone()),
+                seed: s.seed,
+                budget: s.budget.into(),
+            });
+        }
+        let store = &self.store;
+        self.pool.run(requests, |Finished { index, result, wall_s }| {
+            let id = index_of[index];
+            let o = match result {
+                Ok(r) => {
+                    let finite = r.metric.is_finite();
+                    Outcome {
+                        status: if finite { Status::Ok } else { Status::Failed },
+                        metric: Some(r.metric).filter(|m| m.is_finite()),
+                        test_metric: r.test_metric.into_option(),
+                        cost_s: r.cost_seconds,
+                        wall_s,
+                        curve: r.curve.to_vec(),
+                        extras: r.extras.to_string(),
+                        error: if finite { None } else { Some("the evaluation returned a non-finite metric".into()) },
+                    }
+                }
+                Err(e) => Outcome {
+                    status: Status::Failed,
+                    metric: None,
+                    test_metric: None,
+                    cost_s: 0.0,
+                    wall_s,
+                    curve: Vec::new(),
+                    extras: String::new(),
+                    error: Some(format!("{}: {}", e.kind.name(), e.message())),
+                },
+            };
+            if let Some(err) = &o.error {
+                tracing::warn!("trial {id} failed: {err}");
+            }
+            store.record_outcome(id, &o)?;
+            progress.trial_done(&o);
+            outcomes.push((id, o));
+            Ok::<(), HostError>(())
+        })?;
+        outcomes.sort_by_key(|(id, _)| *id);
+        Ok(outcomes)
+    }
+
+    fn observation(spec: &TrialSpec, o: &Outcome) -> Observation {
+        Observation {
+            trial_id: spec.id,
+            task: spec.task.as_str().into(),
+            genome: RVec::from(if spec.canonical.is_empty() { spec.genome.clone() } else { spec.canonical.clone() }),
+            metric: o.metric.unwrap_or(f64::NAN),
+            test_metric: o.test_metric.into(),
+            cost_seconds: o.cost_s,
+            budget: spec.budget.into(),
+            curve: RVec::from(o.curve.clone()),
+            status: if o.status == Status::Ok { TrialStatus::OK } else { TrialStatus::FAILED },
+        }
+    }
+
+    fn execute(mut self) -> HostResult<RunOutcome> {
+        let records = self.store.trials()?;
+        self.next_id = records.last().map_or(0, |r| r.spec.id + 1);
+        let budget = *self.exp.file.experiment.budget.get_ref();
+        let progress = Progress::new(&self.target, budget.evaluations, self.quiet);
+
+        // 1. Source knowledge (and its ranking by similarity, recorded once).
+        let sources = sources::ranked_sources(&mut self)?;
+        let history = self.source_knowledge(&sources, &records, &progress)?;
+
+        // 2. The optimizer, decorated by the transfer plugin when there is one.
+        let mut optimizer = self.build_optimizer(&sources, history)?;
+        let opt_name = self.exp.optimizer_name().get_ref().clone();
+
+        // 3. Replay what the store holds for the target.
+        let records = self.store.trials()?;
+        let mut batches: BTreeMap<u64, Vec<TrialRecord>> = BTreeMap::new();
+        for r in records.into_iter().filter(|r| r.spec.role == Role::Target) {
+            batches.entry(r.spec.batch).or_default().push(r);
+        }
+        let mut done_evals: u64 = 0;
+        let mut last_batch = 0;
+        let resume_state = self.restore_state(&mut optimizer)?;
+        if !batches.is_empty() {
+            tracing::info!("resuming: replaying {} stored batches", batches.len());
+        }
+        for (batch, trials) in &batches {
+            last_batch = *batch;
+            let finished = trials.iter().filter(|t| t.outcome.is_some()).count() as u64;
+            progress.replayed(finished);
+            done_evals += trials.len() as u64;
+            if resume_state.is_some_and(|b| *batch <= b) {
+                continue; // covered by the restored state
+            }
+            let asked = optimizer.ask(trials.len()).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            if asked.len() != trials.len() {
+                return Err(HostError::Run(format!(
+                    "cannot resume: optimizer `{opt_name}` proposed {} architectures when replaying batch {batch}, \
+                     which had {}",
+                    asked.len(),
+                    trials.len()
+                )));
+            }
+            for (p, t) in asked.iter().zip(trials) {
+                if p.genome.as_slice() != t.spec.genome.as_slice() {
+                    return Err(HostError::Run(format!(
+                        "cannot resume: optimizer `{opt_name}` is not deterministic — replaying trial {} it proposed \
+                         {} where the run had {}. Optimizers must be a function of their seed and what they were told",
+                        t.spec.id,
+                        genome_text(&p.genome),
+                        genome_text(&t.spec.genome)
+                    )));
+                }
+            }
+            let pending: Vec<&TrialSpec> = trials.iter().filter(|t| t.outcome.is_none()).map(|t| &t.spec).collect();
+            let mut fresh: BTreeMap<u64, Outcome> = self.evaluate(&pending, &progress)?.into_iter().collect();
+            let obs: Vec<Observation> = trials
+                .iter()
+                .map(|t| {
+                    let o = t.outcome.clone().or_else(|| fresh.remove(&t.spec.id)).expect("every trial has an outcome");
+                    Self::observation(&t.spec, &o)
+                })
+                .collect();
+            optimizer.tell(&obs).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+        }
+
+        // 4. Search until the budget is spent.
+        let batch_size = *self.exp.file.experiment.batch_size.get_ref() as u64;
+        let has_state = self.resolved.optimizer.info.has(capability::STATE);
+        loop {
+            let remaining = budget.evaluations.map_or(batch_size, |e| e.saturating_sub(done_evals));
+            if remaining == 0 || budget.seconds.is_some_and(|s| self.elapsed() >= s) {
+                break;
+            }
+            let n = remaining.min(batch_size) as usize;
+            let proposals = optimizer.ask(n).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            if proposals.is_empty() {
+                tracing::warn!("optimizer `{opt_name}` proposed nothing: stopping early");
+                break;
+            }
+            let batch = last_batch + 1;
+            last_batch = batch;
+            let target = self.target.clone();
+            let specs: Vec<TrialSpec> = proposals
+                .into_iter()
+                .map(|p| self.spec(batch, Role::Target, &target, p.genome.to_vec(), p.budget.into_option()))
+                .collect();
+            self.store.insert_pending(&specs)?;
+            let outcomes = self.evaluate(&specs.iter().collect::<Vec<_>>(), &progress)?;
+            let obs: Vec<Observation> = specs.iter().zip(&outcomes).map(|(s, (_, o))| Self::observation(s, o)).collect();
+            optimizer.tell(&obs).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            if has_state {
+                let state = optimizer.save_state().map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+                self.store.save_optimizer_state(batch, &state)?;
+            }
+            done_evals += specs.len() as u64;
+            self.note_elapsed(false)?;
+        }
+        self.note_elapsed(true)?;
+        progress.finish();
+
+        // 5. Reports.
+        let records = self.store.trials()?;
+        let summary = report::Summary::build(&self.exp, &records, self.space.best_metric(&self.target), self.elapsed(), self.workers);
+        report::write_all(&self.run_dir, &records, &summary)?;
+        Ok(RunOutcome { run_dir: self.run_dir.clone(), summary })
+    }
+
+    /// Loads the optimizer's saved state when it has one; returns the batch it covers.
+    fn restore_state(&self, optimizer: &mut OptimizerBox) -> HostResult<Option<u64>> {
+        if !self.resolved.optimizer.info.has(capability::STATE) {
+            return Ok(None);
+        }
+        match self.store.optimizer_state()? {
+            Some((batch, state)) => {
+                optimizer
+                    .load_state(&state)
+                    .map_err(|e| self.plugin_err(self.resolved.optimizer.name(), "optimizer", e))?;
+                Ok(Some(batch))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Samples, persists and evaluates `source_samples` architectures per source task (once per
+    /// run: on resume only what is still pending is evaluated). Returns the successful observations.
+    fn source_knowledge(
+        &mut self,
+        sources: &[String],
+        records: &[TrialRecord],
+        progress: &Progress,
+    ) -> HostResult<Vec<Observation>> {
+        let per_task = self.exp.file.tasks.source_samples;
+        let mut existing: Vec<TrialRecord> = records.iter().filter(|r| r.spec.role == Role::Source).cloned().collect();
+        if existing.is_empty() && per_task > 0 && !sources.is_empty() {
+            let space_name = self.resolved.space.name().to_string();
+            let mut specs = Vec::new();
+            for (ti, task) in sources.iter().enumerate() {
+                for j in 0..per_task {
+                    let seed = derive_seed(derive_seed(self.seed, SOURCE_SEED_TAG), ((ti as u64) << 32) | j as u64);
+                    let genome = self.space.sample(seed).map_err(|e| self.plugin_err(&space_name, "search space", e))?;
+                    specs.push(self.spec(0, Role::Source, task, genome, None));
+                }
+            }
+            self.store.insert_pending(&specs)?;
+            tracing::info!("source knowledge: {} architectures on {} source tasks", specs.len(), sources.len());
+            existing = specs.into_iter().map(|spec| TrialRecord { spec, outcome: None }).collect();
+        }
+        let pending: Vec<&TrialSpec> = existing.iter().filter(|r| r.outcome.is_none()).map(|r| &r.spec).collect();
+        let progress_sources = progress.quiet_clone();
+        let mut fresh: BTreeMap<u64, Outcome> = self.evaluate(&pending, &progress_sources)?.into_iter().collect();
+        Ok(existing
+            .iter()
+            .filter_map(|r| {
+                let o = r.outcome.clone().or_else(|| fresh.remove(&r.spec.id))?;
+                (o.status == Status::Ok).then(|| Self::observation(&r.spec, &o))
+            })
+            .collect())
+    }
+
+    fn build_optimizer(&mut self, sources: &[String], history: Vec<Observation>) -> HostResult<OptimizerBox> {
+        let opt_seed = derive_seed(self.seed, OPTIMIZER_SEED_TAG);
+        let mut init = OptimizerInit {
+            space: self.space.clone(),
+            target: self.target.as_str().into(),
+            sources: sources.iter().map(|s| s.as_str().into()).collect(),
+            history: history.into(),
+            seed: opt_seed,
+            heads: RNone,
+            base_dir: self.exp.base_dir.display().to_string().into(),
+        };
+        let opt_entry = self.resolved.optimizer.clone();
+        let params = params_text(self.exp.optimizer_params());
+        let Some(t_entry) = self.resolved.transfer.clone() else {
+            return opt_entry
+                .create_optimizer(&params, &init)
+                .map_err(|e| self.plugin_err(opt_entry.name(), "optimizer", e));
+        };
+        let t_params = params_text(self.exp.file.transfer.as_ref().and_then(|t| t.params.as_ref()));
+        let t_init = TransferInit {
+            inner: opt_entry.info.clone(),
+            target: init.target.clone(),
+            sources: init.sources.clone(),
+            seed: derive_seed(opt_seed, 1),
+        };
+        let mut transfer = t_entry
+            .create_transfer(&t_params, &t_init)
+            .map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))?;
+        let heads = transfer.head_factory().map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))?;
+        tracing::info!("transfer `{}` decorates `{}` with heads: {}", t_entry.name(), opt_entry.name(), heads.describe());
+        init.heads = ROption::RSome(heads);
+        let inner = opt_entry
+            .create_optimizer(&params, &init)
+            .map_err(|e| self.plugin_err(opt_entry.name(), "optimizer", e))?;
+        transfer.wrap(inner, &init).map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))
+    }
+}
+
+/// `xnas report`: rebuilds the run directory's reports from its store.
+pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<report::Summary> {
+    let store = Store::open(&run_dir.join("store.sqlite"))?;
+    let text = store.meta("experiment")?.unwrap_or_default();
+    let base_dir = PathBuf::from(store.meta("base_dir")?.unwrap_or_else(|| ".".into()));
+    let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
+    let records = store.trials()?;
+    let elapsed = store.meta("elapsed_s")?.and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    // The best metric the benchmark knows needs the space; a missing plugin only drops the regret.
+    let registry = discover(&exp, plugin_dirs);
+    let best_possible = exp
+        .resolve_plugins(&registry)
+        .ok()
+        .and_then(|r| exp.create_space(&r.space).ok())
+        .and_then(|s| s.best_metric(exp.file.tasks.target.get_ref()));
+    let workers = *exp.file.executor.workers.get_ref();
+    let summary = report::Summary::build(&exp, &records, best_possible, elapsed, workers);
+    report::write_all(run_dir, &records, &summary)?;
+    Ok(summary)
+}
