@@ -275,6 +275,8 @@ macro_rules! export_plugins {
     ($register:path) => {
         #[doc(hidden)]
         pub mod __xnas_export {
+            #[allow(unused_imports)]
+            use super::*;
             use $crate::abi_stable::prefix_type::PrefixTypeTrait;
             use $crate::abi_stable::std_types::{RResult, RStr, RVec};
             use $crate::*;
@@ -298,7 +300,9 @@ macro_rules! export_plugins {
                 match set() {
                     Ok(s) => s.infos().into(),
                     Err(e) => {
-                        ::tracing::error!("plugin library failed to register its plugins: {e}");
+                        $crate::tracing::error!(
+                            "plugin library failed to register its plugins: {e}"
+                        );
                         RVec::new()
                     }
                 }

@@ -52,6 +52,8 @@ pub use traits::*;
 pub use abi_stable;
 #[doc(hidden)]
 pub use inventory;
+#[doc(hidden)]
+pub use tracing;
 
 /// The interface version string of this build (the `xnas-core` package version).
 pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,7 +8,12 @@ use xnas_core::PluginError;
 pub enum HostError {
     /// A problem in an experiment file, with its position.
     #[error("{file}:{line}:{column}: {message}")]
-    Config { file: String, line: usize, column: usize, message: String },
+    Config {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 
     /// A problem in an experiment file without a usable position.
     #[error("{file}: {message}")]
@@ -18,7 +23,11 @@ pub enum HostError {
     Load { path: PathBuf, message: String },
 
     #[error("plugin `{name}` ({kind}): {error}")]
-    Plugin { name: String, kind: &'static str, error: PluginError },
+    Plugin {
+        name: String,
+        kind: &'static str,
+        error: PluginError,
+    },
 
     #[error("store {path}: {message}")]
     Store { path: PathBuf, message: String },
@@ -27,19 +36,29 @@ pub enum HostError {
     Run(String),
 
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl HostError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        HostError::Io { path: path.into(), source }
+        HostError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Process exit code for this error (2: configuration or loading; 1: a run that failed).
     pub fn exit_code(&self) -> i32 {
         match self {
             HostError::Config { .. } | HostError::ConfigFile { .. } | HostError::Load { .. } => 2,
-            HostError::Plugin { error, .. } if error.kind == xnas_core::ErrorKind::INVALID_PARAMS => 2,
+            HostError::Plugin { error, .. }
+                if error.kind == xnas_core::ErrorKind::INVALID_PARAMS =>
+            {
+                2
+            }
             _ => 1,
         }
     }

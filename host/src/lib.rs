@@ -16,7 +16,49 @@ pub mod store;
 /// (`inventory` only sees crates the binary actually links).
 #[cfg(feature = "builtin-plugins")]
 mod builtins {
+    pub use xnas_opt_evolution as _;
     pub use xnas_opt_random as _;
+    pub use xnas_space_nasbench_graph as _;
+    pub use xnas_space_tabular as _;
+
+    #[cfg(test)]
+    mod tests {
+        use crate::plugins::{Origin, Registry};
+        use xnas_core::PluginKind;
+
+        #[test]
+        fn standard_plugins_are_built_in() {
+            let reg = Registry::discover(&[], &[]);
+            for (kind, name) in [
+                (PluginKind::OPTIMIZER, "random"),
+                (PluginKind::OPTIMIZER, "evolution"),
+                (PluginKind::SEARCH_SPACE, "tabular"),
+                (PluginKind::SEARCH_SPACE, "nasbench-graph"),
+            ] {
+                let e = reg
+                    .find(kind, name)
+                    .unwrap_or_else(|| panic!("{name} is not built in"));
+                assert!(
+                    matches!(e.origin, Origin::Builtin { .. }),
+                    "{name}: {}",
+                    e.origin.describe()
+                );
+                assert!(
+                    e.origin.describe().starts_with("built-in (xnas-"),
+                    "{}",
+                    e.origin.describe()
+                );
+            }
+            // Built-ins are real: parameter checking goes through the plugin's own code.
+            let evo = reg.find(PluginKind::OPTIMIZER, "evolution").unwrap();
+            let err = evo.check_params("popsize = 3").unwrap_err();
+            assert!(
+                err.message().contains("unknown field `popsize`"),
+                "{}",
+                err.message()
+            );
+        }
+    }
 }
 
 pub use error::{HostError, HostResult};

@@ -12,7 +12,11 @@ use xnas_host::run::{self, RunOptions, RunOutcome};
 use xnas_host::HostError;
 
 #[derive(Parser)]
-#[command(name = "xnas", version, about = "Transfer neural architecture search with plugins")]
+#[command(
+    name = "xnas",
+    version,
+    about = "Transfer neural architecture search with plugins"
+)]
 struct Cli {
     /// Extra plugin directory, searched before the others (repeatable).
     #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
@@ -65,7 +69,13 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("XNAS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -74,7 +84,9 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = e.downcast_ref::<HostError>().map_or(1, HostError::exit_code);
+            let code = e
+                .downcast_ref::<HostError>()
+                .map_or(1, HostError::exit_code);
             eprintln!("error: {e:#}");
             ExitCode::from(code as u8)
         }
@@ -82,7 +94,11 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<u8> {
-    let opts = |workers| RunOptions { workers, quiet: cli.quiet, plugin_dirs: cli.plugin_dirs.clone() };
+    let opts = |workers| RunOptions {
+        workers,
+        quiet: cli.quiet,
+        plugin_dirs: cli.plugin_dirs.clone(),
+    };
     match &cli.command {
         Command::Plugins { experiment } => list_plugins(&cli.plugin_dirs, experiment.as_deref()),
         Command::Validate { file } => {
@@ -93,24 +109,31 @@ fn dispatch(cli: Cli) -> Result<u8> {
             println!(
                 "{}: ok — {} with {} on {} ({} source task{})",
                 file.display(),
-                resolved.transfer.as_ref().map_or(resolved.optimizer.name().to_string(), |t| format!(
-                    "{}({})",
-                    t.name(),
-                    resolved.optimizer.name()
-                )),
+                resolved.transfer.as_ref().map_or(
+                    resolved.optimizer.name().to_string(),
+                    |t| format!("{}({})", t.name(), resolved.optimizer.name())
+                ),
                 resolved.space.name(),
                 exp.file.tasks.target.get_ref(),
                 exp.file.tasks.sources.len(),
-                if exp.file.tasks.sources.len() == 1 { "" } else { "s" }
+                if exp.file.tasks.sources.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             );
             Ok(0)
         }
         Command::Run { file, out, workers } => {
             let exp = Experiment::load(file)?;
-            let run_dir = out.clone().unwrap_or_else(|| Path::new("runs").join(exp.file.experiment.name.get_ref()));
+            let run_dir = out
+                .clone()
+                .unwrap_or_else(|| Path::new("runs").join(exp.file.experiment.name.get_ref()));
             report_outcome(run::start(exp, &run_dir, &opts(*workers))?)
         }
-        Command::Resume { run_dir, workers } => report_outcome(run::resume(run_dir, &opts(*workers))?),
+        Command::Resume { run_dir, workers } => {
+            report_outcome(run::resume(run_dir, &opts(*workers))?)
+        }
         Command::Report { run_dir } => {
             let summary = run::rebuild_reports(run_dir, &cli.plugin_dirs)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -127,13 +150,20 @@ fn report_outcome(outcome: RunOutcome) -> Result<u8> {
             b.arch,
             s.target,
             b.metric,
-            b.test_metric.map(|t| format!(", test {t:.4}")).unwrap_or_default(),
-            s.regret.map(|r| format!(", regret {r:.4}")).unwrap_or_default(),
+            b.test_metric
+                .map(|t| format!(", test {t:.4}"))
+                .unwrap_or_default(),
+            s.regret
+                .map(|r| format!(", regret {r:.4}"))
+                .unwrap_or_default(),
             b.trial_id,
             s.evaluations,
             s.failed
         ),
-        None => println!("no successful evaluation on {} ({} evaluations, {} failed)", s.target, s.evaluations, s.failed),
+        None => println!(
+            "no successful evaluation on {} ({} evaluations, {} failed)",
+            s.target, s.evaluations, s.failed
+        ),
     }
     println!("run directory: {}", outcome.run_dir.display());
     Ok(if s.failed > 0 { 1 } else { 0 })
@@ -153,7 +183,10 @@ fn list_plugins(extra_dirs: &[PathBuf], experiment: Option<&Path>) -> Result<u8>
     if entries.is_empty() {
         println!("no plugins found (searched --plugin-dir, XNAS_PLUGIN_PATH and next to the xnas binary)");
     } else {
-        println!("{:<18} {:<13} {:<8} {:<40} FILE", "NAME", "KIND", "VERSION", "CAPABILITIES");
+        println!(
+            "{:<18} {:<13} {:<8} {:<40} FILE",
+            "NAME", "KIND", "VERSION", "CAPABILITIES"
+        );
         for e in entries {
             let caps: Vec<&str> = e.info.capabilities.iter().map(|c| c.as_str()).collect();
             println!(

@@ -121,7 +121,10 @@ fn default_workers() -> Spanned<u32> {
 
 impl Default for ExecutorSection {
     fn default() -> Self {
-        ExecutorSection { kind: ExecutorKind::Local, workers: default_workers() }
+        ExecutorSection {
+            kind: ExecutorKind::Local,
+            workers: default_workers(),
+        }
     }
 }
 
@@ -154,7 +157,13 @@ impl Experiment {
         })?;
         let base_dir = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
@@ -172,7 +181,12 @@ impl Experiment {
                 message: e.message().trim().to_string(),
             }
         })?;
-        let exp = Experiment { file, text, path, base_dir };
+        let exp = Experiment {
+            file,
+            text,
+            path,
+            base_dir,
+        };
         exp.check_structure()?;
         Ok(exp)
     }
@@ -180,7 +194,12 @@ impl Experiment {
     /// An error at a span of this file.
     pub fn error_at(&self, span: Range<usize>, message: impl Into<String>) -> HostError {
         let (line, column) = line_col(&self.text, span.start);
-        HostError::Config { file: self.path.display().to_string(), line, column, message: message.into() }
+        HostError::Config {
+            file: self.path.display().to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 
     /// Checks that need no plugin: budget, batch, workers, tasks, transfer/optimizer pairing.
@@ -199,13 +218,19 @@ impl Experiment {
             _ => {}
         }
         if *f.experiment.batch_size.get_ref() == 0 {
-            return Err(self.error_at(f.experiment.batch_size.span(), "batch_size must be at least 1"));
+            return Err(self.error_at(
+                f.experiment.batch_size.span(),
+                "batch_size must be at least 1",
+            ));
         }
         if *f.executor.workers.get_ref() == 0 {
             return Err(self.error_at(f.executor.workers.span(), "workers must be at least 1"));
         }
         if f.experiment.name.get_ref().trim().is_empty() {
-            return Err(self.error_at(f.experiment.name.span(), "experiment name must not be empty"));
+            return Err(self.error_at(
+                f.experiment.name.span(),
+                "experiment name must not be empty",
+            ));
         }
         let target = f.tasks.target.get_ref();
         let mut seen = std::collections::HashSet::new();
@@ -217,7 +242,10 @@ impl Experiment {
                 ));
             }
             if !seen.insert(s.get_ref()) {
-                return Err(self.error_at(s.span(), format!("source task `{}` is listed twice", s.get_ref())));
+                return Err(self.error_at(
+                    s.span(),
+                    format!("source task `{}` is listed twice", s.get_ref()),
+                ));
             }
         }
         if f.tasks.source_samples > 0 && f.tasks.sources.is_empty() {
@@ -230,15 +258,14 @@ impl Experiment {
             (None, None) => {
                 return Err(HostError::ConfigFile {
                     file: self.path.display().to_string(),
-                    message: "missing [optimizer] section (e.g. [optimizer] plugin = \"random\")".into(),
+                    message: "missing [optimizer] section (e.g. [optimizer] plugin = \"random\")"
+                        .into(),
                 })
             }
-            (None, Some(t)) if t.wraps.is_none() => {
-                return Err(self.error_at(
-                    t.plugin.span(),
-                    "[transfer] needs `wraps = \"<optimizer>\"` when there is no [optimizer] section",
-                ))
-            }
+            (None, Some(t)) if t.wraps.is_none() => return Err(self.error_at(
+                t.plugin.span(),
+                "[transfer] needs `wraps = \"<optimizer>\"` when there is no [optimizer] section",
+            )),
             (Some(o), Some(t)) => {
                 if let Some(w) = &t.wraps {
                     if w.get_ref() != o.plugin.get_ref() {
@@ -257,7 +284,10 @@ impl Experiment {
         }
         if let Some(sim) = &f.similarity {
             if f.tasks.sources.is_empty() {
-                return Err(self.error_at(sim.plugin.span(), "[similarity] ranks source tasks, but tasks.sources is empty"));
+                return Err(self.error_at(
+                    sim.plugin.span(),
+                    "[similarity] ranks source tasks, but tasks.sources is empty",
+                ));
             }
             if let Some(k) = &sim.top_k {
                 if *k.get_ref() == 0 {
@@ -284,7 +314,9 @@ impl Experiment {
     /// Every task id of the experiment: target first, then sources.
     pub fn tasks(&self) -> Vec<String> {
         let t = &self.file.tasks;
-        std::iter::once(t.target.get_ref().clone()).chain(t.sources.iter().map(|s| s.get_ref().clone())).collect()
+        std::iter::once(t.target.get_ref().clone())
+            .chain(t.sources.iter().map(|s| s.get_ref().clone()))
+            .collect()
     }
 
     /// Resolves a path from the file against its directory.
@@ -300,7 +332,9 @@ impl Experiment {
 
 /// Plugin parameters as the TOML text that crosses the ABI.
 pub fn params_text(params: Option<&Spanned<toml::Table>>) -> String {
-    params.map(|p| toml::to_string(p.get_ref()).unwrap_or_default()).unwrap_or_default()
+    params
+        .map(|p| toml::to_string(p.get_ref()).unwrap_or_default())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -308,7 +342,11 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> HostResult<Experiment> {
-        Experiment::parse(text.to_string(), PathBuf::from("exp.toml"), PathBuf::from("."))
+        Experiment::parse(
+            text.to_string(),
+            PathBuf::from("exp.toml"),
+            PathBuf::from("."),
+        )
     }
 
     const OK: &str = r#"
@@ -333,21 +371,27 @@ sources = ["b"]
 
     #[test]
     fn unknown_key_is_reported_with_its_line() {
-        let err = parse(&OK.replace("name = \"t\"", "name = \"t\"\nbudgte = 3")).unwrap_err().to_string();
+        let err = parse(&OK.replace("name = \"t\"", "name = \"t\"\nbudgte = 3"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("exp.toml:4:1:"), "{err}");
         assert!(err.contains("unknown field `budgte`"), "{err}");
     }
 
     #[test]
     fn target_among_sources_is_refused() {
-        let err = parse(&OK.replace("sources = [\"b\"]", "sources = [\"b\", \"a\"]")).unwrap_err().to_string();
+        let err = parse(&OK.replace("sources = [\"b\"]", "sources = [\"b\", \"a\"]"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("source task `a` is the target task"), "{err}");
         assert!(err.starts_with("exp.toml:11:17:"), "{err}");
     }
 
     #[test]
     fn budget_needs_a_limit() {
-        let err = parse(&OK.replace("{ evaluations = 10 }", "{}")).unwrap_err().to_string();
+        let err = parse(&OK.replace("{ evaluations = 10 }", "{}"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("budget needs"), "{err}");
     }
 

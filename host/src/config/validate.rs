@@ -3,7 +3,7 @@
 //! search space accepts the tasks. All before anything runs.
 
 use super::{params_text, Experiment};
-use crate::error::{HostError, HostResult};
+use crate::error::HostResult;
 use crate::plugins::{PluginEntry, Registry};
 use std::path::PathBuf;
 use toml::Spanned;
@@ -22,16 +22,59 @@ pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XNAS_DATA_DIR") {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("xnas").join("data")
 }
 
 impl Experiment {
-    fn resolve_plugin(&self, registry: &Registry, kind: PluginKind, name: &Spanned<String>) -> HostResult<PluginEntry> {
-        registry
-            .find(kind, name.get_ref())
-            .cloned()
-            .ok_or_else(|| self.error_at(name.span(), registry.not_found_message(kind, name.get_ref())))
+    /// Narrows a parameter table's span to the key a plugin's message names in backticks
+    /// (`unknown field `popsize``), when that key is written in the table.
+    fn key_span(&self, table: std::ops::Range<usize>, message: &str) -> std::ops::Range<usize> {
+        let Some(key) = message.split('`').nth(1).filter(|k| !k.is_empty()) else {
+            return table;
+        };
+        let mut offset = table.start;
+        for (i, line) in self.text[table.start.min(self.text.len())..]
+            .split_inclusive('\n')
+            .enumerate()
+        {
+            let t = line.trim_start();
+            if i > 0 && t.starts_with('[') {
+                break; // the next table
+            }
+            let rest = t.strip_prefix(key).map(str::trim_start);
+            if rest.is_some_and(|r| r.starts_with('=')) {
+                let at = offset + (line.len() - t.len());
+                return at..at + key.len();
+            }
+            // Inline tables (`params = { popsize = 3 }`): look inside the line.
+            if let Some(pos) = line
+                .find(&format!("{key} ="))
+                .or_else(|| line.find(&format!("{key}=")))
+            {
+                if i == 0 {
+                    return offset + pos..offset + pos + key.len();
+                }
+            }
+            offset += line.len();
+        }
+        table
+    }
+
+    fn resolve_plugin(
+        &self,
+        registry: &Registry,
+        kind: PluginKind,
+        name: &Spanned<String>,
+    ) -> HostResult<PluginEntry> {
+        registry.find(kind, name.get_ref()).cloned().ok_or_else(|| {
+            self.error_at(
+                name.span(),
+                registry.not_found_message(kind, name.get_ref()),
+            )
+        })
     }
 
     fn check_params(
@@ -41,16 +84,29 @@ impl Experiment {
         params: Option<&Spanned<toml::Table>>,
     ) -> HostResult<()> {
         entry.check_params(&params_text(params)).map_err(|e| {
-            let span = params.map_or(name.span(), |p| p.span());
-            self.error_at(span, format!("{} `{}` parameters: {}", entry.info.kind.name(), entry.name(), e.message()))
+            let span = params.map_or(name.span(), |p| self.key_span(p.span(), e.message()));
+            self.error_at(
+                span,
+                format!(
+                    "{} `{}` parameters: {}",
+                    entry.info.kind.name(),
+                    entry.name(),
+                    e.message()
+                ),
+            )
         })
     }
 
     /// Resolves and checks every plugin of the experiment.
     pub fn resolve_plugins(&self, registry: &Registry) -> HostResult<Resolved> {
         let f = &self.file;
-        let space = self.resolve_plugin(registry, PluginKind::SEARCH_SPACE, &f.search_space.plugin)?;
-        self.check_params(&space, &f.search_space.plugin, f.search_space.params.as_ref())?;
+        let space =
+            self.resolve_plugin(registry, PluginKind::SEARCH_SPACE, &f.search_space.plugin)?;
+        self.check_params(
+            &space,
+            &f.search_space.plugin,
+            f.search_space.params.as_ref(),
+        )?;
 
         let opt_name = self.optimizer_name();
         let optimizer = self.resolve_plugin(registry, PluginKind::OPTIMIZER, opt_name)?;
@@ -95,7 +151,12 @@ impl Experiment {
                 Some(entry)
             }
         };
-        Ok(Resolved { space, optimizer, transfer, similarity })
+        Ok(Resolved {
+            space,
+            optimizer,
+            transfer,
+            similarity,
+        })
     }
 
     /// Builds the search space for this experiment; a task it does not know is reported at `[tasks]`.
@@ -106,15 +167,34 @@ impl Experiment {
             data_dir: data_dir().display().to_string().into(),
         };
         let f = &self.file;
-        entry.create_space(&params_text(f.search_space.params.as_ref()), &init).map_err(|e| {
-            if e.kind == ErrorKind::UNKNOWN_TASK {
-                self.error_at(f.tasks.target.span(), format!("search space `{}`: {}", entry.name(), e.message()))
-            } else if e.kind == ErrorKind::INVALID_PARAMS {
-                let span = f.search_space.params.as_ref().map_or(f.search_space.plugin.span(), |p| p.span());
-                self.error_at(span, format!("search space `{}` parameters: {}", entry.name(), e.message()))
-            } else {
-                HostError::Plugin { name: entry.name().to_string(), kind: "search space", error: e }
-            }
-        })
+        entry
+            .create_space(&params_text(f.search_space.params.as_ref()), &init)
+            .map_err(|e| {
+                if e.kind == ErrorKind::UNKNOWN_TASK {
+                    self.error_at(
+                        f.tasks.target.span(),
+                        format!("search space `{}`: {}", entry.name(), e.message()),
+                    )
+                } else {
+                    // Any failure to set the space up is bad input (parameters, data files): report it
+                    // at the space's section so the user knows where to look.
+                    let span = f
+                        .search_space
+                        .params
+                        .as_ref()
+                        .map_or(f.search_space.plugin.span(), |p| {
+                            self.key_span(p.span(), e.message())
+                        });
+                    let what = if e.kind == ErrorKind::INVALID_PARAMS {
+                        " parameters"
+                    } else {
+                        ""
+                    };
+                    self.error_at(
+                        span,
+                        format!("search space `{}`{what}: {}", entry.name(), e.message()),
+                    )
+                }
+            })
     }
 }

@@ -16,7 +16,10 @@ pub struct Finished {
 }
 
 /// The code every worker runs for one trial.
-pub fn evaluate_one(space: &SpaceBox, request: &EvalRequest) -> (Result<EvalResult, PluginError>, f64) {
+pub fn evaluate_one(
+    space: &SpaceBox,
+    request: &EvalRequest,
+) -> (Result<EvalResult, PluginError>, f64) {
     let t = Instant::now();
     let result = space.evaluate(request);
     (result, t.elapsed().as_secs_f64())
@@ -35,7 +38,12 @@ pub struct LocalPool {
 impl LocalPool {
     pub fn new(space: SpaceBox, workers: usize) -> LocalPool {
         if workers <= 1 {
-            return LocalPool { space, jobs: None, results: None, handles: Vec::new() };
+            return LocalPool {
+                space,
+                jobs: None,
+                results: None,
+                handles: Vec::new(),
+            };
         }
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let (res_tx, res_rx) = mpsc::channel::<Finished>();
@@ -47,16 +55,30 @@ impl LocalPool {
                     .name(format!("xnas-worker-{w}"))
                     .spawn(move || loop {
                         let job = job_rx.lock().map(|rx| rx.recv());
-                        let Ok(Ok((index, request))) = job else { return };
+                        let Ok(Ok((index, request))) = job else {
+                            return;
+                        };
                         let (result, wall_s) = evaluate_one(&space, &request);
-                        if res_tx.send(Finished { index, result, wall_s }).is_err() {
+                        if res_tx
+                            .send(Finished {
+                                index,
+                                result,
+                                wall_s,
+                            })
+                            .is_err()
+                        {
                             return;
                         }
                     })
                     .expect("spawning a worker thread")
             })
             .collect();
-        LocalPool { space, jobs: Some(job_tx), results: Some(res_rx), handles }
+        LocalPool {
+            space,
+            jobs: Some(job_tx),
+            results: Some(res_rx),
+            handles,
+        }
     }
 
     /// Evaluates a batch; `on_done` is called on the calling thread as each evaluation finishes
@@ -81,7 +103,11 @@ impl LocalPool {
             _ => {
                 for (index, request) in requests.iter().enumerate() {
                     let (result, wall_s) = evaluate_one(&self.space, request);
-                    on_done(Finished { index, result, wall_s })?;
+                    on_done(Finished {
+                        index,
+                        result,
+                        wall_s,
+                    })?;
                 }
                 Ok(())
             }

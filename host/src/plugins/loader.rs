@@ -62,7 +62,11 @@ fn max_level() -> u8 {
 
 /// First line of a (possibly huge) message, shortened.
 fn first_line(s: &str) -> String {
-    let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if line.chars().count() > 160 {
         format!("{}...", line.chars().take(160).collect::<String>())
     } else {
@@ -71,7 +75,9 @@ fn first_line(s: &str) -> String {
 }
 
 fn load_error(path: &Path, e: LibraryError) -> HostError {
-    let rebuild = format!("rebuild it against xnas-core {INTERFACE_VERSION}, or remove it from the plugin path");
+    let rebuild = format!(
+        "rebuild it against xnas-core {INTERFACE_VERSION}, or remove it from the plugin path"
+    );
     let message = match e {
         LibraryError::OpenError { err, .. } => format!(
             "not a loadable shared library ({}); remove it from the plugin path",
@@ -93,14 +99,22 @@ fn load_error(path: &Path, e: LibraryError) -> HostError {
         }
         other => format!("{}; {rebuild}", first_line(&other.to_string())),
     };
-    HostError::Load { path: path.to_path_buf(), message }
+    HostError::Load {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
 /// Loads one plugin library and initialises it with the host's callbacks.
 pub fn load_library(path: &Path) -> Result<LoadedLibrary, HostError> {
     let header = lib_header_from_path(path).map_err(|e| load_error(path, e))?;
-    let module = header.init_root_module::<PluginModRef>().map_err(|e| load_error(path, e))?;
-    (module.init())(HostCtx { log: host_log, max_level: max_level() });
+    let module = header
+        .init_root_module::<PluginModRef>()
+        .map_err(|e| load_error(path, e))?;
+    (module.init())(HostCtx {
+        log: host_log,
+        max_level: max_level(),
+    });
     Ok(LoadedLibrary { module })
 }
 

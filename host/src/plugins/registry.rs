@@ -11,8 +11,14 @@ use xnas_core::*;
 /// Where a plugin comes from.
 #[derive(Clone)]
 pub enum Origin {
-    Library { path: PathBuf, lib: LoadedLibrary },
-    Builtin { krate: &'static str, set: &'static PluginSet },
+    Library {
+        path: PathBuf,
+        lib: LoadedLibrary,
+    },
+    Builtin {
+        krate: &'static str,
+        set: &'static PluginSet,
+    },
 }
 
 impl Origin {
@@ -43,38 +49,60 @@ impl PluginEntry {
     pub fn check_params(&self, params: &str) -> Result<(), PluginError> {
         let (kind, name) = (self.info.kind, self.name());
         self.wrap_err(match &self.origin {
-            Origin::Library { lib, .. } => (lib.module.check_params())(kind, RStr::from(name), RStr::from(params)),
+            Origin::Library { lib, .. } => {
+                (lib.module.check_params())(kind, RStr::from(name), RStr::from(params))
+            }
             Origin::Builtin { set, .. } => set.check_params(kind, name, params),
         })
     }
 
     pub fn create_space(&self, params: &str, init: &SpaceInit) -> Result<SpaceBox, PluginError> {
         match &self.origin {
-            Origin::Library { lib, .. } => (lib.module.create_space())(self.name().into(), params.into(), init),
+            Origin::Library { lib, .. } => {
+                (lib.module.create_space())(self.name().into(), params.into(), init)
+            }
             Origin::Builtin { set, .. } => set.create_space(self.name(), params, init),
         }
         .into_result()
     }
 
-    pub fn create_optimizer(&self, params: &str, init: &OptimizerInit) -> Result<OptimizerBox, PluginError> {
+    pub fn create_optimizer(
+        &self,
+        params: &str,
+        init: &OptimizerInit,
+    ) -> Result<OptimizerBox, PluginError> {
         match &self.origin {
-            Origin::Library { lib, .. } => (lib.module.create_optimizer())(self.name().into(), params.into(), init),
+            Origin::Library { lib, .. } => {
+                (lib.module.create_optimizer())(self.name().into(), params.into(), init)
+            }
             Origin::Builtin { set, .. } => set.create_optimizer(self.name(), params, init),
         }
         .into_result()
     }
 
-    pub fn create_transfer(&self, params: &str, init: &TransferInit) -> Result<TransferBox, PluginError> {
+    pub fn create_transfer(
+        &self,
+        params: &str,
+        init: &TransferInit,
+    ) -> Result<TransferBox, PluginError> {
         match &self.origin {
-            Origin::Library { lib, .. } => (lib.module.create_transfer())(self.name().into(), params.into(), init),
+            Origin::Library { lib, .. } => {
+                (lib.module.create_transfer())(self.name().into(), params.into(), init)
+            }
             Origin::Builtin { set, .. } => set.create_transfer(self.name(), params, init),
         }
         .into_result()
     }
 
-    pub fn create_similarity(&self, params: &str, init: &SimilarityInit) -> Result<SimilarityBox, PluginError> {
+    pub fn create_similarity(
+        &self,
+        params: &str,
+        init: &SimilarityInit,
+    ) -> Result<SimilarityBox, PluginError> {
         match &self.origin {
-            Origin::Library { lib, .. } => (lib.module.create_similarity())(self.name().into(), params.into(), init),
+            Origin::Library { lib, .. } => {
+                (lib.module.create_similarity())(self.name().into(), params.into(), init)
+            }
             Origin::Builtin { set, .. } => set.create_similarity(self.name(), params, init),
         }
         .into_result()
@@ -106,7 +134,11 @@ impl Registry {
             };
             let mut paths: Vec<PathBuf> = read
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(is_plugin_file_name))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(is_plugin_file_name)
+                })
                 .collect();
             paths.sort();
             for p in paths {
@@ -120,12 +152,22 @@ impl Registry {
         for b in inventory::iter::<BuiltinPlugins> {
             match PluginSet::guarded_infos(b.register).into_result() {
                 Ok(infos) => {
-                    let set: &'static PluginSet = Box::leak(Box::new(PluginSet::from_register(b.register)));
+                    let set: &'static PluginSet =
+                        Box::leak(Box::new(PluginSet::from_register(b.register)));
                     for info in infos {
-                        self.push(PluginEntry { info, origin: Origin::Builtin { krate: b.origin, set } });
+                        self.push(PluginEntry {
+                            info,
+                            origin: Origin::Builtin {
+                                krate: b.origin,
+                                set,
+                            },
+                        });
                     }
                 }
-                Err(e) => self.failures.push(HostError::Run(format!("built-in plugins of {}: {e}", b.origin))),
+                Err(e) => self.failures.push(HostError::Run(format!(
+                    "built-in plugins of {}: {e}",
+                    b.origin
+                ))),
             }
         }
     }
@@ -152,7 +194,13 @@ impl Registry {
                     });
                 }
                 for info in infos {
-                    self.push(PluginEntry { info, origin: Origin::Library { path: path.to_path_buf(), lib } });
+                    self.push(PluginEntry {
+                        info,
+                        origin: Origin::Library {
+                            path: path.to_path_buf(),
+                            lib,
+                        },
+                    });
                 }
             }
             Err(e) => self.failures.push(e),
@@ -160,20 +208,37 @@ impl Registry {
     }
 
     fn push(&mut self, entry: PluginEntry) {
-        if let Some(first) = self.entries.iter().find(|e| e.info.kind == entry.info.kind && e.name() == entry.name()) {
-            self.shadowed.push((entry.name().to_string(), format!("{} (shadowed by {})", entry.origin.describe(), first.origin.describe())));
+        if let Some(first) = self
+            .entries
+            .iter()
+            .find(|e| e.info.kind == entry.info.kind && e.name() == entry.name())
+        {
+            self.shadowed.push((
+                entry.name().to_string(),
+                format!(
+                    "{} (shadowed by {})",
+                    entry.origin.describe(),
+                    first.origin.describe()
+                ),
+            ));
             return;
         }
         self.entries.push(entry);
     }
 
     pub fn find(&self, kind: PluginKind, name: &str) -> Option<&PluginEntry> {
-        self.entries.iter().find(|e| e.info.kind == kind && e.name() == name)
+        self.entries
+            .iter()
+            .find(|e| e.info.kind == kind && e.name() == name)
     }
 
     /// Names of the plugins of one kind, for "did you mean" messages.
     pub fn names(&self, kind: PluginKind) -> Vec<String> {
-        self.entries.iter().filter(|e| e.info.kind == kind).map(|e| e.name().to_string()).collect()
+        self.entries
+            .iter()
+            .filter(|e| e.info.kind == kind)
+            .map(|e| e.name().to_string())
+            .collect()
     }
 
     /// A sentence explaining why `name` was not found.
@@ -181,7 +246,10 @@ impl Registry {
         let known = self.names(kind);
         let mut msg = format!("no {} plugin named `{name}`", kind.name());
         if let Some(other) = self.entries.iter().find(|e| e.name() == name) {
-            msg.push_str(&format!(" (`{name}` is a {} plugin)", other.info.kind.name()));
+            msg.push_str(&format!(
+                " (`{name}` is a {} plugin)",
+                other.info.kind.name()
+            ));
         }
         if known.is_empty() {
             msg.push_str(&format!("; no {} plugins were found", kind.name()));
@@ -190,7 +258,11 @@ impl Registry {
         }
         msg.push_str(". Plugins are searched in [plugins] dirs, XNAS_PLUGIN_PATH and next to the xnas binary");
         if !self.failures.is_empty() {
-            msg.push_str(&format!(" ({} plugin librar{} failed to load: run `xnas plugins`)", self.failures.len(), if self.failures.len() == 1 { "y" } else { "ies" }));
+            msg.push_str(&format!(
+                " ({} plugin librar{} failed to load: run `xnas plugins`)",
+                self.failures.len(),
+                if self.failures.len() == 1 { "y" } else { "ies" }
+            ));
         }
         msg
     }

@@ -47,8 +47,10 @@ impl Summary {
         workers: u32,
     ) -> Summary {
         let f = &exp.file;
-        let target: Vec<&TrialRecord> =
-            records.iter().filter(|r| r.spec.role == Role::Target && r.outcome.is_some()).collect();
+        let target: Vec<&TrialRecord> = records
+            .iter()
+            .filter(|r| r.spec.role == Role::Target && r.outcome.is_some())
+            .collect();
         let mut best: Option<BestTrial> = None;
         for r in &target {
             let o = r.outcome.as_ref().expect("filtered");
@@ -79,9 +81,14 @@ impl Summary {
             best,
             best_possible,
             evaluations: target.len() as u64,
-            failed: target.iter().filter(|r| r.outcome.as_ref().is_some_and(|o| o.status != Status::Ok)).count() as u64,
-            source_evaluations: records.iter().filter(|r| r.spec.role == Role::Source && r.outcome.is_some()).count()
-                as u64,
+            failed: target
+                .iter()
+                .filter(|r| r.outcome.as_ref().is_some_and(|o| o.status != Status::Ok))
+                .count() as u64,
+            source_evaluations: records
+                .iter()
+                .filter(|r| r.spec.role == Role::Source && r.outcome.is_some())
+                .count() as u64,
             wall_seconds,
         }
     }
@@ -94,19 +101,39 @@ fn csv_err(path: &Path, e: impl std::fmt::Display) -> HostError {
 /// One row per finished trial, in trial-id order.
 pub fn write_trials_csv(path: &Path, records: &[TrialRecord]) -> HostResult<()> {
     let mut w = csv::Writer::from_path(path).map_err(|e| csv_err(path, e))?;
-    w.write_record(["trial_id", "role", "task", "arch", "genome", "metric", "test_metric", "cost_s", "status", "seed", "error"])
-        .map_err(|e| csv_err(path, e))?;
+    w.write_record([
+        "trial_id",
+        "role",
+        "task",
+        "arch",
+        "genome",
+        "metric",
+        "test_metric",
+        "cost_s",
+        "status",
+        "seed",
+        "error",
+    ])
+    .map_err(|e| csv_err(path, e))?;
     let num = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
     for r in records {
         let Some(o) = &r.outcome else { continue };
         let s = &r.spec;
-        let arch = if s.arch.is_empty() { genome_text(&s.genome) } else { s.arch.clone() };
+        let arch = if s.arch.is_empty() {
+            genome_text(&s.genome)
+        } else {
+            s.arch.clone()
+        };
         w.write_record([
             s.id.to_string(),
             s.role.as_str().to_string(),
             s.task.clone(),
             arch,
-            genome_text(if s.canonical.is_empty() { &s.genome } else { &s.canonical }),
+            genome_text(if s.canonical.is_empty() {
+                &s.genome
+            } else {
+                &s.canonical
+            }),
             num(o.metric),
             num(o.test_metric),
             format!("{}", o.cost_s),
@@ -142,8 +169,16 @@ pub fn write_all(run_dir: &Path, records: &[TrialRecord], summary: &Summary) -> 
     let text = serde_json::to_string_pretty(summary).map_err(|e| csv_err(&path, e))?;
     std::fs::write(&path, text + "\n").map_err(|e| HostError::io(&path, e))?;
     let curve = best_so_far(records);
-    let title = format!("{} — {} on {}", summary.experiment, summary.optimizer, summary.target);
-    if let Err(e) = plot::best_so_far_png(&run_dir.join("best_so_far.png"), &title, &curve, summary.best_possible) {
+    let title = format!(
+        "{} — {} on {}",
+        summary.experiment, summary.optimizer, summary.target
+    );
+    if let Err(e) = plot::best_so_far_png(
+        &run_dir.join("best_so_far.png"),
+        &title,
+        &curve,
+        summary.best_possible,
+    ) {
         tracing::warn!("best_so_far.png not written: {e}");
     }
     Ok(())

@@ -17,7 +17,9 @@ const FONT_CANDIDATES: &[&str] = &[
 fn ensure_font() -> Result<(), String> {
     static FONT: OnceLock<Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
-        let candidates = std::env::var("XNAS_FONT").into_iter().chain(FONT_CANDIDATES.iter().map(|s| s.to_string()));
+        let candidates = std::env::var("XNAS_FONT")
+            .into_iter()
+            .chain(FONT_CANDIDATES.iter().map(|s| s.to_string()));
         for path in candidates {
             if let Ok(bytes) = std::fs::read(&path) {
                 let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
@@ -26,17 +28,32 @@ fn ensure_font() -> Result<(), String> {
                 }
             }
         }
-        Err("no TrueType font found (install fonts-dejavu-core or set XNAS_FONT to a .ttf file)".into())
+        Err(
+            "no TrueType font found (install fonts-dejavu-core or set XNAS_FONT to a .ttf file)"
+                .into(),
+        )
     })
     .clone()
 }
 
-pub fn best_so_far_png(path: &Path, title: &str, curve: &[Option<f64>], best_possible: Option<f64>) -> Result<(), String> {
+pub fn best_so_far_png(
+    path: &Path,
+    title: &str,
+    curve: &[Option<f64>],
+    best_possible: Option<f64>,
+) -> Result<(), String> {
     ensure_font()?;
-    let points: Vec<(f64, f64)> =
-        curve.iter().enumerate().filter_map(|(i, v)| v.map(|v| ((i + 1) as f64, v))).collect();
+    let points: Vec<(f64, f64)> = curve
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| ((i + 1) as f64, v)))
+        .collect();
     let n = curve.len().max(1) as f64;
-    let (mut lo, mut hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (mut lo, mut hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.1), hi.max(p.1))
+        });
     if let Some(b) = best_possible {
         hi = hi.max(b);
         lo = lo.min(b);
@@ -58,18 +75,25 @@ pub fn best_so_far_png(path: &Path, title: &str, curve: &[Option<f64>], best_pos
     chart
         .configure_mesh()
         .x_desc("target evaluations")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("best validation metric so far")
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(|x| e(&x))?;
     chart
-        .draw_series(LineSeries::new(points.iter().copied(), BLUE.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            points.iter().copied(),
+            BLUE.stroke_width(2),
+        ))
         .map_err(|x| e(&x))?
         .label("best so far")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
     if let Some(b) = best_possible {
         chart
-            .draw_series(LineSeries::new(vec![(0.0, b), (n + 0.5, b)], RED.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                vec![(0.0, b), (n + 0.5, b)],
+                RED.stroke_width(1),
+            ))
             .map_err(|x| e(&x))?
             .label("best in the benchmark")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(1)));

@@ -45,9 +45,21 @@ const OPTIMIZER_SEED_TAG: u64 = 0x0B71_A11E;
 /// Plugin discovery for an experiment: CLI dirs, the file's `[plugins]`, then the defaults.
 pub fn discover(exp: &Experiment, extra_dirs: &[PathBuf]) -> Registry {
     let mut dirs: Vec<PathBuf> = extra_dirs.to_vec();
-    dirs.extend(exp.file.plugins.dirs.iter().map(|d| exp.resolve_path(d.get_ref())));
+    dirs.extend(
+        exp.file
+            .plugins
+            .dirs
+            .iter()
+            .map(|d| exp.resolve_path(d.get_ref())),
+    );
     dirs.extend(crate::plugins::default_search_dirs());
-    let files: Vec<PathBuf> = exp.file.plugins.files.iter().map(|f| exp.resolve_path(f.get_ref())).collect();
+    let files: Vec<PathBuf> = exp
+        .file
+        .plugins
+        .files
+        .iter()
+        .map(|f| exp.resolve_path(f.get_ref()))
+        .collect();
     let registry = Registry::discover(&dirs, &files);
     for f in &registry.failures {
         tracing::warn!("{f}");
@@ -73,9 +85,17 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     store.set_meta("experiment_path", &exp.path.display().to_string())?;
     store.set_meta("base_dir", &exp.base_dir.display().to_string())?;
     store.set_meta("xnas_version", env!("CARGO_PKG_VERSION"))?;
-    let dirs: Vec<String> = opts.plugin_dirs.iter().map(|d| absolute(d).display().to_string()).collect();
-    store.set_meta("plugin_dirs", &serde_json::to_string(&dirs).unwrap_or_default())?;
-    std::fs::write(run_dir.join("experiment.toml"), &exp.text).map_err(|e| HostError::io(run_dir, e))?;
+    let dirs: Vec<String> = opts
+        .plugin_dirs
+        .iter()
+        .map(|d| absolute(d).display().to_string())
+        .collect();
+    store.set_meta(
+        "plugin_dirs",
+        &serde_json::to_string(&dirs).unwrap_or_default(),
+    )?;
+    std::fs::write(run_dir.join("experiment.toml"), &exp.text)
+        .map_err(|e| HostError::io(run_dir, e))?;
     Runner::new(exp, resolved, space, store, run_dir, opts)?.execute()
 }
 
@@ -86,13 +106,16 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
         path: store.path().to_path_buf(),
         message: format!("missing `{k}`: the run was not started by this xnas"),
     };
-    let text = store.meta("experiment")?.ok_or_else(|| missing("experiment"))?;
+    let text = store
+        .meta("experiment")?
+        .ok_or_else(|| missing("experiment"))?;
     let base_dir = PathBuf::from(store.meta("base_dir")?.ok_or_else(|| missing("base_dir"))?);
     let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
     let mut opts = opts.clone();
     if let Some(dirs) = store.meta("plugin_dirs")? {
         let stored: Vec<String> = serde_json::from_str(&dirs).unwrap_or_default();
-        opts.plugin_dirs.extend(stored.into_iter().map(PathBuf::from));
+        opts.plugin_dirs
+            .extend(stored.into_iter().map(PathBuf::from));
     }
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
@@ -130,8 +153,14 @@ impl Runner {
         run_dir: &Path,
         opts: &RunOptions,
     ) -> HostResult<Runner> {
-        let workers = opts.workers.unwrap_or(*exp.file.executor.workers.get_ref()).max(1);
-        let elapsed_before = store.meta("elapsed_s")?.and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        let workers = opts
+            .workers
+            .unwrap_or(*exp.file.executor.workers.get_ref())
+            .max(1);
+        let elapsed_before = store
+            .meta("elapsed_s")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.0);
         Ok(Runner {
             seed: exp.file.experiment.seed,
             target: exp.file.tasks.target.get_ref().clone(),
@@ -156,18 +185,30 @@ impl Runner {
 
     fn note_elapsed(&mut self, force: bool) -> HostResult<()> {
         if force || self.last_elapsed_write.elapsed().as_secs_f64() > 1.0 {
-            self.store.set_meta("elapsed_s", &format!("{:.6}", self.elapsed()))?;
+            self.store
+                .set_meta("elapsed_s", &format!("{:.6}", self.elapsed()))?;
             self.last_elapsed_write = Instant::now();
         }
         Ok(())
     }
 
     fn plugin_err(&self, name: &str, kind: &'static str, error: PluginError) -> HostError {
-        HostError::Plugin { name: name.to_string(), kind, error }
+        HostError::Plugin {
+            name: name.to_string(),
+            kind,
+            error,
+        }
     }
 
     /// Builds a trial spec: canonicalises the proposal (an invalid one is kept, marked invalid).
-    fn spec(&mut self, batch: u64, role: Role, task: &str, genome: Vec<u32>, budget: Option<f64>) -> TrialSpec {
+    fn spec(
+        &mut self,
+        batch: u64,
+        role: Role,
+        task: &str,
+        genome: Vec<u32>,
+        budget: Option<f64>,
+    ) -> TrialSpec {
         let id = self.next_id;
         self.next_id += 1;
         let (canonical, arch, invalid) = match self.space.canonical(&genome) {
@@ -189,7 +230,11 @@ impl Runner {
     }
 
     /// Evaluates the pending trials among `specs` and records each outcome as it arrives.
-    fn evaluate(&mut self, specs: &[&TrialSpec], progress: &Progress) -> HostResult<Vec<(u64, Outcome)>> {
+    fn evaluate(
+        &mut self,
+        specs: &[&TrialSpec],
+        progress: &Progress,
+    ) -> HostResult<Vec<(u64, Outcome)>> {
         let mut outcomes = Vec::with_capacity(specs.len());
         let mut requests = Vec::new();
         let mut index_of = Vec::new();
@@ -219,41 +264,52 @@ impl Runner {
             });
         }
         let store = &self.store;
-        self.pool.run(requests, |Finished { index, result, wall_s }| {
-            let id = index_of[index];
-            let o = match result {
-                Ok(r) => {
-                    let finite = r.metric.is_finite();
-                    Outcome {
-                        status: if finite { Status::Ok } else { Status::Failed },
-                        metric: Some(r.metric).filter(|m| m.is_finite()),
-                        test_metric: r.test_metric.into_option(),
-                        cost_s: r.cost_seconds,
-                        wall_s,
-                        curve: r.curve.to_vec(),
-                        extras: r.extras.to_string(),
-                        error: if finite { None } else { Some("the evaluation returned a non-finite metric".into()) },
+        self.pool.run(
+            requests,
+            |Finished {
+                 index,
+                 result,
+                 wall_s,
+             }| {
+                let id = index_of[index];
+                let o = match result {
+                    Ok(r) => {
+                        let finite = r.metric.is_finite();
+                        Outcome {
+                            status: if finite { Status::Ok } else { Status::Failed },
+                            metric: Some(r.metric).filter(|m| m.is_finite()),
+                            test_metric: r.test_metric.into_option(),
+                            cost_s: r.cost_seconds,
+                            wall_s,
+                            curve: r.curve.to_vec(),
+                            extras: r.extras.to_string(),
+                            error: if finite {
+                                None
+                            } else {
+                                Some("the evaluation returned a non-finite metric".into())
+                            },
+                        }
                     }
+                    Err(e) => Outcome {
+                        status: Status::Failed,
+                        metric: None,
+                        test_metric: None,
+                        cost_s: 0.0,
+                        wall_s,
+                        curve: Vec::new(),
+                        extras: String::new(),
+                        error: Some(format!("{}: {}", e.kind.name(), e.message())),
+                    },
+                };
+                if let Some(err) = &o.error {
+                    tracing::warn!("trial {id} failed: {err}");
                 }
-                Err(e) => Outcome {
-                    status: Status::Failed,
-                    metric: None,
-                    test_metric: None,
-                    cost_s: 0.0,
-                    wall_s,
-                    curve: Vec::new(),
-                    extras: String::new(),
-                    error: Some(format!("{}: {}", e.kind.name(), e.message())),
-                },
-            };
-            if let Some(err) = &o.error {
-                tracing::warn!("trial {id} failed: {err}");
-            }
-            store.record_outcome(id, &o)?;
-            progress.trial_done(&o);
-            outcomes.push((id, o));
-            Ok::<(), HostError>(())
-        })?;
+                store.record_outcome(id, &o)?;
+                progress.trial_done(&o);
+                outcomes.push((id, o));
+                Ok::<(), HostError>(())
+            },
+        )?;
         outcomes.sort_by_key(|(id, _)| *id);
         Ok(outcomes)
     }
@@ -262,13 +318,21 @@ impl Runner {
         Observation {
             trial_id: spec.id,
             task: spec.task.as_str().into(),
-            genome: RVec::from(if spec.canonical.is_empty() { spec.genome.clone() } else { spec.canonical.clone() }),
+            genome: RVec::from(if spec.canonical.is_empty() {
+                spec.genome.clone()
+            } else {
+                spec.canonical.clone()
+            }),
             metric: o.metric.unwrap_or(f64::NAN),
             test_metric: o.test_metric.into(),
             cost_seconds: o.cost_s,
             budget: spec.budget.into(),
             curve: RVec::from(o.curve.clone()),
-            status: if o.status == Status::Ok { TrialStatus::OK } else { TrialStatus::FAILED },
+            status: if o.status == Status::Ok {
+                TrialStatus::OK
+            } else {
+                TrialStatus::FAILED
+            },
         }
     }
 
@@ -306,7 +370,9 @@ impl Runner {
             if resume_state.is_some_and(|b| *batch <= b) {
                 continue; // covered by the restored state
             }
-            let asked = optimizer.ask(trials.len()).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            let asked = optimizer
+                .ask(trials.len())
+                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
             if asked.len() != trials.len() {
                 return Err(HostError::Run(format!(
                     "cannot resume: optimizer `{opt_name}` proposed {} architectures when replaying batch {batch}, \
@@ -326,28 +392,43 @@ impl Runner {
                     )));
                 }
             }
-            let pending: Vec<&TrialSpec> = trials.iter().filter(|t| t.outcome.is_none()).map(|t| &t.spec).collect();
-            let mut fresh: BTreeMap<u64, Outcome> = self.evaluate(&pending, &progress)?.into_iter().collect();
+            let pending: Vec<&TrialSpec> = trials
+                .iter()
+                .filter(|t| t.outcome.is_none())
+                .map(|t| &t.spec)
+                .collect();
+            let mut fresh: BTreeMap<u64, Outcome> =
+                self.evaluate(&pending, &progress)?.into_iter().collect();
             let obs: Vec<Observation> = trials
                 .iter()
                 .map(|t| {
-                    let o = t.outcome.clone().or_else(|| fresh.remove(&t.spec.id)).expect("every trial has an outcome");
+                    let o = t
+                        .outcome
+                        .clone()
+                        .or_else(|| fresh.remove(&t.spec.id))
+                        .expect("every trial has an outcome");
                     Self::observation(&t.spec, &o)
                 })
                 .collect();
-            optimizer.tell(&obs).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            optimizer
+                .tell(&obs)
+                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
         }
 
         // 4. Search until the budget is spent.
         let batch_size = *self.exp.file.experiment.batch_size.get_ref() as u64;
         let has_state = self.resolved.optimizer.info.has(capability::STATE);
         loop {
-            let remaining = budget.evaluations.map_or(batch_size, |e| e.saturating_sub(done_evals));
+            let remaining = budget
+                .evaluations
+                .map_or(batch_size, |e| e.saturating_sub(done_evals));
             if remaining == 0 || budget.seconds.is_some_and(|s| self.elapsed() >= s) {
                 break;
             }
             let n = remaining.min(batch_size) as usize;
-            let proposals = optimizer.ask(n).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            let proposals = optimizer
+                .ask(n)
+                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
             if proposals.is_empty() {
                 tracing::warn!("optimizer `{opt_name}` proposed nothing: stopping early");
                 break;
@@ -357,14 +438,30 @@ impl Runner {
             let target = self.target.clone();
             let specs: Vec<TrialSpec> = proposals
                 .into_iter()
-                .map(|p| self.spec(batch, Role::Target, &target, p.genome.to_vec(), p.budget.into_option()))
+                .map(|p| {
+                    self.spec(
+                        batch,
+                        Role::Target,
+                        &target,
+                        p.genome.to_vec(),
+                        p.budget.into_option(),
+                    )
+                })
                 .collect();
             self.store.insert_pending(&specs)?;
             let outcomes = self.evaluate(&specs.iter().collect::<Vec<_>>(), &progress)?;
-            let obs: Vec<Observation> = specs.iter().zip(&outcomes).map(|(s, (_, o))| Self::observation(s, o)).collect();
-            optimizer.tell(&obs).map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            let obs: Vec<Observation> = specs
+                .iter()
+                .zip(&outcomes)
+                .map(|(s, (_, o))| Self::observation(s, o))
+                .collect();
+            optimizer
+                .tell(&obs)
+                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
             if has_state {
-                let state = optimizer.save_state().map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+                let state = optimizer
+                    .save_state()
+                    .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
                 self.store.save_optimizer_state(batch, &state)?;
             }
             done_evals += specs.len() as u64;
@@ -375,9 +472,18 @@ impl Runner {
 
         // 5. Reports.
         let records = self.store.trials()?;
-        let summary = report::Summary::build(&self.exp, &records, self.space.best_metric(&self.target), self.elapsed(), self.workers);
+        let summary = report::Summary::build(
+            &self.exp,
+            &records,
+            self.space.best_metric(&self.target),
+            self.elapsed(),
+            self.workers,
+        );
         report::write_all(&self.run_dir, &records, &summary)?;
-        Ok(RunOutcome { run_dir: self.run_dir.clone(), summary })
+        Ok(RunOutcome {
+            run_dir: self.run_dir.clone(),
+            summary,
+        })
     }
 
     /// Loads the optimizer's saved state when it has one; returns the batch it covers.
@@ -405,24 +511,51 @@ impl Runner {
         progress: &Progress,
     ) -> HostResult<Vec<Observation>> {
         let per_task = self.exp.file.tasks.source_samples;
-        let mut existing: Vec<TrialRecord> = records.iter().filter(|r| r.spec.role == Role::Source).cloned().collect();
+        let mut existing: Vec<TrialRecord> = records
+            .iter()
+            .filter(|r| r.spec.role == Role::Source)
+            .cloned()
+            .collect();
         if existing.is_empty() && per_task > 0 && !sources.is_empty() {
             let space_name = self.resolved.space.name().to_string();
             let mut specs = Vec::new();
             for (ti, task) in sources.iter().enumerate() {
                 for j in 0..per_task {
-                    let seed = derive_seed(derive_seed(self.seed, SOURCE_SEED_TAG), ((ti as u64) << 32) | j as u64);
-                    let genome = self.space.sample(seed).map_err(|e| self.plugin_err(&space_name, "search space", e))?;
+                    let seed = derive_seed(
+                        derive_seed(self.seed, SOURCE_SEED_TAG),
+                        ((ti as u64) << 32) | j as u64,
+                    );
+                    let genome = self
+                        .space
+                        .sample(seed)
+                        .map_err(|e| self.plugin_err(&space_name, "search space", e))?;
                     specs.push(self.spec(0, Role::Source, task, genome, None));
                 }
             }
             self.store.insert_pending(&specs)?;
-            tracing::info!("source knowledge: {} architectures on {} source tasks", specs.len(), sources.len());
-            existing = specs.into_iter().map(|spec| TrialRecord { spec, outcome: None }).collect();
+            tracing::info!(
+                "source knowledge: {} architectures on {} source tasks",
+                specs.len(),
+                sources.len()
+            );
+            existing = specs
+                .into_iter()
+                .map(|spec| TrialRecord {
+                    spec,
+                    outcome: None,
+                })
+                .collect();
         }
-        let pending: Vec<&TrialSpec> = existing.iter().filter(|r| r.outcome.is_none()).map(|r| &r.spec).collect();
+        let pending: Vec<&TrialSpec> = existing
+            .iter()
+            .filter(|r| r.outcome.is_none())
+            .map(|r| &r.spec)
+            .collect();
         let progress_sources = progress.quiet_clone();
-        let mut fresh: BTreeMap<u64, Outcome> = self.evaluate(&pending, &progress_sources)?.into_iter().collect();
+        let mut fresh: BTreeMap<u64, Outcome> = self
+            .evaluate(&pending, &progress_sources)?
+            .into_iter()
+            .collect();
         Ok(existing
             .iter()
             .filter_map(|r| {
@@ -432,7 +565,11 @@ impl Runner {
             .collect())
     }
 
-    fn build_optimizer(&mut self, sources: &[String], history: Vec<Observation>) -> HostResult<OptimizerBox> {
+    fn build_optimizer(
+        &mut self,
+        sources: &[String],
+        history: Vec<Observation>,
+    ) -> HostResult<OptimizerBox> {
         let opt_seed = derive_seed(self.seed, OPTIMIZER_SEED_TAG);
         let mut init = OptimizerInit {
             space: self.space.clone(),
@@ -450,7 +587,13 @@ impl Runner {
                 .create_optimizer(&params, &init)
                 .map_err(|e| self.plugin_err(opt_entry.name(), "optimizer", e));
         };
-        let t_params = params_text(self.exp.file.transfer.as_ref().and_then(|t| t.params.as_ref()));
+        let t_params = params_text(
+            self.exp
+                .file
+                .transfer
+                .as_ref()
+                .and_then(|t| t.params.as_ref()),
+        );
         let t_init = TransferInit {
             inner: opt_entry.info.clone(),
             target: init.target.clone(),
@@ -460,13 +603,22 @@ impl Runner {
         let mut transfer = t_entry
             .create_transfer(&t_params, &t_init)
             .map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))?;
-        let heads = transfer.head_factory().map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))?;
-        tracing::info!("transfer `{}` decorates `{}` with heads: {}", t_entry.name(), opt_entry.name(), heads.describe());
+        let heads = transfer
+            .head_factory()
+            .map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))?;
+        tracing::info!(
+            "transfer `{}` decorates `{}` with heads: {}",
+            t_entry.name(),
+            opt_entry.name(),
+            heads.describe()
+        );
         init.heads = ROption::RSome(heads);
         let inner = opt_entry
             .create_optimizer(&params, &init)
             .map_err(|e| self.plugin_err(opt_entry.name(), "optimizer", e))?;
-        transfer.wrap(inner, &init).map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))
+        transfer
+            .wrap(inner, &init)
+            .map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))
     }
 }
 
@@ -477,7 +629,10 @@ pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<re
     let base_dir = PathBuf::from(store.meta("base_dir")?.unwrap_or_else(|| ".".into()));
     let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
     let records = store.trials()?;
-    let elapsed = store.meta("elapsed_s")?.and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let elapsed = store
+        .meta("elapsed_s")?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
     // The best metric the benchmark knows needs the space; a missing plugin only drops the regret.
     let registry = discover(&exp, plugin_dirs);
     let best_possible = exp

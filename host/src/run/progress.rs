@@ -20,16 +20,26 @@ impl Progress {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_prefix(target.to_string());
-        Progress { bar, best: Arc::new(Mutex::new(f64::NEG_INFINITY)), counts: true }
+        Progress {
+            bar,
+            best: Arc::new(Mutex::new(f64::NEG_INFINITY)),
+            counts: true,
+        }
     }
 
     /// A handle that shares the bar but does not count (source-knowledge trials).
     pub fn quiet_clone(&self) -> Progress {
-        Progress { bar: self.bar.clone(), best: Arc::new(Mutex::new(f64::NEG_INFINITY)), counts: false }
+        Progress {
+            bar: self.bar.clone(),
+            best: Arc::new(Mutex::new(f64::NEG_INFINITY)),
+            counts: false,
+        }
     }
 
     pub fn trial_done(&self, o: &Outcome) {

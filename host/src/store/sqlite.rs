@@ -12,15 +12,21 @@ pub struct Store {
 }
 
 fn err(path: &Path, e: rusqlite::Error) -> HostError {
-    HostError::Store { path: path.to_path_buf(), message: e.to_string() }
+    HostError::Store {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 impl Store {
     fn connect(path: &Path) -> HostResult<Connection> {
         let conn = Connection::open(path).map_err(|e| err(path, e))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| err(path, e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| err(path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| err(path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| err(path, e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| err(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| err(path, e))?;
         Ok(conn)
     }
 
@@ -29,7 +35,8 @@ impl Store {
         if path.exists() {
             return Err(HostError::Store {
                 path: path.to_path_buf(),
-                message: "already exists: continue it with `xnas resume` or choose another --out".into(),
+                message: "already exists: continue it with `xnas resume` or choose another --out"
+                    .into(),
             });
         }
         let conn = Self::connect(path)?;
@@ -58,7 +65,10 @@ impl Store {
              CREATE TABLE optimizer_state (batch INTEGER PRIMARY KEY, state BLOB NOT NULL);",
         )
         .map_err(|e| err(path, e))?;
-        let store = Store { conn, path: path.to_path_buf() };
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
         store.set_meta("schema_version", SCHEMA_VERSION)?;
         Ok(store)
     }
@@ -71,14 +81,22 @@ impl Store {
                 message: "not found: is this a run directory made by `xnas run`?".into(),
             });
         }
-        let store = Store { conn: Self::connect(path)?, path: path.to_path_buf() };
+        let store = Store {
+            conn: Self::connect(path)?,
+            path: path.to_path_buf(),
+        };
         match store.meta("schema_version")? {
             Some(v) if v == SCHEMA_VERSION => Ok(store),
             Some(v) => Err(HostError::Store {
                 path: path.to_path_buf(),
-                message: format!("store schema {v} is not supported by this xnas (schema {SCHEMA_VERSION})"),
+                message: format!(
+                    "store schema {v} is not supported by this xnas (schema {SCHEMA_VERSION})"
+                ),
             }),
-            None => Err(HostError::Store { path: path.to_path_buf(), message: "not an xnas store".into() }),
+            None => Err(HostError::Store {
+                path: path.to_path_buf(),
+                message: "not an xnas store".into(),
+            }),
         }
     }
 
@@ -96,7 +114,9 @@ impl Store {
 
     pub fn meta(&self, key: &str) -> HostResult<Option<String>> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| err(&self.path, e))
     }
@@ -132,7 +152,11 @@ impl Store {
 
     /// Records one trial's outcome (its own commit, right after the evaluation).
     pub fn record_outcome(&self, id: u64, o: &Outcome) -> HostResult<()> {
-        let curve = if o.curve.is_empty() { None } else { serde_json::to_string(&o.curve).ok() };
+        let curve = if o.curve.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&o.curve).ok()
+        };
         let n = self
             .conn
             .prepare_cached(
@@ -196,7 +220,9 @@ impl Store {
                         test_metric: r.get(12)?,
                         cost_s: r.get::<_, Option<f64>>(13)?.unwrap_or(0.0),
                         wall_s: r.get::<_, Option<f64>>(14)?.unwrap_or(0.0),
-                        curve: curve.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+                        curve: curve
+                            .and_then(|c| serde_json::from_str(&c).ok())
+                            .unwrap_or_default(),
                         extras: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
                         error: r.get(17)?,
                     },
@@ -221,17 +247,23 @@ impl Store {
     /// Keeps the optimizer's state after a batch (only the latest is kept).
     pub fn save_optimizer_state(&mut self, batch: u64, state: &[u8]) -> HostResult<()> {
         let tx = self.conn.transaction().map_err(|e| err(&self.path, e))?;
-        tx.execute("DELETE FROM optimizer_state", []).map_err(|e| err(&self.path, e))?;
-        tx.execute("INSERT INTO optimizer_state(batch, state) VALUES (?1, ?2)", params![batch as i64, state])
+        tx.execute("DELETE FROM optimizer_state", [])
             .map_err(|e| err(&self.path, e))?;
+        tx.execute(
+            "INSERT INTO optimizer_state(batch, state) VALUES (?1, ?2)",
+            params![batch as i64, state],
+        )
+        .map_err(|e| err(&self.path, e))?;
         tx.commit().map_err(|e| err(&self.path, e))
     }
 
     pub fn optimizer_state(&self) -> HostResult<Option<(u64, Vec<u8>)>> {
         self.conn
-            .query_row("SELECT batch, state FROM optimizer_state ORDER BY batch DESC LIMIT 1", [], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-            })
+            .query_row(
+                "SELECT batch, state FROM optimizer_state ORDER BY batch DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
             .optional()
             .map_err(|e| err(&self.path, e))
     }
@@ -294,6 +326,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
         Store::create(&path).unwrap();
-        assert!(Store::create(&path).err().expect("must refuse").to_string().contains("xnas resume"));
+        assert!(Store::create(&path)
+            .err()
+            .expect("must refuse")
+            .to_string()
+            .contains("xnas resume"));
     }
 }

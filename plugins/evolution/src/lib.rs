@@ -212,7 +212,8 @@ pub fn register(set: &mut PluginSet) {
         Meta {
             name: "evolution",
             version: env!("CARGO_PKG_VERSION"),
-            description: "regularized (aging) evolution: tournament, one-decision mutation, oldest out",
+            description:
+                "regularized (aging) evolution: tournament, one-decision mutation, oldest out",
             capabilities: &[capability::ASK_TELL],
         },
         Evolution::new,

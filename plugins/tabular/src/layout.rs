@@ -40,7 +40,9 @@ impl TryFrom<RawParams> for TabularParams {
     fn try_from(raw: RawParams) -> Result<Self, String> {
         let n = raw.choices.len();
         if n == 0 {
-            return Err("`choices` is empty: give the choice count of every genome position".into());
+            return Err(
+                "`choices` is empty: give the choice count of every genome position".into(),
+            );
         }
         if let Some(i) = raw.choices.iter().position(|&c| c == 0) {
             return Err(format!(

@@ -22,10 +22,10 @@ mod table;
 
 pub use layout::TabularParams;
 
-use xnas_core::abi_stable::std_types::{RString, RVec};
 use layout::Layout;
 use std::path::Path;
 use table::Table;
+use xnas_core::abi_stable::std_types::{RString, RVec};
 use xnas_core::{
     capability, Arch, EvalRequest, EvalResult, Meta, PluginError, PluginResult, PluginSet,
     Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64,
@@ -329,7 +329,8 @@ pub fn register(set: &mut PluginSet) {
         Meta {
             name: "tabular",
             version: env!("CARGO_PKG_VERSION"),
-            description: "a benchmark from your own CSV table (task, genome, metric[, test_metric, cost])",
+            description:
+                "a benchmark from your own CSV table (task, genome, metric[, test_metric, cost])",
             capabilities: &[capability::BENCHMARK, capability::TEST_METRIC],
         },
         TabularSpace::new,

@@ -137,10 +137,7 @@ impl Table {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(std::io::BufReader::with_capacity(1 << 16, handle));
-        let header = reader
-            .headers()
-            .map_err(|e| csv_error(&file, e))?
-            .clone();
+        let header = reader.headers().map_err(|e| csv_error(&file, e))?.clone();
         let cols = columns(&file, &header)?;
 
         let mut table = Table {

@@ -188,22 +188,44 @@ fn row_errors_name_file_and_line() {
     let cases: [(&str, &[&str]); 10] = [
         (
             "t,0-1-2,1,1,1\n",
-            &["line 3", "bad genome `0-1-2`", "has 3 positions, the space has 2"],
+            &[
+                "line 3",
+                "bad genome `0-1-2`",
+                "has 3 positions, the space has 2",
+            ],
         ),
-        ("t,1,1,1,1\n", &["line 3", "has 1 positions, the space has 2"]),
+        (
+            "t,1,1,1,1\n",
+            &["line 3", "has 1 positions, the space has 2"],
+        ),
         (
             "t,2-0,1,1,1\n",
             &["line 3", "position 0 (`g0`) has value 2", "0..=1"],
         ),
         ("t,0-x,1,1,1\n", &["line 3", "`x` is not a number"]),
-        ("t,0-1,abc,1,1\n", &["line 3", "metric `abc` is not a number"]),
-        ("t,0-1,NaN,1,1\n", &["line 3", "metric `NaN` is not a finite number"]),
-        ("t,0-1,1,x,1\n", &["line 3", "test_metric `x` is not a number"]),
+        (
+            "t,0-1,abc,1,1\n",
+            &["line 3", "metric `abc` is not a number"],
+        ),
+        (
+            "t,0-1,NaN,1,1\n",
+            &["line 3", "metric `NaN` is not a finite number"],
+        ),
+        (
+            "t,0-1,1,x,1\n",
+            &["line 3", "test_metric `x` is not a number"],
+        ),
         ("t,0-1,1,1,-5\n", &["line 3", "cost `-5` is negative"]),
-        ("t,0-1,1,1\n", &["line 3", "the row has 4 fields, the header has 5"]),
+        (
+            "t,0-1,1,1\n",
+            &["line 3", "the row has 4 fields, the header has 5"],
+        ),
         (
             "t,0-1,1,1,1\nu,0-0,1,1,1\nt,0-0,2,2,2\n",
-            &["line 5", "duplicate row for task `t` and genome `0-0` (first at line 2)"],
+            &[
+                "line 5",
+                "duplicate row for task `t` and genome `0-0` (first at line 2)",
+            ],
         ),
     ];
     for (rows, parts) in cases {
@@ -219,7 +241,10 @@ fn unknown_experiment_task_lists_the_tables_tasks() {
     let fx = Fixture::new();
     let path = fx.write("bench.csv", BENCH).display().to_string();
     let e = fx
-        .space("choices = [2, 3]\ntable = \"bench.csv\"", &["t1", "nope", "zzz"])
+        .space(
+            "choices = [2, 3]\ntable = \"bench.csv\"",
+            &["t1", "nope", "zzz"],
+        )
         .unwrap_err();
     assert_err(
         &e,
@@ -304,7 +329,9 @@ fn no_experiment_tasks_means_every_table_task() {
     assert_err(&e, ErrorKind::DATA, &["no genome", "(t1, t2, t3)"]);
 
     fx.write("b.csv", "task,genome,metric\na,0-0,1\nb,0-0,2\na,1-1,3\n");
-    let space = fx.space("choices = [2, 2]\ntable = \"b.csv\"", &[]).unwrap();
+    let space = fx
+        .space("choices = [2, 2]\ntable = \"b.csv\"", &[])
+        .unwrap();
     assert_eq!(space.required_tasks(), ["a", "b"]);
     assert_eq!(space.available_count(), 1);
     assert_eq!(space.sample(9).unwrap(), vec![0, 0]);
@@ -446,7 +473,11 @@ fn labels_name_genomes_in_text_and_table() {
     let (_fx, space) = labelled();
     assert_eq!(space.canonical(&[1, 2]).unwrap().text.as_str(), "b-z");
     assert_eq!(space.parse("b-z").unwrap(), vec![1, 2]);
-    assert_eq!(space.parse("1-2").unwrap(), vec![1, 2], "numbers still parse");
+    assert_eq!(
+        space.parse("1-2").unwrap(),
+        vec![1, 2],
+        "numbers still parse"
+    );
     // The row written `1-0` is b-x.
     let r = space.evaluate(&request("t", &[1, 0])).unwrap();
     assert_eq!(r.metric, 4.0);
@@ -588,7 +619,11 @@ fn registered_plugin_builds_through_the_abi() {
         .check_params(PluginKind::SEARCH_SPACE, "tabular", params)
         .is_ok());
     let bad = set
-        .check_params(PluginKind::SEARCH_SPACE, "tabular", "choices = [0]\ntable = \"x\"")
+        .check_params(
+            PluginKind::SEARCH_SPACE,
+            "tabular",
+            "choices = [0]\ntable = \"x\"",
+        )
         .unwrap_err();
     assert_eq!(bad.kind, ErrorKind::INVALID_PARAMS);
 
@@ -625,6 +660,7 @@ fn loads_thirty_thousand_rows_quickly() {
         .space("choices = [4, 4, 4, 4, 4, 4]\ntable = \"big.csv\"", &tasks)
         .unwrap();
     let elapsed = start.elapsed();
+    eprintln!("loaded 28,672 rows in {elapsed:?}");
     // Debug builds are several times slower than release; the bound is for both.
     assert!(elapsed.as_secs_f64() < 1.0, "loading took {elapsed:?}");
     assert_eq!(space.available_count(), 4096);
@@ -651,7 +687,8 @@ fn loads_thirty_thousand_rows_quickly() {
 /// The shared development table, when this checkout has it beside the repository.
 #[test]
 fn transnas_micro_if_present() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/transnas_micro.csv");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/transnas_micro.csv");
     if !path.exists() {
         eprintln!("skipped: {} not found", path.display());
         return;
@@ -674,8 +711,11 @@ fn transnas_micro_if_present() {
         path.display().to_string()
     ))
     .unwrap();
-    let space =
-        TabularSpace::new(params, &init(&["class_object", "class_scene", "jigsaw"], "")).unwrap();
+    let space = TabularSpace::new(
+        params,
+        &init(&["class_object", "class_scene", "jigsaw"], ""),
+    )
+    .unwrap();
     assert_eq!(space.available_count(), 4096);
     assert_eq!(space.describe().unwrap().tasks.len(), 7);
     assert_eq!(space.best_metric("class_object"), Some(best));

@@ -1,0 +1,195 @@
+//! Harness for the workspace tests: finds the built `xnas` binary and plugin libraries, gives each
+//! test a fresh directory, and reads run directories back.
+//!
+//! The tests need `cargo build --workspace` first (the Makefile does it): the binary and every
+//! plugin library must exist. A missing one fails the test with the command to run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `target/debug` (or whichever profile built this test).
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/xnas-<hash>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
+}
+
+/// Path of a built artefact; fails with the command that builds it.
+pub fn artefact(file: &str) -> PathBuf {
+    let p = build_dir().join(file);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first (make test does)",
+        p.display()
+    );
+    p
+}
+
+pub fn xnas_bin() -> PathBuf {
+    artefact("xnas")
+}
+
+/// Shared-library file name of a crate's cdylib (`random` → `libxnas_random.so`).
+pub fn lib_file(lib: &str) -> String {
+    if cfg!(target_os = "macos") {
+        format!("lib{lib}.dylib")
+    } else if cfg!(windows) {
+        format!("{lib}.dll")
+    } else {
+        format!("lib{lib}.so")
+    }
+}
+
+/// A test's own directory, with a `plugins/` folder to copy libraries into.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn plugins(&self) -> PathBuf {
+        self.path().join("plugins")
+    }
+
+    /// Copies a built library into `plugins/` under `as_name` (a file name).
+    pub fn add_plugin(&self, lib: &str, as_name: &str) -> PathBuf {
+        let dest = self.plugins().join(as_name);
+        std::fs::copy(artefact(&lib_file(lib)), &dest).expect("copy plugin library");
+        dest
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// `xnas` with a clean environment, run in this sandbox.
+    pub fn xnas(&self) -> Command {
+        let mut c = Command::new(xnas_bin());
+        c.current_dir(self.path())
+            .env_remove("XNAS_PLUGIN_PATH")
+            .env_remove("XNAS_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        Out(self.xnas().args(args).output().expect("run xnas"))
+    }
+}
+
+/// A finished command with readable accessors.
+pub struct Out(pub Output);
+
+impl Out {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// Asserts the exit code, showing both streams when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// One row of `trials.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub trial_id: u64,
+    pub role: String,
+    pub task: String,
+    pub arch: String,
+    pub metric: Option<f64>,
+    pub test_metric: Option<f64>,
+    pub status: String,
+    pub seed: u64,
+}
+
+pub fn read_trials(run_dir: &Path) -> Vec<Row> {
+    let mut r = csv::Reader::from_path(run_dir.join("trials.csv")).expect("trials.csv");
+    let headers = r.headers().unwrap().clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (id, role, task, arch, metric, test, status, seed) = (
+        col("trial_id"),
+        col("role"),
+        col("task"),
+        col("arch"),
+        col("metric"),
+        col("test_metric"),
+        col("status"),
+        col("seed"),
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            Row {
+                trial_id: rec[id].parse().unwrap(),
+                role: rec[role].to_string(),
+                task: rec[task].to_string(),
+                arch: rec[arch].to_string(),
+                metric: rec[metric].parse().ok(),
+                test_metric: rec[test].parse().ok(),
+                status: rec[status].to_string(),
+                seed: rec[seed].parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+pub fn read_summary(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("summary.json")).expect("summary.json"),
+    )
+    .unwrap()
+}
+
+/// The NAS-Bench-Graph data file set-up converts (`make data`); tests fail with that hint if absent.
+pub fn nasbench_graph_data() -> PathBuf {
+    let dir = std::env::var_os("XNAS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/xnas/data")
+        });
+    let p = dir.join("nasbench-graph").join("nasbench-graph.bin");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make data` first (make test does)",
+        p.display()
+    );
+    p
+}

@@ -1,0 +1,30 @@
+//! Workspace tests: each drives the real `xnas` binary with real plugin libraries.
+
+mod faults;
+mod out_of_tree;
+mod plugins;
+mod reproducibility;
+mod resume;
+mod search;
+mod validate;
+
+/// An experiment on NAS-Bench-Graph; `extra` is appended verbatim (more sections or keys).
+pub fn nbg_experiment(name: &str, optimizer: &str, evaluations: u64, extra: &str) -> String {
+    format!(
+        r#"[experiment]
+name = "{name}"
+seed = 11
+budget = {{ evaluations = {evaluations} }}
+batch_size = 8
+
+[search_space]
+plugin = "nasbench-graph"
+
+[optimizer]
+plugin = "{optimizer}"
+
+[tasks]
+target = "cora"
+{extra}"#
+    )
+}

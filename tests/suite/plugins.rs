@@ -1,0 +1,73 @@
+//! `xnas plugins`: every plugin found, with name, kind, version, capabilities and file.
+
+use xnas_tests::*;
+
+#[test]
+fn lists_every_standard_plugin_with_its_file() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["plugins"]);
+    out.expect_code(0);
+    let text = out.stdout();
+    let build = build_dir();
+    for (name, kind, lib, caps) in [
+        (
+            "nasbench-graph",
+            "search-space",
+            "xnas_nasbench_graph",
+            "benchmark",
+        ),
+        ("tabular", "search-space", "xnas_tabular", "benchmark"),
+        ("random", "optimizer", "xnas_random", "ask-tell"),
+        ("evolution", "optimizer", "xnas_evolution", "ask-tell"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("`{name}` not listed:\n{text}"));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols[1], kind, "{line}");
+        assert_eq!(cols[2], "0.1.0", "{line}");
+        assert!(cols[3].contains(caps), "{line}");
+        assert_eq!(
+            cols[4],
+            build.join(lib_file(lib)).display().to_string(),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn plugin_dir_and_env_path_are_searched() {
+    let sb = Sandbox::new();
+    let copied = sb.add_plugin("xnas_random", "libxnas_myrandom.so");
+    // The copy lists the same plugin name as the original next to the binary: the directory
+    // given on the command line is searched first, so its file wins and the other is noted.
+    let out = sb.run(&["--plugin-dir", "plugins", "plugins"]);
+    out.expect_code(0);
+    let line = out
+        .stdout()
+        .lines()
+        .find(|l| l.starts_with("random "))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.ends_with(&copied.display().to_string()) || line.contains("libxnas_myrandom.so"),
+        "{line}"
+    );
+    assert!(out.stderr().contains("also in"), "{}", out.stderr());
+
+    let out = Out(sb
+        .xnas()
+        .env("XNAS_PLUGIN_PATH", sb.plugins())
+        .arg("plugins")
+        .output()
+        .unwrap());
+    out.expect_code(0);
+    assert!(
+        out.stdout()
+            .lines()
+            .any(|l| l.starts_with("random ") && l.contains("libxnas_myrandom.so")),
+        "{}",
+        out.stdout()
+    );
+}
