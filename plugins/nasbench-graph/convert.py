@@ -190,6 +190,7 @@ def main():
     key_index = {k: i for i, k in enumerate(keys)}
 
     canon = canonical_table(arch_mod, link_list, gnn_list, keyset)
+    n_ops = len(gnn_list)
     reached = set(k for k in canon if k is not None)
     invalid = [i for i, k in enumerate(canon) if k is None]
     if reached != keyset:
@@ -197,8 +198,13 @@ def main():
             f"valid_hash reaches {len(reached)} keys, the tables hold {len(keyset)} "
             f"({len(keyset - reached)} unreached)"
         )
+    skip = gnn_list.index("skip")
+    all_skip = [
+        li * n_ops**4 + sum(skip * n_ops**i for i in range(4)) for li in range(len(link_list))
+    ]
+    if invalid != all_skip:
+        fail(f"{len(invalid)} genomes have no table entry; expected exactly the 9 all-skip ones")
     # Canonical forms must be fixed points, so the Rust side can decode a key into a genome.
-    n_ops = len(gnn_list)
     for k in keys:
         li, ops = decode_key(k, 10)
         if li >= len(link_list) or any(o >= n_ops for o in ops):
@@ -254,7 +260,7 @@ def main():
 
     print(
         f"genomes: {len(canon)} ({len(canon) - len(invalid)} valid, {len(invalid)} invalid: "
-        "no table entry, e.g. all-skip)"
+        "the all-skip ones, which have no table entry)"
     )
     print(f"non-finite values: {nonfinite}")
     print(f"wrote {path} ({len(out)} bytes) in {time.time() - t0:.2f} s")

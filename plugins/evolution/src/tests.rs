@@ -176,8 +176,7 @@ fn params_defaults_and_checks() {
         ("p_identity = 1.5", "`p_identity` is 1.5"),
         ("p_identity = -0.1", "`p_identity`"),
         ("popsize = 10", "popsize"),
-        // parse_params keeps only toml's message, which names no key for a type error.
-        ("population = \"ten\"", "expected usize"),
+        ("population = \"ten\"", "`population`"),
     ] {
         let e = parse_params::<EvolutionParams>(text).expect_err(text);
         assert_eq!(e.kind, ErrorKind::INVALID_PARAMS);
