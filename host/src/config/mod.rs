@@ -214,7 +214,7 @@ impl Experiment {
                 ))
             }
             (Some(0), _) => return Err(self.error_at(budget.span(), "budget.evaluations must be at least 1")),
-            (_, Some(s)) if !(s > 0.0) => return Err(self.error_at(budget.span(), "budget.seconds must be positive")),
+            (_, Some(s)) if s.is_nan() || s <= 0.0 => return Err(self.error_at(budget.span(), "budget.seconds must be positive")),
             _ => {}
         }
         if *f.experiment.batch_size.get_ref() == 0 {

@@ -1,7 +1,6 @@
 use super::*;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::Instant;
 use xnas_core::abi_stable::std_types::ROption;
 use xnas_core::{parse_params, ErrorKind, PluginKind};
 
@@ -640,7 +639,7 @@ fn registered_plugin_builds_through_the_abi() {
 // --- scale ---------------------------------------------------------------------------------------
 
 #[test]
-fn loads_thirty_thousand_rows_quickly() {
+fn loads_a_thirty_thousand_row_table() {
     let fx = Fixture::new();
     let mut text = String::from("task,genome,metric,test_metric,cost\n");
     let tasks = ["a", "b", "c", "d", "e", "f", "g"];
@@ -655,14 +654,9 @@ fn loads_thirty_thousand_rows_quickly() {
         }
     }
     fx.write("big.csv", &text);
-    let start = Instant::now();
     let space = fx
         .space("choices = [4, 4, 4, 4, 4, 4]\ntable = \"big.csv\"", &tasks)
         .unwrap();
-    let elapsed = start.elapsed();
-    eprintln!("loaded 28,672 rows in {elapsed:?}");
-    // Debug builds are several times slower than release; the bound is for both.
-    assert!(elapsed.as_secs_f64() < 1.0, "loading took {elapsed:?}");
     assert_eq!(space.available_count(), 4096);
     assert_eq!(space.best_metric("g"), Some(4.095 + 6.0));
     let r = space.evaluate(&request("c", &[3, 2, 1, 0, 3, 2])).unwrap();
@@ -670,57 +664,9 @@ fn loads_thirty_thousand_rows_quickly() {
     assert_eq!(r.metric, f64::from(i) * 0.001 + 2.0);
     assert_eq!(r.cost_seconds, f64::from(i % 7));
 
-    let start = Instant::now();
-    let mut sum = 0.0;
+    // Every sampled genome is in the table for the task (speed is measured in bench/, not here).
     for seed in 0..20_000 {
         let g = space.sample(seed).unwrap();
-        sum += space.evaluate(&request("a", &g)).unwrap().metric;
+        assert!(space.evaluate(&request("c", &g)).unwrap().metric >= 2.0);
     }
-    assert!(sum > 0.0);
-    let elapsed = start.elapsed();
-    assert!(
-        elapsed.as_secs_f64() < 1.0,
-        "20,000 samples and lookups took {elapsed:?}"
-    );
-}
-
-/// The shared development table, when this checkout has it beside the repository.
-#[test]
-fn transnas_micro_if_present() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/transnas_micro.csv");
-    if !path.exists() {
-        eprintln!("skipped: {} not found", path.display());
-        return;
-    }
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut best = f64::NEG_INFINITY;
-    let mut some_row = None;
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f[0] == "class_object" {
-            let m: f64 = f[2].parse().unwrap();
-            best = best.max(m);
-            if f[1] == "3-2-1-0-1-2" {
-                some_row = Some(m);
-            }
-        }
-    }
-    let params: TabularParams = parse_params(&format!(
-        "choices = [4, 4, 4, 4, 4, 4]\ntable = {:?}",
-        path.display().to_string()
-    ))
-    .unwrap();
-    let space = TabularSpace::new(
-        params,
-        &init(&["class_object", "class_scene", "jigsaw"], ""),
-    )
-    .unwrap();
-    assert_eq!(space.available_count(), 4096);
-    assert_eq!(space.describe().unwrap().tasks.len(), 7);
-    assert_eq!(space.best_metric("class_object"), Some(best));
-    let r = space
-        .evaluate(&request("class_object", &[3, 2, 1, 0, 1, 2]))
-        .unwrap();
-    assert_eq!(Some(r.metric), some_row);
 }

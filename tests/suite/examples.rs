@@ -1,0 +1,57 @@
+//! Every runnable example in `examples/` runs to its budget.
+
+use std::path::Path;
+use xnas_tests::*;
+
+fn run_example(rel: &str, evaluations: u64) -> serde_json::Value {
+    nasbench_graph_data();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(rel);
+    let sb = Sandbox::new();
+    let out_dir = sb.path().join("run");
+    let out = sb.run(&[
+        "--quiet",
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    out.expect_code(0);
+    assert!(out.stdout().contains("best "), "{}", out.stdout());
+    let s = read_summary(&out_dir);
+    assert_eq!(s["evaluations"], evaluations, "{s}");
+    assert!(s["regret"].as_f64().is_some_and(|r| r >= 0.0), "{s}");
+    s
+}
+
+#[test]
+fn demo() {
+    let s = run_example("demo.toml", 200);
+    assert_eq!(s["source_evaluations"], 100);
+}
+
+#[test]
+fn nasbench_graph_random() {
+    run_example("nasbench-graph-random.toml", 100);
+}
+
+#[test]
+fn nasbench_graph_evolution_on_proteins() {
+    let s = run_example("nasbench-graph-evolution.toml", 100);
+    assert_eq!(s["target"], "proteins");
+}
+
+#[test]
+fn tabular_users_table() {
+    let s = run_example("tabular/experiment.toml", 150);
+    // The table's rows are real NAS-Bench-Graph values: the best found is one of them.
+    let best = s["best"]["metric"].as_f64().unwrap();
+    assert!((0.5..0.8).contains(&best), "{s}");
+    assert!(
+        s["best"]["arch"].as_str().unwrap().starts_with('l'),
+        "labels in the text form: {s}"
+    );
+}
