@@ -22,10 +22,12 @@ pub enum HostError {
     #[error("cannot load plugin library {path}: {message}")]
     Load { path: PathBuf, message: String },
 
-    #[error("plugin `{name}` ({kind}): {error}")]
+    /// A plugin call failed; `origin` is its library file (or `built-in (crate)`).
+    #[error("{kind} `{name}` ({origin}): {error}")]
     Plugin {
         name: String,
         kind: &'static str,
+        origin: String,
         error: PluginError,
     },
 

@@ -3,28 +3,18 @@
 
 use xnas_tests::*;
 
-/// `xnas plugins --plugin-dir plugins` in a sandbox holding `lib` copied as `as_name`.
-fn listing_with(
-    lib: Option<&str>,
-    as_name: &str,
-    content: Option<&str>,
-) -> (Out, std::path::PathBuf) {
+/// `xnas plugins --plugin-dir plugins` in a sandbox whose `plugins/` holds one file `as_name`:
+/// a copy of the built library `lib`, or `text` written as is.
+fn listing_with(lib: Option<&str>, as_name: &str, text: Option<&str>) -> Out {
     let sb = Sandbox::new();
-    let path = match (lib, content) {
-        (Some(lib), _) => sb.add_plugin(lib, as_name),
-        (None, Some(text)) => {
-            let p = sb.plugins().join(as_name);
-            std::fs::write(&p, text).unwrap();
-            p
+    match (lib, text) {
+        (Some(lib), _) => {
+            sb.add_plugin(lib, as_name);
         }
-        _ => unreachable!(),
-    };
-    let out = sb.run(&["--plugin-dir", "plugins", "plugins"]);
-    // Keep the sandbox alive only as long as needed: the path is only used in messages.
-    let abs = sb.path().join("plugins").join(as_name);
-    drop(sb);
-    let _ = path;
-    (out, abs)
+        (None, Some(text)) => std::fs::write(sb.plugins().join(as_name), text).unwrap(),
+        (None, None) => unreachable!("a library or a text"),
+    }
+    sb.run(&["--plugin-dir", "plugins", "plugins"])
 }
 
 fn assert_one_sentence(err: &str, file: &str, needle: &str) {
@@ -43,7 +33,7 @@ fn assert_one_sentence(err: &str, file: &str, needle: &str) {
 
 #[test]
 fn plugin_built_against_another_interface_version() {
-    let (out, _) = listing_with(Some("fixture_old_abi"), "libxnas_old.so", None);
+    let out = listing_with(Some("fixture_old_abi"), "libxnas_old.so", None);
     out.expect_code(2);
     assert_one_sentence(
         &out.stderr(),
@@ -56,7 +46,7 @@ fn plugin_built_against_another_interface_version() {
 
 #[test]
 fn plugin_with_a_different_interface_layout() {
-    let (out, _) = listing_with(Some("fixture_bad_layout"), "libxnas_badlayout.so", None);
+    let out = listing_with(Some("fixture_bad_layout"), "libxnas_badlayout.so", None);
     out.expect_code(2);
     assert_one_sentence(
         &out.stderr(),
@@ -67,14 +57,14 @@ fn plugin_with_a_different_interface_layout() {
 
 #[test]
 fn shared_library_that_is_not_a_plugin() {
-    let (out, _) = listing_with(Some("fixture_not_a_plugin"), "libxnas_hello.so", None);
+    let out = listing_with(Some("fixture_not_a_plugin"), "libxnas_hello.so", None);
     out.expect_code(2);
     assert_one_sentence(&out.stderr(), "libxnas_hello.so", "not an xnas plugin");
 }
 
 #[test]
 fn file_that_is_not_a_library() {
-    let (out, _) = listing_with(None, "libxnas_notes.so", Some("these are my notes\n"));
+    let out = listing_with(None, "libxnas_notes.so", Some("these are my notes\n"));
     out.expect_code(2);
     assert_one_sentence(
         &out.stderr(),

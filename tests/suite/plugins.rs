@@ -71,3 +71,27 @@ fn plugin_dir_and_env_path_are_searched() {
         out.stdout()
     );
 }
+
+#[test]
+fn plugin_log_lines_reach_the_host_subscriber() {
+    // nasbench-graph logs from inside its own dynamic library, which has its own copy of
+    // `tracing`: the line shows up only if the host's callback routes it.
+    nasbench_graph_data();
+    let sb = Sandbox::new();
+    sb.write("exp.toml", &crate::nbg_experiment("log", "random", 5, ""));
+    let out = sb.run(&["-vv", "validate", "exp.toml"]);
+    out.expect_code(0);
+    let err = out.stderr();
+    let line = err
+        .lines()
+        .find(|l| l.contains("nasbench-graph: loaded"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("DEBUG") && line.contains("plugin="), "{line}");
+    // Without -v the host's filter (warn) applies to plugins too.
+    let quiet = sb.run(&["validate", "exp.toml"]);
+    assert!(
+        !quiet.stderr().contains("nasbench-graph: loaded"),
+        "{}",
+        quiet.stderr()
+    );
+}

@@ -193,9 +193,21 @@ impl Runner {
     }
 
     fn plugin_err(&self, name: &str, kind: &'static str, error: PluginError) -> HostError {
+        let r = &self.resolved;
+        let origin = [
+            Some(&r.space),
+            Some(&r.optimizer),
+            r.transfer.as_ref(),
+            r.similarity.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|e| e.name() == name)
+        .map_or_else(|| "unknown library".to_string(), |e| e.origin.describe());
         HostError::Plugin {
             name: name.to_string(),
             kind,
+            origin,
             error,
         }
     }

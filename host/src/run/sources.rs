@@ -32,6 +32,7 @@ pub(super) fn ranked_sources(r: &mut Runner) -> HostResult<Vec<String>> {
             let err = |e| HostError::Plugin {
                 name: entry.name().to_string(),
                 kind: "similarity",
+                origin: entry.origin.describe(),
                 error: e,
             };
             let mut sim = entry
