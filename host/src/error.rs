@@ -37,6 +37,10 @@ pub enum HostError {
     #[error("{0}")]
     Run(String),
 
+    /// The command was asked for something that cannot be done (bad input, not a failed run).
+    #[error("{0}")]
+    Usage(String),
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -55,7 +59,10 @@ impl HostError {
     /// Process exit code for this error (2: configuration or loading; 1: a run that failed).
     pub fn exit_code(&self) -> i32 {
         match self {
-            HostError::Config { .. } | HostError::ConfigFile { .. } | HostError::Load { .. } => 2,
+            HostError::Config { .. }
+            | HostError::ConfigFile { .. }
+            | HostError::Load { .. }
+            | HostError::Usage(_) => 2,
             HostError::Plugin { error, .. }
                 if error.kind == xnas_core::ErrorKind::INVALID_PARAMS =>
             {

@@ -28,7 +28,7 @@ mod builtins {
 
         #[test]
         fn standard_plugins_are_built_in() {
-            let reg = Registry::discover(&[], &[]);
+            let reg = Registry::discover(&[]);
             for (kind, name) in [
                 (PluginKind::OPTIMIZER, "random"),
                 (PluginKind::OPTIMIZER, "evolution"),

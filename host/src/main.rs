@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 use xnas_host::config::Experiment;
-use xnas_host::plugins::Registry;
+use xnas_host::plugins::{Registry, Source};
 use xnas_host::run::{self, RunOptions, RunOutcome};
 use xnas_host::HostError;
 
@@ -18,7 +18,7 @@ use xnas_host::HostError;
     about = "Transfer neural architecture search with plugins"
 )]
 struct Cli {
-    /// Extra plugin directory, searched before the others (repeatable).
+    /// Extra plugin directory, searched before all others (repeatable).
     #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
     plugin_dirs: Vec<PathBuf>,
     /// More log output (-v info, -vv debug, -vvv trace). XNAS_LOG overrides.
@@ -48,13 +48,13 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Number of local workers (overrides [executor] workers; results do not depend on it).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         workers: Option<u32>,
     },
     /// Continue an interrupted run.
     Resume {
         run_dir: PathBuf,
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         workers: Option<u32>,
     },
     /// Rebuild trials.csv, summary.json and best_so_far.png of a run from its store.
@@ -173,9 +173,11 @@ fn list_plugins(extra_dirs: &[PathBuf], experiment: Option<&Path>) -> Result<u8>
     let registry = match experiment {
         Some(f) => run::discover(&Experiment::load(f)?, extra_dirs),
         None => {
-            let mut dirs = extra_dirs.to_vec();
-            dirs.extend(xnas_host::plugins::default_search_dirs());
-            Registry::discover(&dirs, &[])
+            let dirs = extra_dirs
+                .iter()
+                .cloned()
+                .chain(xnas_host::plugins::default_search_dirs());
+            Registry::discover(&dirs.map(Source::Dir).collect::<Vec<_>>())
         }
     };
     let mut entries: Vec<_> = registry.entries.iter().collect();

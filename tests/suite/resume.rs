@@ -131,6 +131,25 @@ fn run_refuses_to_overwrite_a_run_directory() {
     sb.run(&["--quiet", "run", "exp.toml", "--out", "run"])
         .expect_code(0);
     let out = sb.run(&["--quiet", "run", "exp.toml", "--out", "run"]);
-    assert_ne!(out.code(), 0);
-    assert!(out.stderr().contains("xnas resume"), "{}", out.stderr());
+    out.expect_code(2);
+    assert!(
+        out.stderr()
+            .contains("already holds a run: continue it with `xnas resume"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn resume_of_a_directory_that_is_not_a_run() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path().join("empty")).unwrap();
+    let out = sb.run(&["resume", "empty"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr()
+            .contains("empty is not a run directory (it has no store.sqlite)"),
+        "{}",
+        out.stderr()
+    );
 }

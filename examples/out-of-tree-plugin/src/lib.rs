@@ -234,8 +234,8 @@ fn better(metric: f64, than: &Option<(Vec<u32>, f64)>) -> bool {
 }
 
 impl Optimizer for LocalSearch {
-    /// Proposes `n` architectures. The host asks for as many as it has free workers, so `n` may
-    /// be larger than 1 and several proposals may be in flight before their results are told.
+    /// Proposes `n` architectures. The host asks for `batch_size` at a time (fewer when the budget
+    /// is nearly spent), so several proposals are in flight before their results are told.
     ///
     /// Determinism: given the same seed and the same tells, `ask` must return the same proposals.
     /// The host resumes an interrupted run by re-creating the optimizer and replaying the

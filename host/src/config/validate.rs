@@ -133,7 +133,7 @@ impl Experiment {
                         span,
                         format!(
                             "transfer `{}` decorates optimizers that take heads, and `{}` does not (it lacks the \
-                             `heads` capability); wrap an RL or surrogate optimizer such as nao or rl-controller",
+                             `heads` capability); wrap an optimizer that lists `heads` in `xnas plugins`",
                             entry.name(),
                             optimizer.name()
                         ),

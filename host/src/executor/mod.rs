@@ -58,7 +58,15 @@ impl LocalPool {
                         let Ok(Ok((index, request))) = job else {
                             return;
                         };
-                        let (result, wall_s) = evaluate_one(&space, &request);
+                        // Plugin panics are caught inside the plugin; this catches the host's
+                        // own, so a dying worker can never leave the batch waiting forever.
+                        let (result, wall_s) =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                evaluate_one(&space, &request)
+                            }))
+                            .unwrap_or_else(|_| {
+                                (Err(PluginError::other("the worker thread panicked")), 0.0)
+                            });
                         if res_tx
                             .send(Finished {
                                 index,

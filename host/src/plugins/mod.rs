@@ -4,4 +4,4 @@ mod loader;
 mod registry;
 
 pub use loader::{default_search_dirs, is_plugin_file_name, load_library, LoadedLibrary};
-pub use registry::{Origin, PluginEntry, Registry};
+pub use registry::{Origin, PluginEntry, Registry, Source};

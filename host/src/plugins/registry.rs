@@ -109,6 +109,15 @@ impl PluginEntry {
     }
 }
 
+/// Where to look for plugin libraries.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A directory, scanned for `libxnas_*` libraries.
+    Dir(PathBuf),
+    /// One library file, loaded whatever its name.
+    File(PathBuf),
+}
+
 /// All plugins found, plus every library that failed to load (reported, never fatal by itself).
 #[derive(Default)]
 pub struct Registry {
@@ -119,32 +128,36 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Built-ins first, then explicit files, then each directory in order.
-    pub fn discover(dirs: &[PathBuf], files: &[PathBuf]) -> Registry {
+    /// Searches `sources` in order (the first plugin of a kind and name wins; later ones are
+    /// noted as shadowed), then the built-ins, so anything the user points at explicitly beats
+    /// what is compiled in.
+    pub fn discover(sources: &[Source]) -> Registry {
         let mut reg = Registry::default();
-        reg.add_builtins();
         let mut seen_files = BTreeSet::new();
-        for f in files {
-            reg.add_file(f, &mut seen_files);
-        }
-        for dir in dirs {
-            let Ok(read) = std::fs::read_dir(dir) else {
-                tracing::debug!("plugin directory {} does not exist", dir.display());
-                continue;
-            };
-            let mut paths: Vec<PathBuf> = read
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(is_plugin_file_name)
-                })
-                .collect();
-            paths.sort();
-            for p in paths {
-                reg.add_file(&p, &mut seen_files);
+        for source in sources {
+            match source {
+                Source::File(f) => reg.add_file(f, &mut seen_files),
+                Source::Dir(dir) => {
+                    let Ok(read) = std::fs::read_dir(dir) else {
+                        tracing::debug!("plugin directory {} does not exist", dir.display());
+                        continue;
+                    };
+                    let mut paths: Vec<PathBuf> = read
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| {
+                            p.file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(is_plugin_file_name)
+                        })
+                        .collect();
+                    paths.sort();
+                    for p in paths {
+                        reg.add_file(&p, &mut seen_files);
+                    }
+                }
             }
         }
+        reg.add_builtins();
         reg
     }
 

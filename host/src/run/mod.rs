@@ -9,7 +9,7 @@ use crate::config::validate::Resolved;
 use crate::config::{params_text, Experiment};
 use crate::error::{HostError, HostResult};
 use crate::executor::{Finished, LocalPool};
-use crate::plugins::Registry;
+use crate::plugins::{Registry, Source};
 use crate::report;
 use crate::store::{genome_text, Outcome, Role, Status, Store, TrialRecord, TrialSpec};
 use progress::Progress;
@@ -37,30 +37,36 @@ pub struct RunOutcome {
     pub summary: report::Summary,
 }
 
-/// Seed tag separating source-knowledge sampling from everything else.
-const SOURCE_SEED_TAG: u64 = 0x5EED_50C0;
-/// Seed tag of the optimizer's own seed.
-const OPTIMIZER_SEED_TAG: u64 = 0x0B71_A11E;
+/// Seed tags of the components. Trial seeds are `derive_seed(seed, trial_id)`; components take
+/// tags from the top of the u64 range, which no trial id reaches, so no seed is shared.
+const OPTIMIZER_SEED_TAG: u64 = u64::MAX;
+const SOURCE_SEED_TAG: u64 = u64::MAX - 1;
+pub(crate) const SIMILARITY_SEED_TAG: u64 = u64::MAX - 2;
 
 /// Plugin discovery for an experiment: CLI dirs, the file's `[plugins]`, then the defaults.
 pub fn discover(exp: &Experiment, extra_dirs: &[PathBuf]) -> Registry {
-    let mut dirs: Vec<PathBuf> = extra_dirs.to_vec();
-    dirs.extend(
-        exp.file
-            .plugins
-            .dirs
-            .iter()
-            .map(|d| exp.resolve_path(d.get_ref())),
-    );
-    dirs.extend(crate::plugins::default_search_dirs());
-    let files: Vec<PathBuf> = exp
-        .file
-        .plugins
-        .files
+    let p = &exp.file.plugins;
+    let sources: Vec<Source> = extra_dirs
         .iter()
-        .map(|f| exp.resolve_path(f.get_ref()))
+        .cloned()
+        .map(Source::Dir)
+        .chain(
+            p.files
+                .iter()
+                .map(|f| Source::File(exp.resolve_path(f.get_ref()))),
+        )
+        .chain(
+            p.dirs
+                .iter()
+                .map(|d| Source::Dir(exp.resolve_path(d.get_ref()))),
+        )
+        .chain(
+            crate::plugins::default_search_dirs()
+                .into_iter()
+                .map(Source::Dir),
+        )
         .collect();
-    let registry = Registry::discover(&dirs, &files);
+    let registry = Registry::discover(&sources);
     for f in &registry.failures {
         tracing::warn!("{f}");
     }
@@ -72,27 +78,40 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
     let space = exp.create_space(&resolved.space)?;
-    if run_dir.join("store.sqlite").exists() {
-        return Err(HostError::Run(format!(
-            "{} already holds a run: continue it with `xnas resume {}` or choose another --out",
-            run_dir.display(),
-            run_dir.display()
-        )));
+    let store_path = run_dir.join("store.sqlite");
+    if store_path.exists() {
+        if !Store::is_empty_shell(&store_path) {
+            return Err(HostError::Usage(format!(
+                "{} already holds a run: continue it with `xnas resume {}` or choose another --out",
+                run_dir.display(),
+                run_dir.display()
+            )));
+        }
+        // Killed while creating the store, before anything was committed: start afresh.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(run_dir.join(format!("store.sqlite{suffix}")));
+        }
     }
     std::fs::create_dir_all(run_dir).map_err(|e| HostError::io(run_dir, e))?;
-    let store = Store::create(&run_dir.join("store.sqlite"))?;
-    store.set_meta("experiment", &exp.text)?;
-    store.set_meta("experiment_path", &exp.path.display().to_string())?;
-    store.set_meta("base_dir", &exp.base_dir.display().to_string())?;
-    store.set_meta("xnas_version", env!("CARGO_PKG_VERSION"))?;
     let dirs: Vec<String> = opts
         .plugin_dirs
         .iter()
         .map(|d| absolute(d).display().to_string())
         .collect();
-    store.set_meta(
-        "plugin_dirs",
-        &serde_json::to_string(&dirs).unwrap_or_default(),
+    let dirs = serde_json::to_string(&dirs).unwrap_or_default();
+    let (path, base) = (
+        exp.path.display().to_string(),
+        exp.base_dir.display().to_string(),
+    );
+    let store = Store::create(
+        &store_path,
+        &[
+            ("experiment", exp.text.as_str()),
+            ("experiment_path", path.as_str()),
+            ("base_dir", base.as_str()),
+            ("xnas_version", env!("CARGO_PKG_VERSION")),
+            ("plugin_dirs", dirs.as_str()),
+        ],
     )?;
     std::fs::write(run_dir.join("experiment.toml"), &exp.text)
         .map_err(|e| HostError::io(run_dir, e))?;
@@ -101,7 +120,7 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
 
 /// `xnas resume`: continues the run in `run_dir`.
 pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
-    let store = Store::open(&run_dir.join("store.sqlite"))?;
+    let store = open_run(run_dir)?;
     let missing = |k: &str| HostError::Store {
         path: store.path().to_path_buf(),
         message: format!("missing `{k}`: the run was not started by this xnas"),
@@ -112,15 +131,35 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let base_dir = PathBuf::from(store.meta("base_dir")?.ok_or_else(|| missing("base_dir"))?);
     let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
     let mut opts = opts.clone();
-    if let Some(dirs) = store.meta("plugin_dirs")? {
-        let stored: Vec<String> = serde_json::from_str(&dirs).unwrap_or_default();
-        opts.plugin_dirs
-            .extend(stored.into_iter().map(PathBuf::from));
-    }
+    opts.plugin_dirs.extend(stored_plugin_dirs(&store)?);
+
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
     let space = exp.create_space(&resolved.space)?;
     Runner::new(exp, resolved, space, store, run_dir, &opts)?.execute()
+}
+
+/// Opens a run directory's store; a directory without one is bad input.
+fn open_run(run_dir: &Path) -> HostResult<Store> {
+    let path = run_dir.join("store.sqlite");
+    if !path.exists() {
+        return Err(HostError::Usage(format!(
+            "{} is not a run directory (it has no store.sqlite): give the --out directory of `xnas run`",
+            run_dir.display()
+        )));
+    }
+    Store::open(&path)
+}
+
+/// The plugin directories a run was started with (so resume and report find the same plugins).
+fn stored_plugin_dirs(store: &Store) -> HostResult<Vec<PathBuf>> {
+    Ok(store
+        .meta("plugin_dirs")?
+        .and_then(|d| serde_json::from_str::<Vec<String>>(&d).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .collect())
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -157,6 +196,7 @@ impl Runner {
             .workers
             .unwrap_or(*exp.file.executor.workers.get_ref())
             .max(1);
+        store.set_meta("workers", &workers.to_string())?;
         let elapsed_before = store
             .meta("elapsed_s")?
             .and_then(|s| s.parse().ok())
@@ -194,16 +234,13 @@ impl Runner {
 
     fn plugin_err(&self, name: &str, kind: &'static str, error: PluginError) -> HostError {
         let r = &self.resolved;
-        let origin = [
-            Some(&r.space),
-            Some(&r.optimizer),
-            r.transfer.as_ref(),
-            r.similarity.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|e| e.name() == name)
-        .map_or_else(|| "unknown library".to_string(), |e| e.origin.describe());
+        let entry = match kind {
+            "search space" => Some(&r.space),
+            "optimizer" => Some(&r.optimizer),
+            "transfer" => r.transfer.as_ref(),
+            _ => r.similarity.as_ref(),
+        };
+        let origin = entry.map_or_else(|| "unknown library".to_string(), |e| e.origin.describe());
         HostError::Plugin {
             name: name.to_string(),
             kind,
@@ -252,6 +289,10 @@ impl Runner {
         let mut index_of = Vec::new();
         for s in specs {
             if let Some(reason) = &s.invalid {
+                tracing::warn!(
+                    "trial {} failed: the space rejected the proposal: {reason}",
+                    s.id
+                );
                 let o = Outcome {
                     status: Status::Failed,
                     metric: None,
@@ -429,7 +470,7 @@ impl Runner {
 
         // 4. Search until the budget is spent.
         let batch_size = *self.exp.file.experiment.batch_size.get_ref() as u64;
-        let has_state = self.resolved.optimizer.info.has(capability::STATE);
+        let mut has_state = self.resolved.optimizer.info.has(capability::STATE);
         loop {
             let remaining = budget
                 .evaluations
@@ -444,6 +485,16 @@ impl Runner {
             if proposals.is_empty() {
                 tracing::warn!("optimizer `{opt_name}` proposed nothing: stopping early");
                 break;
+            }
+            if proposals.len() > n {
+                return Err(self.plugin_err(
+                    &opt_name,
+                    "optimizer",
+                    PluginError::other(format!(
+                        "asked for {n} architectures, it proposed {}",
+                        proposals.len()
+                    )),
+                ));
             }
             let batch = last_batch + 1;
             last_batch = batch;
@@ -471,10 +522,15 @@ impl Runner {
                 .tell(&obs)
                 .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
             if has_state {
-                let state = optimizer
-                    .save_state()
-                    .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
-                self.store.save_optimizer_state(batch, &state)?;
+                match optimizer.save_state() {
+                    Ok(state) => self.store.save_optimizer_state(batch, &state)?,
+                    // A decorator around a stateful optimizer may not save state: resume replays.
+                    Err(e) if e.kind == ErrorKind::UNSUPPORTED => {
+                        tracing::info!("optimizer state is not saved ({e}); resume will replay");
+                        has_state = false;
+                    }
+                    Err(e) => return Err(self.plugin_err(&opt_name, "optimizer", e)),
+                }
             }
             done_evals += specs.len() as u64;
             self.note_elapsed(false)?;
@@ -636,7 +692,9 @@ impl Runner {
 
 /// `xnas report`: rebuilds the run directory's reports from its store.
 pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<report::Summary> {
-    let store = Store::open(&run_dir.join("store.sqlite"))?;
+    let store = open_run(run_dir)?;
+    let mut plugin_dirs = plugin_dirs.to_vec();
+    plugin_dirs.extend(stored_plugin_dirs(&store)?);
     let text = store.meta("experiment")?.unwrap_or_default();
     let base_dir = PathBuf::from(store.meta("base_dir")?.unwrap_or_else(|| ".".into()));
     let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
@@ -646,13 +704,16 @@ pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<re
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.0);
     // The best metric the benchmark knows needs the space; a missing plugin only drops the regret.
-    let registry = discover(&exp, plugin_dirs);
+    let registry = discover(&exp, &plugin_dirs);
     let best_possible = exp
         .resolve_plugins(&registry)
         .ok()
         .and_then(|r| exp.create_space(&r.space).ok())
         .and_then(|s| s.best_metric(exp.file.tasks.target.get_ref()));
-    let workers = *exp.file.executor.workers.get_ref();
+    let workers = store
+        .meta("workers")?
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(*exp.file.executor.workers.get_ref());
     let summary = report::Summary::build(&exp, &records, best_possible, elapsed, workers);
     report::write_all(run_dir, &records, &summary)?;
     Ok(summary)

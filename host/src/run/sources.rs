@@ -26,7 +26,7 @@ pub(super) fn ranked_sources(r: &mut Runner) -> HostResult<Vec<String>> {
         (Some(entry), Some(section)) => {
             let init = SimilarityInit {
                 space: r.space.clone(),
-                seed: xnas_core::derive_seed(r.seed, 0x5111),
+                seed: xnas_core::derive_seed(r.seed, super::SIMILARITY_SEED_TAG),
                 base_dir: r.exp.base_dir.display().to_string().into(),
             };
             let err = |e| HostError::Plugin {

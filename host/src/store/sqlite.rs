@@ -30,8 +30,21 @@ impl Store {
         Ok(conn)
     }
 
-    /// Creates a new store; fails if one exists.
-    pub fn create(path: &Path) -> HostResult<Store> {
+    /// True when `path` is an SQLite file with no tables: a store whose creation was killed
+    /// before its first commit, safe to replace.
+    pub fn is_empty_shell(path: &Path) -> bool {
+        Connection::open(path)
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .is_ok_and(|n| n == 0)
+    }
+
+    /// Creates a new store with its schema and `meta` entries in one transaction (a kill at any
+    /// moment leaves either no store or a complete one); fails if one exists.
+    pub fn create(path: &Path, meta: &[(&str, &str)]) -> HostResult<Store> {
         if path.exists() {
             return Err(HostError::Store {
                 path: path.to_path_buf(),
@@ -39,8 +52,9 @@ impl Store {
                     .into(),
             });
         }
-        let conn = Self::connect(path)?;
-        conn.execute_batch(
+        let mut conn = Self::connect(path)?;
+        let tx = conn.transaction().map_err(|e| err(path, e))?;
+        tx.execute_batch(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE trials (
                 id INTEGER PRIMARY KEY,
@@ -65,12 +79,21 @@ impl Store {
              CREATE TABLE optimizer_state (batch INTEGER PRIMARY KEY, state BLOB NOT NULL);",
         )
         .map_err(|e| err(path, e))?;
-        let store = Store {
+        {
+            let mut stmt = tx
+                .prepare("INSERT INTO meta(key, value) VALUES (?1, ?2)")
+                .map_err(|e| err(path, e))?;
+            stmt.execute(params!["schema_version", SCHEMA_VERSION])
+                .map_err(|e| err(path, e))?;
+            for (k, v) in meta {
+                stmt.execute(params![k, v]).map_err(|e| err(path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| err(path, e))?;
+        Ok(Store {
             conn,
             path: path.to_path_buf(),
-        };
-        store.set_meta("schema_version", SCHEMA_VERSION)?;
-        Ok(store)
+        })
     }
 
     /// Opens an existing store.
@@ -305,7 +328,8 @@ mod tests {
     fn round_trip_and_no_double_result() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
-        let mut store = Store::create(&path).unwrap();
+        let mut store = Store::create(&path, &[("k", "v")]).unwrap();
+        assert_eq!(store.meta("k").unwrap().as_deref(), Some("v"));
         store.insert_pending(&[spec(0), spec(1)]).unwrap();
         store.record_outcome(0, &ok(0.5)).unwrap();
         let again = store.record_outcome(0, &ok(0.7)).unwrap_err().to_string();
@@ -325,8 +349,8 @@ mod tests {
     fn create_refuses_an_existing_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
-        Store::create(&path).unwrap();
-        assert!(Store::create(&path)
+        Store::create(&path, &[]).unwrap();
+        assert!(Store::create(&path, &[])
             .err()
             .expect("must refuse")
             .to_string()

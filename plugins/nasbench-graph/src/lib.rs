@@ -49,7 +49,7 @@ pub enum OpsMode {
     Proteins,
 }
 
-/// Parameters of `[space.params]` for `nasbench-graph`.
+/// Parameters of `[search_space.params]` for `nasbench-graph`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NasBenchGraphParams {
