@@ -1,5 +1,6 @@
 //! Workspace tests: each drives the real `xnas` binary with real plugin libraries.
 
+mod decorators;
 mod examples;
 mod faults;
 mod out_of_tree;
