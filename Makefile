@@ -10,12 +10,23 @@ NBG_DATA      := $(XNAS_DATA_DIR)/nasbench-graph/nasbench-graph.bin
 CARGO         ?= cargo
 export XNAS_DATA_DIR
 
-.PHONY: demo test data build build-release lint bench clean-runs help
+# libtorch for the tch plugins (docs/libtorch.md): the CPU-capable "light" recipe, from PyPI wheels.
+# tch 0.26 requires libtorch 2.13.0 exactly. A LIBTORCH set by the caller is used as it is.
+TORCH_VERSION := 2.13.0
+LIBTORCH_DIR  := $(XNAS_CACHE)/libtorch-$(TORCH_VERSION)
+ifeq ($(origin LIBTORCH),undefined)
+LIBTORCH       := $(LIBTORCH_DIR)/torch
+LIBTORCH_STAMP := $(LIBTORCH_DIR)/.installed
+endif
+export LIBTORCH
+
+.PHONY: demo test data libtorch build build-release lint bench clean-runs help
 
 help:
 	@echo "make demo   - set up, build and run the demo search on NAS-Bench-Graph"
 	@echo "make test   - set up, build and run the whole test suite"
 	@echo "make data   - download and convert the NAS-Bench-Graph table (cached in $(XNAS_CACHE))"
+	@echo "make libtorch - install libtorch $(TORCH_VERSION) for the tch plugins (cached in $(XNAS_CACHE))"
 	@echo "make bench  - host-overhead benchmark (trials per second), results in bench/RESULTS.md"
 	@echo "make lint   - cargo fmt --check and clippy -D warnings"
 
@@ -31,10 +42,23 @@ $(NBG_DATA): plugins/nasbench-graph/convert.py $(PIP_TARGET)/.installed
 
 data: $(NBG_DATA)
 
-build:
+# Installed into a temporary folder and renamed: `pip --target` skips folders that already exist,
+# so an interrupted install must never be left where the next run would build on it.
+$(LIBTORCH_DIR)/.installed:
+	rm -rf $(LIBTORCH_DIR).tmp
+	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --no-deps \
+		--target $(LIBTORCH_DIR).tmp torch==$(TORCH_VERSION) \
+		nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
+	rm -rf $(LIBTORCH_DIR)
+	mv $(LIBTORCH_DIR).tmp $(LIBTORCH_DIR)
+	touch $@
+
+libtorch: $(LIBTORCH_STAMP)
+
+build: libtorch
 	$(CARGO) build --workspace
 
-build-release:
+build-release: libtorch
 	$(CARGO) build --release --workspace
 
 # --- the two commands --------------------------------------------------------------------------
@@ -44,13 +68,13 @@ demo: data build-release
 	./target/release/xnas run examples/demo.toml --out runs/demo
 	@echo "results: runs/demo/summary.json, runs/demo/trials.csv, runs/demo/best_so_far.png"
 
-test: data build
+test: data libtorch build
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) test -p xnas-host --features builtin-plugins --lib
 
 # --- for developers ----------------------------------------------------------------------------
 
-lint:
+lint: libtorch
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

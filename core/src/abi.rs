@@ -305,6 +305,48 @@ pub trait FfiHead: Send {
 #[derive(StableAbi)]
 pub struct HeadBox(pub FfiHead_TO<'static, RBox<()>>);
 
+/// How metrics of different tasks are made comparable before an optimizer pools them.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Normalise(pub u32);
+
+impl Normalise {
+    /// `(y − min) / (max − min)` over the task's observations (NAO's own normalisation).
+    pub const MIN_MAX: Normalise = Normalise(0);
+    /// Rank within the task, scaled to [0, 1] (robust to a task's outliers).
+    pub const RANK: Normalise = Normalise(1);
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MIN_MAX => "minmax",
+            Self::RANK => "rank",
+            _ => "unknown",
+        }
+    }
+}
+
+/// What a head factory tells the optimizer that uses it about the search it takes part in.
+/// The plain factory's plan is [`TransferPlan::plain`]; the transfer plugin's comes from its config.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct TransferPlan {
+    /// Start points (NAO's gradient ascent, XferNAS phase 1) come from the best *source*
+    /// architectures until the target has this many observations, then from the best target ones.
+    /// 0 = always from the target.
+    pub phase_switch: u32,
+    /// Per-task normalisation of the metric before histories are pooled.
+    pub normalise: Normalise,
+}
+
+impl TransferPlan {
+    pub fn plain() -> Self {
+        TransferPlan {
+            phase_switch: 0,
+            normalise: Normalise::MIN_MAX,
+        }
+    }
+}
+
 #[sabi_trait]
 /// ABI object of a head factory: the plain one gives task-agnostic heads, a transfer plugin's gives
 /// universal + residual heads.
@@ -313,8 +355,10 @@ pub trait FfiHeadFactory: Clone + Send + Sync {
     fn describe(&self) -> RString;
     /// Whether the optimizer should train on every task's history (transfer) or the target's only.
     fn uses_all_tasks(&self) -> bool;
-    #[sabi(last_prefix_field)]
     fn make_head(&self, spec: &HeadSpec) -> RResult<HeadBox, PluginError>;
+    /// Phases and normalisation the optimizer follows (see [`TransferPlan`]).
+    #[sabi(last_prefix_field)]
+    fn plan(&self) -> TransferPlan;
 }
 
 /// An owned, cloneable handle to a head factory. Use it through the author trait (`xnas_core::HeadFactory`).

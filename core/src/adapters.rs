@@ -245,6 +245,9 @@ impl<T: HeadFactory> FfiHeadFactory for GuardedHeadFactory<T> {
     fn make_head(&self, spec: &HeadSpec) -> RResult<HeadBox, PluginError> {
         guard("make_head", || self.0.make_head(spec))
     }
+    fn plan(&self) -> TransferPlan {
+        catch_unwind(AssertUnwindSafe(|| self.0.plan())).unwrap_or_else(|_| TransferPlan::plain())
+    }
 }
 
 /// Wraps a head factory into its ABI object.
@@ -264,6 +267,9 @@ impl HeadFactory for HeadFactoryBox {
     }
     fn make_head(&self, spec: &HeadSpec) -> PluginResult<HeadBox> {
         FfiHeadFactory::make_head(&self.0, spec).into_result()
+    }
+    fn plan(&self) -> TransferPlan {
+        FfiHeadFactory::plan(&self.0)
     }
 }
 

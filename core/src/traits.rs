@@ -65,6 +65,10 @@ pub trait HeadFactory: Send + Sync + 'static {
     /// True when heads are per-task (transfer): the optimizer then trains on all tasks' history.
     fn uses_all_tasks(&self) -> bool;
     fn make_head(&self, spec: &HeadSpec) -> PluginResult<HeadBox>;
+    /// Phases and normalisation for the optimizer; the plain plan unless a transfer plugin says otherwise.
+    fn plan(&self) -> TransferPlan {
+        TransferPlan::plain()
+    }
 }
 
 /// A transfer decorator: supplies the head factory the inner optimizer is built with, then wraps it.

@@ -3,12 +3,16 @@
 mod decorators;
 mod examples;
 mod faults;
+mod nao;
 mod out_of_tree;
 mod plugins;
 mod reproducibility;
 mod resume;
+mod rl_controller;
 mod search;
+mod source_knowledge;
 mod validate;
+mod xfer;
 
 /// An experiment on NAS-Bench-Graph; `extra` is appended verbatim (more sections or keys).
 pub fn nbg_experiment(name: &str, optimizer: &str, evaluations: u64, extra: &str) -> String {

@@ -1,0 +1,50 @@
+//! # xnas-tch: the shared tch code of xnas plugins
+//!
+//! The only crate of the workspace that names `tch`; plugins that need libtorch depend on it
+//! (and re-use `xnas_tch::tch`) rather than on tch directly, so one tch and one libtorch set-up
+//! serve them all. The host never links it.
+//!
+//! * [`device`]: `"cpu" | "cuda" | "cuda:N" | "auto"` settings, and [`init`], which loads
+//!   libtorch's CUDA backend where it can (call it before using `tch` directly).
+//! * [`seed`]: per-component seeds and torch's generator.
+//! * [`tokens`]: the token view of any search space (vocabulary, encode/decode, decoding masks).
+//! * [`matrix`]: the ABI's `Matrix` to and from `Tensor`.
+//! * [`mlp`]: an MLP with seeded initialisation and an optional zero last layer.
+//! * [`adam`]: Adam whose state can be saved.
+//! * [`head`]: the plain head factory of the head protocol.
+//! * [`normalise`]: per-task normalisation of metrics before histories are pooled.
+//!
+//! ## Linking
+//!
+//! libtorch is found at run time through an rpath, not `LD_LIBRARY_PATH` (docs/libtorch.md):
+//! this crate's build script sets it on its own test binaries and passes the directory on as
+//! `DEP_XNAS_TCH_LIBTORCH_LIB`. A plugin's cdylib crate that (directly) depends on this crate
+//! adds a build script:
+//!
+//! ```text
+//! fn main() {
+//!     let lib = std::env::var("DEP_XNAS_TCH_LIBTORCH_LIB").expect("depends on xnas-tch");
+//!     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+//! }
+//! ```
+
+pub mod adam;
+pub mod device;
+mod error;
+pub mod head;
+pub mod matrix;
+pub mod mlp;
+pub mod normalise;
+pub mod seed;
+pub mod tokens;
+
+pub use device::init;
+pub use error::TchContext;
+pub use head::{HeadConfig, PlainHead, PlainHeadFactory};
+pub use tokens::TokenView;
+
+/// The tch this crate is built on, for plugins (so they name one version, through this crate).
+pub use tch;
+
+/// The directory of the libtorch libraries this crate was linked against.
+pub const LIBTORCH_LIB: &str = env!("XNAS_TCH_LIBTORCH_LIB");

@@ -1,0 +1,1 @@
+//! (filled in by the nao work)

@@ -1,0 +1,1 @@
+//! (filled in by the source_knowledge work)
