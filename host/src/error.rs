@@ -31,6 +31,12 @@ pub enum HostError {
         error: PluginError,
     },
 
+    /// Source knowledge that cannot be used: a bad meta-dataset row, data on the target task, a run
+    /// on another space, an origin changed since the run started. `origin` names the file (with
+    /// its line) or the run directory.
+    #[error("{origin}: {message}")]
+    SourceKnowledge { origin: String, message: String },
+
     #[error("store {path}: {message}")]
     Store { path: PathBuf, message: String },
 
@@ -62,6 +68,7 @@ impl HostError {
             HostError::Config { .. }
             | HostError::ConfigFile { .. }
             | HostError::Load { .. }
+            | HostError::SourceKnowledge { .. }
             | HostError::Usage(_) => 2,
             HostError::Plugin { error, .. }
                 if error.kind == xnas_core::ErrorKind::INVALID_PARAMS =>

@@ -105,7 +105,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let exp = Experiment::load(file)?;
             let registry = run::discover(&exp, &cli.plugin_dirs);
             let resolved = exp.resolve_plugins(&registry)?;
-            exp.create_space(&resolved.space)?;
+            let space = exp.create_space(&resolved.space)?;
+            // Loads the earlier runs and the meta-dataset file as a run would, so bad rows and
+            // the target's data are caught here.
+            let imported = run::knowledge::preview(&exp, &space, resolved.space.name())?;
             println!(
                 "{}: ok — {} with {} on {} ({} source task{})",
                 file.display(),
@@ -122,6 +125,18 @@ fn dispatch(cli: Cli) -> Result<u8> {
                     "s"
                 }
             );
+            for o in &imported {
+                let n: u64 = o.counts.values().sum();
+                println!(
+                    "source knowledge: {n} observation{} from {} {}",
+                    if n == 1 { "" } else { "s" },
+                    match o.origin {
+                        run::knowledge::OriginKind::Run => "run",
+                        _ => "file",
+                    },
+                    o.path.as_deref().unwrap_or_default()
+                );
+            }
             Ok(0)
         }
         Command::Run { file, out, workers } => {

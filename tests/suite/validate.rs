@@ -182,10 +182,13 @@ fn transfer_plugin_that_is_not_installed_is_reported() {
         "t",
         "evolution",
         10,
-        "[transfer]\nplugin = \"xfer\"\n",
+        "[transfer]\nplugin = \"xfer-typo\"\n",
     ));
     assert_eq!(code, 2);
-    assert!(err.contains("no transfer plugin named `xfer`"), "{err}");
+    assert!(
+        err.contains("no transfer plugin named `xfer-typo`"),
+        "{err}"
+    );
 }
 
 #[test]

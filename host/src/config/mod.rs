@@ -97,6 +97,12 @@ pub struct TasksSection {
     /// Architectures per source task sampled from the space and evaluated as source knowledge.
     #[serde(default)]
     pub source_samples: u32,
+    /// Earlier run directories (relative to the file) whose successful trials on the source
+    /// tasks become source knowledge.
+    #[serde(default)]
+    pub source_runs: Vec<Spanned<String>>,
+    /// A meta-dataset CSV (relative to the file) of observations on the source tasks.
+    pub source_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
@@ -254,6 +260,33 @@ impl Experiment {
                 "tasks.source_samples is set but tasks.sources is empty: name the source tasks",
             ));
         }
+        let imported = f.tasks.source_runs.first().or(f.tasks.source_file.as_ref());
+        if let (Some(origin), true) = (imported, f.tasks.sources.is_empty()) {
+            let key = if f.tasks.source_runs.is_empty() {
+                "source_file"
+            } else {
+                "source_runs"
+            };
+            return Err(self.error_at(
+                origin.span(),
+                format!(
+                    "tasks.{key} is set but tasks.sources is empty: name the source tasks whose \
+                     observations to take"
+                ),
+            ));
+        }
+        if let Some(file) = &f.tasks.source_file {
+            if file.get_ref().trim().is_empty() {
+                return Err(self.error_at(file.span(), "tasks.source_file must not be empty"));
+            }
+        }
+        for run in &f.tasks.source_runs {
+            if run.get_ref().trim().is_empty() {
+                return Err(
+                    self.error_at(run.span(), "tasks.source_runs entries must not be empty")
+                );
+            }
+        }
         match (&f.optimizer, &f.transfer) {
             (None, None) => {
                 return Err(HostError::ConfigFile {
@@ -328,6 +361,63 @@ impl Experiment {
             self.base_dir.join(p)
         }
     }
+
+    /// Checks that `tasks.source_runs` name distinct run directories (with a store) and that
+    /// `tasks.source_file` is a file. Kept out of [`Experiment::parse`] because `xnas report` parses
+    /// stored experiments whose origins may since have moved; validate, run and resume call it.
+    pub fn check_source_paths(&self) -> HostResult<()> {
+        let t = &self.file.tasks;
+        let mut seen: Vec<(PathBuf, &Spanned<String>)> = Vec::new();
+        for run in &t.source_runs {
+            let dir = self.resolve_path(run.get_ref());
+            if !dir.is_dir() {
+                return Err(self.error_at(
+                    run.span(),
+                    format!(
+                        "tasks.source_runs: run directory {} does not exist: give the --out directory \
+                         of an earlier `xnas run`, relative to this file",
+                        dir.display()
+                    ),
+                ));
+            }
+            if !dir.join("store.sqlite").is_file() {
+                return Err(self.error_at(
+                    run.span(),
+                    format!(
+                        "tasks.source_runs: {} is not a run directory (it has no store.sqlite): give \
+                         the --out directory of an earlier `xnas run`",
+                        dir.display()
+                    ),
+                ));
+            }
+            let canonical = std::fs::canonicalize(&dir).unwrap_or(dir);
+            if let Some((_, first)) = seen.iter().find(|(p, _)| *p == canonical) {
+                return Err(self.error_at(
+                    run.span(),
+                    format!(
+                        "tasks.source_runs: `{}` is the same run directory as `{}`: list each run once",
+                        run.get_ref(),
+                        first.get_ref()
+                    ),
+                ));
+            }
+            seen.push((canonical, run));
+        }
+        if let Some(file) = &t.source_file {
+            let path = self.resolve_path(file.get_ref());
+            if !path.is_file() {
+                return Err(self.error_at(
+                    file.span(),
+                    format!(
+                        "tasks.source_file: {} is not a file: give a CSV of observations \
+                         (task,arch,metric[,test_metric,cost_seconds]), relative to this file",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Plugin parameters as the TOML text that crosses the ABI.
@@ -385,6 +475,81 @@ sources = ["b"]
             .to_string();
         assert!(err.contains("source task `a` is the target task"), "{err}");
         assert!(err.starts_with("exp.toml:11:17:"), "{err}");
+    }
+
+    #[test]
+    fn imported_source_knowledge_needs_sources() {
+        let base = OK.replace("sources = [\"b\"]\n", "");
+        let err = parse(&format!("{base}source_file = \"m.csv\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("exp.toml:11:15:"), "{err}");
+        assert!(
+            err.contains("tasks.source_file is set but tasks.sources is empty"),
+            "{err}"
+        );
+        let err = parse(&format!("{base}source_runs = [\"runs/x\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("tasks.source_runs is set but tasks.sources is empty"),
+            "{err}"
+        );
+        let e = parse(&format!(
+            "{OK}source_runs = [\"runs/x\"]\nsource_file = \"m.csv\"\n"
+        ))
+        .unwrap();
+        assert_eq!(e.file.tasks.source_runs[0].get_ref(), "runs/x");
+        assert_eq!(
+            e.file.tasks.source_file.as_ref().unwrap().get_ref(),
+            "m.csv"
+        );
+    }
+
+    #[test]
+    fn source_paths_must_exist_and_runs_be_listed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("runs/x")).unwrap();
+        std::fs::write(dir.path().join("runs/x/store.sqlite"), "").unwrap();
+        std::fs::create_dir_all(dir.path().join("runs/empty")).unwrap();
+        std::fs::write(dir.path().join("m.csv"), "task,arch,metric\n").unwrap();
+        let at = |extra: &str| {
+            Experiment::parse(
+                format!("{OK}{extra}"),
+                PathBuf::from("exp.toml"),
+                dir.path().to_path_buf(),
+            )
+            .unwrap()
+            .check_source_paths()
+        };
+        at("source_runs = [\"runs/x\"]\nsource_file = \"m.csv\"\n").unwrap();
+        let err = at("source_file = \"n.csv\"\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("exp.toml:12:15: tasks.source_file: "),
+            "{err}"
+        );
+        assert!(err.contains("n.csv is not a file"), "{err}");
+        let err = at("source_runs = [\"runs/x\", \"runs/y\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("exp.toml:12:26: tasks.source_runs: run directory "),
+            "{err}"
+        );
+        let err = at("source_runs = [\"runs/empty\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is not a run directory (it has no store.sqlite)"),
+            "{err}"
+        );
+        let err = at("source_runs = [\"runs/x\", \"runs/../runs/x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is the same run directory as `runs/x`"),
+            "{err}"
+        );
     }
 
     #[test]

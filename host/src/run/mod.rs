@@ -2,6 +2,7 @@
 //! outcomes persisted → optimizer told. Resuming replays the stored asks and tells (checking the
 //! optimizer proposes the same architectures again), evaluates what was left pending, and goes on.
 
+pub mod knowledge;
 mod progress;
 mod sources;
 
@@ -78,6 +79,9 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
     let space = exp.create_space(&resolved.space)?;
+    // Missing source runs or files, bad rows and the target's data are refused before a run
+    // directory is made (the run reads them again, for the sources it finally uses).
+    knowledge::preview(&exp, &space, resolved.space.name())?;
     let store_path = run_dir.join("store.sqlite");
     if store_path.exists() {
         if !Store::is_empty_shell(&store_path) {
@@ -110,6 +114,8 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
             ("experiment_path", path.as_str()),
             ("base_dir", base.as_str()),
             ("xnas_version", env!("CARGO_PKG_VERSION")),
+            // Read by later runs that take this one as source knowledge.
+            ("search_space", resolved.space.name()),
             ("plugin_dirs", dirs.as_str()),
         ],
     )?;
@@ -395,7 +401,8 @@ impl Runner {
         let budget = *self.exp.file.experiment.budget.get_ref();
         let progress = Progress::new(&self.target, budget.evaluations, self.quiet);
 
-        // 1. Source knowledge (and its ranking by similarity, recorded once).
+        // 1. Source knowledge (and its ranking by similarity, recorded once): sampled, from
+        //    earlier runs and from a meta-dataset file.
         let sources = sources::ranked_sources(&mut self)?;
         let history = self.source_knowledge(&sources, &records, &progress)?;
 
@@ -568,69 +575,6 @@ impl Runner {
             }
             None => Ok(None),
         }
-    }
-
-    /// Samples, persists and evaluates `source_samples` architectures per source task (once per
-    /// run: on resume only what is still pending is evaluated). Returns the successful observations.
-    fn source_knowledge(
-        &mut self,
-        sources: &[String],
-        records: &[TrialRecord],
-        progress: &Progress,
-    ) -> HostResult<Vec<Observation>> {
-        let per_task = self.exp.file.tasks.source_samples;
-        let mut existing: Vec<TrialRecord> = records
-            .iter()
-            .filter(|r| r.spec.role == Role::Source)
-            .cloned()
-            .collect();
-        if existing.is_empty() && per_task > 0 && !sources.is_empty() {
-            let space_name = self.resolved.space.name().to_string();
-            let mut specs = Vec::new();
-            for (ti, task) in sources.iter().enumerate() {
-                for j in 0..per_task {
-                    let seed = derive_seed(
-                        derive_seed(self.seed, SOURCE_SEED_TAG),
-                        ((ti as u64) << 32) | j as u64,
-                    );
-                    let genome = self
-                        .space
-                        .sample(seed)
-                        .map_err(|e| self.plugin_err(&space_name, "search space", e))?;
-                    specs.push(self.spec(0, Role::Source, task, genome, None));
-                }
-            }
-            self.store.insert_pending(&specs)?;
-            tracing::info!(
-                "source knowledge: {} architectures on {} source tasks",
-                specs.len(),
-                sources.len()
-            );
-            existing = specs
-                .into_iter()
-                .map(|spec| TrialRecord {
-                    spec,
-                    outcome: None,
-                })
-                .collect();
-        }
-        let pending: Vec<&TrialSpec> = existing
-            .iter()
-            .filter(|r| r.outcome.is_none())
-            .map(|r| &r.spec)
-            .collect();
-        let progress_sources = progress.quiet_clone();
-        let mut fresh: BTreeMap<u64, Outcome> = self
-            .evaluate(&pending, &progress_sources)?
-            .into_iter()
-            .collect();
-        Ok(existing
-            .iter()
-            .filter_map(|r| {
-                let o = r.outcome.clone().or_else(|| fresh.remove(&r.spec.id))?;
-                (o.status == Status::Ok).then(|| Self::observation(&r.spec, &o))
-            })
-            .collect())
     }
 
     fn build_optimizer(

@@ -1,6 +1,6 @@
 use super::*;
 use crate::error::{HostError, HostResult};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 const SCHEMA_VERSION: &str = "1";
@@ -108,19 +108,61 @@ impl Store {
             conn: Self::connect(path)?,
             path: path.to_path_buf(),
         };
-        match store.meta("schema_version")? {
-            Some(v) if v == SCHEMA_VERSION => Ok(store),
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> HostResult<()> {
+        let has_meta = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| err(&self.path, e))?;
+        let version = if has_meta == 1 {
+            self.meta("schema_version")?
+        } else {
+            None
+        };
+        match version {
+            Some(v) if v == SCHEMA_VERSION => Ok(()),
             Some(v) => Err(HostError::Store {
-                path: path.to_path_buf(),
+                path: self.path.clone(),
                 message: format!(
                     "store schema {v} is not supported by this xnas (schema {SCHEMA_VERSION})"
                 ),
             }),
             None => Err(HostError::Store {
-                path: path.to_path_buf(),
+                path: self.path.clone(),
                 message: "not an xnas store".into(),
             }),
         }
+    }
+
+    /// Opens an existing store without writing to it (another run's store read as source
+    /// knowledge): no pragma that changes the file is set.
+    pub fn open_read_only(path: &Path) -> HostResult<Store> {
+        if !path.exists() {
+            return Err(HostError::Store {
+                path: path.to_path_buf(),
+                message: "not found: is this a run directory made by `xnas run`?".into(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| err(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| err(path, e))?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.check_schema()?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {

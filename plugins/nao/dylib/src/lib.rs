@@ -1,0 +1,2 @@
+//! The `nao` optimizer as a dynamic plugin library.
+xnas_core::export_plugins!(xnas_opt_nao::register);

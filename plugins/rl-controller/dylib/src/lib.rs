@@ -1,0 +1,2 @@
+//! The `rl-controller` optimizer as a dynamic plugin library.
+xnas_core::export_plugins!(xnas_opt_rl_controller::register);
