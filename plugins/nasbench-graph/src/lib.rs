@@ -47,6 +47,10 @@ pub enum OpsMode {
     All,
     /// Only the ops of the proteins table: gcn, sage, arma, fc, skip.
     Proteins,
+    /// Whatever the target's table covers (the experiment's first task): all ops unless the
+    /// target is proteins. Source tasks without an entry for an architecture fail that
+    /// evaluation, so sources do not shrink the target's search (leave-one-task-out).
+    Target,
 }
 
 /// Parameters of `[search_space.params]` for `nasbench-graph`.
@@ -125,15 +129,18 @@ impl NasBenchGraph {
             Some(p) => Path::new(init.base_dir.as_str()).join(p),
             None => default_data_path(init.data_dir.as_str()),
         };
+        let target_only = params.ops == OpsMode::Target;
         let mode = match params.ops {
             OpsMode::Auto if tasks.contains(&"proteins") => OpsMode::Proteins,
             OpsMode::Auto => OpsMode::All,
+            OpsMode::Target if tasks.first() == Some(&"proteins") => OpsMode::Proteins,
+            OpsMode::Target => OpsMode::All,
             m => m,
         };
         let start = Instant::now();
         let data = Data::load(&path)?;
         let loaded = start.elapsed();
-        Self::with_data(data, mode, &tasks).inspect(|s| {
+        Self::with_data(data, mode, &tasks, target_only).inspect(|s| {
             tracing::debug!(
                 "nasbench-graph: loaded {} in {:.1} ms; {} of {} architectures available \
                  ({:?} ops, tasks: {})",
@@ -147,7 +154,13 @@ impl NasBenchGraph {
         })
     }
 
-    fn with_data(data: Data, mode: OpsMode, tasks: &[&str]) -> PluginResult<Self> {
+    /// `target_only`: availability is decided by the first task's table alone.
+    fn with_data(
+        data: Data,
+        mode: OpsMode,
+        tasks: &[&str],
+        target_only: bool,
+    ) -> PluginResult<Self> {
         let task_ids: Vec<usize> = tasks
             .iter()
             .map(|t| {
@@ -160,13 +173,18 @@ impl NasBenchGraph {
             })
             .collect::<PluginResult<_>>()?;
         let n_keys = data.keys.len();
+        let deciding = if target_only {
+            &task_ids[..task_ids.len().min(1)]
+        } else {
+            &task_ids[..]
+        };
         let is_available: Vec<bool> = (0..n_keys)
             .map(|k| {
                 let ops_ok = mode != OpsMode::Proteins
                     || data.key_genome[k][1..]
                         .iter()
                         .all(|o| PROTEINS_OPS.contains(o));
-                ops_ok && task_ids.iter().all(|&t| data.tasks[t].rows[k].is_some())
+                ops_ok && deciding.iter().all(|&t| data.tasks[t].rows[k].is_some())
             })
             .collect();
         let available: Vec<u32> = (0..n_keys as u32)
@@ -395,8 +413,23 @@ impl SearchSpace for NasBenchGraph {
         )))
     }
 
+    /// Refuses architectures outside what this experiment samples (see [`OpsMode`]), so an
+    /// optimizer that builds genomes itself (NAO's decoder, an RL controller) treats them as
+    /// invalid instead of proposing evaluations that cannot succeed.
     fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {
-        Ok(self.arch_of_key(self.key_of(genome)?))
+        let k = self.key_of(genome)?;
+        if !self.is_available[k] {
+            return Err(PluginError::invalid_architecture(format!(
+                "`{}` is not available to this experiment: {}",
+                genome_text(genome),
+                if self.mode == OpsMode::Proteins {
+                    "its ops are outside proteins' gcn, sage, arma, fc, skip (see the `ops` parameter)"
+                } else {
+                    "some task of the experiment has no entry for it (see the `ops` parameter)"
+                }
+            )));
+        }
+        Ok(self.arch_of_key(k))
     }
 
     fn parse(&self, text: &str) -> PluginResult<Vec<u32>> {

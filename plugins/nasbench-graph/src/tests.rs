@@ -482,3 +482,24 @@ fn timing() {
         per * 1e6
     );
 }
+
+#[test]
+fn target_mode_lets_sources_not_shrink_the_search() {
+    // Leave-one-task-out with proteins among the sources: the target's table decides.
+    let t = space(&["cora", "citeseer", "proteins"], OpsMode::Target);
+    assert_eq!(t.ops_mode(), OpsMode::All);
+    assert_eq!(t.available_len(), 26_206);
+    // With proteins as the target, its ops and table decide.
+    let p = space(&["proteins", "cora"], OpsMode::Target);
+    assert_eq!(p.ops_mode(), OpsMode::Proteins);
+    assert_eq!(p.available_len(), 2_021);
+}
+
+#[test]
+fn canonical_refuses_what_the_experiment_cannot_evaluate() {
+    let p = space(&["proteins"], OpsMode::Auto);
+    let e = p.canonical(&[8, GAT, GCN, GIN, SAGE]).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::INVALID_ARCHITECTURE);
+    assert!(e.message.contains("outside proteins"), "{}", e.message);
+    assert!(p.canonical(&[8, GCN, SAGE, GCN, SAGE]).is_ok());
+}
