@@ -20,13 +20,18 @@ LIBTORCH_STAMP := $(LIBTORCH_DIR)/.installed
 endif
 export LIBTORCH
 
-.PHONY: demo test data libtorch build build-release lint bench clean-runs help
+# scipy + numpy for the statistics cross-check (host/tests/stats_vs_scipy.rs reads XNAS_SCIPY_PATH).
+SCIPY_DIR := $(XNAS_CACHE)/pip/scipy
+export XNAS_SCIPY_PATH := $(SCIPY_DIR)
+
+.PHONY: demo test data libtorch scipy build build-release lint bench clean-runs help
 
 help:
-	@echo "make demo   - set up, build and run the demo search on NAS-Bench-Graph"
+	@echo "make demo   - set up, build and run the demo comparison (plain vs transfer) on NAS-Bench-Graph"
 	@echo "make test   - set up, build and run the whole test suite"
 	@echo "make data   - download and convert the NAS-Bench-Graph table (cached in $(XNAS_CACHE))"
 	@echo "make libtorch - install libtorch $(TORCH_VERSION) for the tch plugins (cached in $(XNAS_CACHE))"
+	@echo "make scipy  - install scipy for the statistics cross-check test (cached in $(XNAS_CACHE))"
 	@echo "make bench  - host-overhead benchmark (trials per second), results in bench/RESULTS.md"
 	@echo "make lint   - cargo fmt --check and clippy -D warnings"
 
@@ -55,6 +60,17 @@ $(LIBTORCH_DIR)/.installed:
 
 libtorch: $(LIBTORCH_STAMP)
 
+# The same temporary-folder-and-rename install as libtorch's.
+$(SCIPY_DIR)/.installed:
+	rm -rf $(SCIPY_DIR).tmp
+	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+		--target $(SCIPY_DIR).tmp scipy numpy
+	rm -rf $(SCIPY_DIR)
+	mv $(SCIPY_DIR).tmp $(SCIPY_DIR)
+	touch $@
+
+scipy: $(SCIPY_DIR)/.installed
+
 build: libtorch
 	$(CARGO) build --workspace
 
@@ -65,10 +81,9 @@ build-release: libtorch
 
 demo: data build-release
 	rm -rf runs/demo
-	./target/release/xnas run examples/demo.toml --out runs/demo
-	@echo "results: runs/demo/summary.json, runs/demo/trials.csv, runs/demo/best_so_far.png"
+	./target/release/xnas compare examples/compare.toml --out runs/demo
 
-test: data libtorch build
+test: data libtorch scipy build
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) test -p xnas-host --features builtin-plugins --lib
 

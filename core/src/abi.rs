@@ -47,6 +47,9 @@ pub mod capability {
     pub const STATE: &str = "state";
     /// Optimizer: uses the source-task history it is given.
     pub const USES_HISTORY: &str = "uses-history";
+    /// The optimizer's surrogate predicts the target metric of given architectures
+    /// (`Optimizer::predict`; the ablation experiment needs it).
+    pub const PREDICT: &str = "predict";
     /// Optimizer: drives its own supernet training (one-shot); reserved for DARTS-family plugins.
     pub const ONE_SHOT: &str = "one-shot";
     /// Search space: evaluates by table lookup (a benchmark); knows the best metric per task.
@@ -391,6 +394,8 @@ pub trait FfiOptimizer: Send {
     fn save_state(&self) -> RResult<RVec<u8>, PluginError>;
     #[sabi(last_prefix_field)]
     fn load_state(&mut self, state: RSlice<'_, u8>) -> RResult<(), PluginError>;
+    /// Appended after the prefix: the host calls it only on plugins declaring `predict`.
+    fn predict(&mut self, genomes: RSlice<'_, Genome>) -> RResult<RVec<f64>, PluginError>;
 }
 
 /// An owned handle to an ask/tell optimizer. Use it through the author trait (`xnas_core::Optimizer`).

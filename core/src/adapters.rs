@@ -143,6 +143,12 @@ impl<T: Optimizer> FfiOptimizer for GuardedOptimizer<T> {
     fn load_state(&mut self, state: RSlice<'_, u8>) -> RResult<(), PluginError> {
         guard("load_state", || self.0.load_state(state.as_slice()))
     }
+    fn predict(&mut self, genomes: RSlice<'_, Genome>) -> RResult<RVec<f64>, PluginError> {
+        guard("predict", || {
+            let g: Vec<Vec<u32>> = genomes.iter().map(|g| g.to_vec()).collect();
+            self.0.predict(&g).map(RVec::from)
+        })
+    }
 }
 
 /// Wraps an optimizer into its ABI object.
@@ -170,6 +176,12 @@ impl Optimizer for OptimizerBox {
     }
     fn load_state(&mut self, state: &[u8]) -> PluginResult<()> {
         FfiOptimizer::load_state(&mut self.0, state.into()).into_result()
+    }
+    fn predict(&mut self, genomes: &[Vec<u32>]) -> PluginResult<Vec<f64>> {
+        let g: Vec<Genome> = genomes.iter().map(|g| Genome::from(g.clone())).collect();
+        FfiOptimizer::predict(&mut self.0, g.as_slice().into())
+            .into_result()
+            .map(Vec::from)
     }
 }
 

@@ -48,6 +48,14 @@ pub trait Optimizer: Send + 'static {
             "this optimizer does not restore state",
         ))
     }
+    /// The surrogate's prediction of the target metric for each genome (higher is better; any
+    /// monotone scale), for optimizers that declare the `predict` capability. Trains on what
+    /// it was told first if it needs to.
+    fn predict(&mut self, _genomes: &[Vec<u32>]) -> PluginResult<Vec<f64>> {
+        Err(PluginError::unsupported(
+            "this optimizer has no surrogate to predict with",
+        ))
+    }
 }
 
 /// The output layers of an optimizer that takes heads (see the head protocol in the docs).

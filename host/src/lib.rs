@@ -3,7 +3,11 @@
 //! The library behind the `xnas` binary. Data flows through the modules in this order:
 //! [`config`] (experiment file) → [`plugins`] (registry, loading) → [`run`] (the ask/evaluate/tell
 //! loop, resume) → [`executor`] (workers) → [`store`] (SQLite) → [`report`] (CSV, JSON, plots).
+//! [`compare`] runs many experiments (variants × targets × seeds) and compares them;
+//! [`ablation`] measures how well a transferred surrogate ranks held-out architectures.
 
+pub mod ablation;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod executor;

@@ -57,7 +57,28 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         workers: Option<u32>,
     },
-    /// Rebuild trials.csv, summary.json and best_so_far.png of a run from its store.
+    /// Compare optimizer variants (plain and transfer) over targets and seeds: runs every
+    /// (target, variant, seed), then writes curves.csv, summary.md/.json and plots.
+    /// Running it again resumes an interrupted comparison.
+    Compare {
+        file: PathBuf,
+        /// Comparison directory (default: runs/<experiment name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Runs at a time (overrides [compare] jobs; results do not depend on it).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        jobs: Option<u32>,
+    },
+    /// The XferNAS ablation: Spearman correlation of the transferred surrogate on held-out target
+    /// architectures over a grid of source and target knowledge. Running it again resumes.
+    Ablation {
+        file: PathBuf,
+        /// Ablation directory (default: runs/<experiment name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Rebuild the reports of a run (trials.csv, summary.json, best_so_far.png) or of a
+    /// comparison (curves.csv, summary.md/.json, plots/) from stored results.
     Report { run_dir: PathBuf },
 }
 
@@ -140,6 +161,25 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Run { file, out, workers } => {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            for (kind, section, command) in [
+                ("a comparison", "compare", "compare"),
+                ("an ablation", "ablation", "ablation"),
+            ] {
+                let has = if section == "compare" {
+                    xnas_host::compare::plan::has_compare_section(&text)
+                } else {
+                    xnas_host::ablation::has_ablation_section(&text)
+                };
+                if has {
+                    return Err(HostError::Usage(format!(
+                        "{} is {kind} (it has an [{section}] section): run it with `xnas {command} {}`",
+                        file.display(),
+                        file.display()
+                    ))
+                    .into());
+                }
+            }
             let exp = Experiment::load(file)?;
             let run_dir = out
                 .clone()
@@ -149,12 +189,90 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Resume { run_dir, workers } => {
             report_outcome(run::resume(run_dir, &opts(*workers))?)
         }
+        Command::Compare { file, out, jobs } => {
+            let plan = xnas_host::compare::plan::load(file)?;
+            let dir = out
+                .clone()
+                .unwrap_or_else(|| Path::new("runs").join(&plan.name));
+            let opts = xnas_host::compare::CompareOptions {
+                jobs: jobs.map(|j| j as usize),
+                quiet: cli.quiet,
+                plugin_dirs: cli.plugin_dirs.clone(),
+                exe: std::env::current_exe()?,
+            };
+            let outcome = xnas_host::compare::compare(file, &dir, &opts)?;
+            print_comparison(&outcome.report, &dir);
+            Ok(0)
+        }
+        Command::Ablation { file, out } => {
+            let text = std::fs::read_to_string(file).map_err(|e| HostError::ConfigFile {
+                file: file.display().to_string(),
+                message: format!("cannot read the ablation file: {e}"),
+            })?;
+            let ab = xnas_host::ablation::parse(&text, file)?;
+            let dir = out
+                .clone()
+                .unwrap_or_else(|| Path::new("runs").join(&ab.name));
+            let opts = xnas_host::ablation::AblationOptions {
+                quiet: cli.quiet,
+                plugin_dirs: cli.plugin_dirs.clone(),
+            };
+            let w = xnas_host::ablation::ablation(file, &dir, &opts)?;
+            print_ablation(&w, &dir);
+            Ok(0)
+        }
+        Command::Report { run_dir } if xnas_host::ablation::is_ablation(run_dir) => {
+            let w = xnas_host::ablation::report(run_dir)?;
+            print_ablation(&w, run_dir);
+            Ok(0)
+        }
+        Command::Report { run_dir } if xnas_host::compare::is_comparison(run_dir) => {
+            let written = xnas_host::compare::report(run_dir)?;
+            print_comparison(&written, run_dir);
+            Ok(0)
+        }
         Command::Report { run_dir } => {
             let summary = run::rebuild_reports(run_dir, &cli.plugin_dirs)?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(0)
         }
     }
+}
+
+fn print_comparison(w: &xnas_host::compare::summary::Written, dir: &Path) {
+    print!("{}", xnas_host::compare::summary::overview(&w.summary));
+    if let Some(e) = &w.plot_error {
+        eprintln!("warning: plots not written: {e}");
+    }
+    println!(
+        "summary: {}\nplots:   {}\ncurves:  {}",
+        dir.join("summary.md").display(),
+        dir.join("plots").display(),
+        dir.join("curves.csv").display()
+    );
+}
+
+fn print_ablation(w: &xnas_host::ablation::Written, dir: &Path) {
+    if let Some(t) = w.summary.tables.last() {
+        println!(
+            "{}: Spearman ρ on {} held-out architectures, {} ({} splits)",
+            w.summary.name, w.summary.held_out, t.target, w.summary.splits
+        );
+        for c in &t.cells {
+            println!(
+                "  S = {:>4} per source, K = {:>4}: {:.3}",
+                c.source_knowledge, c.target_knowledge, c.spearman.mean
+            );
+        }
+    }
+    if let Some(e) = &w.plot_error {
+        eprintln!("warning: plots not written: {e}");
+    }
+    println!(
+        "table: {}\nplots: {}",
+        dir.join("correlation.md").display(),
+        dir.join("plots").display()
+    );
 }
 
 fn report_outcome(outcome: RunOutcome) -> Result<u8> {

@@ -1,5 +1,7 @@
 //! Workspace tests: each drives the real `xnas` binary with real plugin libraries.
 
+mod ablation;
+mod compare;
 mod decorators;
 mod examples;
 mod faults;

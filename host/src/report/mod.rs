@@ -1,7 +1,7 @@
 //! What a run leaves for people: `trials.csv`, `summary.json` and `best_so_far.png`, all rebuilt
 //! from the store (so they can be regenerated at any time).
 
-mod plot;
+pub(crate) mod plot;
 
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};

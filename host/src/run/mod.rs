@@ -583,55 +583,82 @@ impl Runner {
         history: Vec<Observation>,
     ) -> HostResult<OptimizerBox> {
         let opt_seed = derive_seed(self.seed, OPTIMIZER_SEED_TAG);
-        let mut init = OptimizerInit {
-            space: self.space.clone(),
-            target: self.target.as_str().into(),
-            sources: sources.iter().map(|s| s.as_str().into()).collect(),
-            history: history.into(),
-            seed: opt_seed,
-            heads: RNone,
-            base_dir: self.exp.base_dir.display().to_string().into(),
-        };
-        let opt_entry = self.resolved.optimizer.clone();
-        let params = params_text(self.exp.optimizer_params());
-        let Some(t_entry) = self.resolved.transfer.clone() else {
-            return opt_entry
-                .create_optimizer(&params, &init)
-                .map_err(|e| self.plugin_err(opt_entry.name(), "optimizer", e));
-        };
-        let t_params = params_text(
-            self.exp
-                .file
-                .transfer
-                .as_ref()
-                .and_then(|t| t.params.as_ref()),
-        );
-        let t_init = TransferInit {
-            inner: opt_entry.info.clone(),
-            target: init.target.clone(),
-            sources: init.sources.clone(),
-            seed: derive_seed(opt_seed, 1),
-        };
-        let mut transfer = t_entry
-            .create_transfer(&t_params, &t_init)
-            .map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))?;
-        let heads = transfer
-            .head_factory()
-            .map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))?;
-        tracing::info!(
-            "transfer `{}` decorates `{}` with heads: {}",
-            t_entry.name(),
-            opt_entry.name(),
-            heads.describe()
-        );
-        init.heads = ROption::RSome(heads);
-        let inner = opt_entry
-            .create_optimizer(&params, &init)
-            .map_err(|e| self.plugin_err(opt_entry.name(), "optimizer", e))?;
-        transfer
-            .wrap(inner, &init)
-            .map_err(|e| self.plugin_err(t_entry.name(), "transfer", e))
+        build_optimizer(
+            &self.exp,
+            &self.resolved,
+            &self.space,
+            &self.target,
+            sources,
+            history,
+            opt_seed,
+        )
     }
+}
+
+/// The optimizer of an experiment, decorated by its transfer plugin when it has one.
+pub(crate) fn build_optimizer(
+    exp: &Experiment,
+    resolved: &Resolved,
+    space: &SpaceBox,
+    target: &str,
+    sources: &[String],
+    history: Vec<Observation>,
+    opt_seed: u64,
+) -> HostResult<OptimizerBox> {
+    let plugin_err = |name: &str, kind: &'static str, error: PluginError| {
+        let entry = match kind {
+            "optimizer" => Some(&resolved.optimizer),
+            _ => resolved.transfer.as_ref(),
+        };
+        HostError::Plugin {
+            name: name.to_string(),
+            kind,
+            origin: entry.map_or_else(|| "unknown library".to_string(), |e| e.origin.describe()),
+            error,
+        }
+    };
+    let mut init = OptimizerInit {
+        space: space.clone(),
+        target: target.into(),
+        sources: sources.iter().map(|s| s.as_str().into()).collect(),
+        history: history.into(),
+        seed: opt_seed,
+        heads: RNone,
+        base_dir: exp.base_dir.display().to_string().into(),
+    };
+    let opt_entry = resolved.optimizer.clone();
+    let params = params_text(exp.optimizer_params());
+    let Some(t_entry) = resolved.transfer.clone() else {
+        return opt_entry
+            .create_optimizer(&params, &init)
+            .map_err(|e| plugin_err(opt_entry.name(), "optimizer", e));
+    };
+    let t_params = params_text(exp.file.transfer.as_ref().and_then(|t| t.params.as_ref()));
+    let t_init = TransferInit {
+        inner: opt_entry.info.clone(),
+        target: init.target.clone(),
+        sources: init.sources.clone(),
+        seed: derive_seed(opt_seed, 1),
+    };
+    let mut transfer = t_entry
+        .create_transfer(&t_params, &t_init)
+        .map_err(|e| plugin_err(t_entry.name(), "transfer", e))?;
+    let heads = transfer
+        .head_factory()
+        .map_err(|e| plugin_err(t_entry.name(), "transfer", e))?;
+    tracing::info!(
+        "transfer `{}` decorates `{}` with heads: {}",
+        t_entry.name(),
+        opt_entry.name(),
+        heads.describe()
+    );
+    init.heads = ROption::RSome(heads);
+    let inner = opt_entry
+        .create_optimizer(&params, &init)
+        .map_err(|e| plugin_err(opt_entry.name(), "optimizer", e))?;
+    transfer
+        .wrap(inner, &init)
+        .map_err(|e| plugin_err(t_entry.name(), "transfer", e))
 }
 
 /// `xnas report`: rebuilds the run directory's reports from its store.

@@ -47,6 +47,7 @@ pub fn register(set: &mut PluginSet) {
                 capability::HEADS,
                 capability::STATE,
                 capability::USES_HISTORY,
+                capability::PREDICT,
             ],
         },
         Nao::new,

@@ -756,6 +756,16 @@ impl Optimizer for Nao {
         Ok(())
     }
 
+    fn predict(&mut self, genomes: &[Vec<u32>]) -> PluginResult<Vec<f64>> {
+        with_threads(self.params.threads, || {
+            self.train_if_needed()?;
+            Ok(Nao::predict(self, genomes)?
+                .into_iter()
+                .map(f64::from)
+                .collect())
+        })
+    }
+
     fn save_state(&self) -> PluginResult<Vec<u8>> {
         let what = "nao save_state";
         let meta = serde_json::to_vec(&self.saved())

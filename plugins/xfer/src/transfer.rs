@@ -177,6 +177,10 @@ impl Optimizer for XferOptimizer {
         self.inner.tell(observations)
     }
 
+    fn predict(&mut self, genomes: &[Vec<u32>]) -> PluginResult<Vec<f64>> {
+        self.inner.predict(genomes)
+    }
+
     fn save_state(&self) -> PluginResult<Vec<u8>> {
         let inner = self.inner.save_state()?;
         let mut out = Vec::with_capacity(STATE_MAGIC.len() + 8 + inner.len());

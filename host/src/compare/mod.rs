@@ -1,0 +1,308 @@
+//! `xnas compare`: plain and transfer variants side by side.
+//!
+//! A comparison file ([`plan`]) expands to one ordinary experiment per (target, variant, seed).
+//! Each runs as its own `xnas run` process (a crash or a libtorch abort in one run leaves the
+//! others alone; runs are deterministic, so the number of parallel jobs changes nothing), in
+//! `DIR/runs/<target>/<variant>/seed-<n>`. Finished runs are never repeated: running the same
+//! command again resumes an interrupted comparison. The statistics ([`summary`]) and plots
+//! ([`plot`]) are rebuilt from the run directories, so `xnas report DIR` can redo them.
+
+pub mod plan;
+pub mod plot;
+pub mod stats;
+pub mod summary;
+
+use crate::config::Experiment;
+use crate::error::{HostError, HostResult};
+use crate::store::Store;
+use plan::{Plan, PlannedRun};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// The copy of the comparison file kept in the comparison directory.
+pub const COMPARE_FILE: &str = "compare.toml";
+
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Overrides `[compare] jobs`.
+    pub jobs: Option<usize>,
+    pub quiet: bool,
+    /// Extra plugin directories, passed on to every run.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// The `xnas` executable that runs each experiment.
+    pub exe: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct CompareOutcome {
+    pub dir: PathBuf,
+    /// Runs done now and runs found done from an earlier invocation.
+    pub ran: usize,
+    pub reused: usize,
+    pub report: summary::Written,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunState {
+    Done,
+    Partial,
+    New,
+}
+
+fn state(dir: &Path) -> RunState {
+    let store = dir.join("store.sqlite");
+    if dir.join("summary.json").exists() {
+        RunState::Done
+    } else if store.exists() && !Store::is_empty_shell(&store) {
+        RunState::Partial
+    } else {
+        RunState::New
+    }
+}
+
+/// Checks every run's experiment against the plugins before anything runs, so a typo in the
+/// third variant does not surface an hour in.
+fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> {
+    let mut registry = None;
+    let mut previewed = std::collections::BTreeSet::new();
+    for r in &plan.runs {
+        let path = out.join(r.file());
+        let exp = Experiment::parse(r.experiment.clone(), path.clone(), out.to_path_buf())
+            .map_err(|e| in_variant(r, e))?;
+        let registry = registry.get_or_insert_with(|| crate::run::discover(&exp, plugin_dirs));
+        let resolved = exp
+            .resolve_plugins(registry)
+            .map_err(|e| in_variant(r, e))?;
+        // Source knowledge from files and runs depends on the target only.
+        if previewed.insert(r.target.clone()) {
+            let space = exp
+                .create_space(&resolved.space)
+                .map_err(|e| in_variant(r, e))?;
+            crate::run::knowledge::preview(&exp, &space, resolved.space.name())
+                .map_err(|e| in_variant(r, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn in_variant(r: &PlannedRun, e: HostError) -> HostError {
+    let context = format!("variant `{}`, target {}: ", r.variant, r.target);
+    match e {
+        HostError::Config {
+            file,
+            line,
+            column,
+            message,
+        } => HostError::Config {
+            file,
+            line,
+            column,
+            message: context + &message,
+        },
+        HostError::ConfigFile { file, message } => HostError::ConfigFile {
+            file,
+            message: context + &message,
+        },
+        HostError::Usage(m) => HostError::Usage(context + &m),
+        other => HostError::ConfigFile {
+            file: r.file().display().to_string(),
+            message: context + &other.to_string(),
+        },
+    }
+}
+
+/// `xnas compare FILE --out DIR`.
+pub fn compare(file: &Path, out: &Path, opts: &CompareOptions) -> HostResult<CompareOutcome> {
+    let plan = plan::load(file)?;
+    let text = std::fs::read_to_string(file).map_err(|e| HostError::io(file, e))?;
+    std::fs::create_dir_all(out).map_err(|e| HostError::io(out, e))?;
+    // An earlier comparison in `out` may be continued or extended (more seeds, more variants),
+    // but a run whose experiment would change is refused: its results would be mixed.
+    for r in &plan.runs {
+        let f = out.join(r.file());
+        if let Ok(old) = std::fs::read_to_string(&f) {
+            if old != r.experiment && state(&out.join(&r.dir)) != RunState::New {
+                return Err(HostError::Usage(format!(
+                    "{} holds a comparison made from a different file: run {} would change ({}). \
+                     Use another --out, or delete that directory to start over",
+                    out.display(),
+                    r.dir.display(),
+                    f.display()
+                )));
+            }
+        }
+    }
+    for r in &plan.runs {
+        let f = out.join(r.file());
+        if let Some(parent) = f.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| HostError::io(parent, e))?;
+        }
+        std::fs::write(&f, &r.experiment).map_err(|e| HostError::io(&f, e))?;
+    }
+    validate(&plan, out, &opts.plugin_dirs)?;
+    let copy = out.join(COMPARE_FILE);
+    std::fs::write(&copy, &text).map_err(|e| HostError::io(&copy, e))?;
+
+    let todo: Vec<&PlannedRun> = plan
+        .runs
+        .iter()
+        .filter(|r| state(&out.join(&r.dir)) != RunState::Done)
+        .collect();
+    let reused = plan.runs.len() - todo.len();
+    let jobs = opts
+        .jobs
+        .or(plan.section.jobs)
+        .unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cpus / plan.workers as usize).max(1)
+        })
+        .max(1);
+    tracing::info!(
+        "{}: {} runs ({} already done), {jobs} at a time",
+        plan.name,
+        plan.runs.len(),
+        reused
+    );
+    let failures = execute(&todo, out, jobs, opts);
+    let report = summary::write(out, &plan)?;
+    if !failures.is_empty() {
+        let list: Vec<String> = failures.iter().take(5).map(|f| f.to_string()).collect();
+        return Err(HostError::Run(format!(
+            "{} of {} runs did not finish:\n  {}{}\nThe summary covers the finished runs. Run the same `xnas compare` again to retry the others.",
+            failures.len(),
+            plan.runs.len(),
+            list.join("\n  "),
+            if failures.len() > 5 { "\n  …" } else { "" }
+        )));
+    }
+    Ok(CompareOutcome {
+        dir: out.to_path_buf(),
+        ran: todo.len(),
+        reused,
+        report,
+    })
+}
+
+/// A run that did not finish, with the tail of its log.
+struct Failure {
+    dir: PathBuf,
+    log: PathBuf,
+    reason: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} (log: {})",
+            self.dir.display(),
+            self.reason,
+            self.log.display()
+        )
+    }
+}
+
+/// Runs `todo`, `jobs` processes at a time. Bad input (exit 2) stops new runs from starting:
+/// every other run would fail the same way.
+fn execute(todo: &[&PlannedRun], out: &Path, jobs: usize, opts: &CompareOptions) -> Vec<Failure> {
+    let queue = Mutex::new(todo.iter().rev().copied().collect::<Vec<_>>());
+    let failures = Mutex::new(Vec::new());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let bar = if opts.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(todo.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} runs, {elapsed_precise} (eta {eta})  {msg}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        b.set_prefix("compare");
+        b
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(todo.len()) {
+            scope.spawn(|| loop {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let Some(r) = queue.lock().expect("queue").pop() else {
+                    break;
+                };
+                bar.set_message(format!("{} {} seed {}", r.target, r.variant, r.seed));
+                if let Err(f) = run_one(r, out, opts) {
+                    if f.reason.starts_with("bad input") {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    bar.suspend(|| eprintln!("error: {f}"));
+                    failures.lock().expect("failures").push(f);
+                }
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    failures.into_inner().expect("failures")
+}
+
+fn run_one(r: &PlannedRun, out: &Path, opts: &CompareOptions) -> Result<(), Failure> {
+    let dir = out.join(&r.dir);
+    let log = dir.with_extension("log");
+    let fail = |reason: String| Failure {
+        dir: dir.clone(),
+        log: log.clone(),
+        reason,
+    };
+    let mut cmd = Command::new(&opts.exe);
+    for d in &opts.plugin_dirs {
+        cmd.arg("--plugin-dir").arg(d);
+    }
+    cmd.arg("--quiet");
+    match state(&dir) {
+        RunState::Partial => cmd.arg("resume").arg(&dir),
+        _ => cmd
+            .arg("run")
+            .arg(out.join(r.file()))
+            .arg("--out")
+            .arg(&dir),
+    };
+    let log_file = std::fs::File::create(&log)
+        .map_err(|e| fail(format!("cannot write {}: {e}", log.display())))?;
+    let status = cmd
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .status()
+        .map_err(|e| fail(format!("cannot start {}: {e}", opts.exe.display())))?;
+    let tail = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("no error message")
+            .to_string()
+    };
+    match status.code() {
+        // 1: the run finished with failed trials, which the summary counts.
+        Some(0) | Some(1) if dir.join("summary.json").exists() => Ok(()),
+        Some(2) => Err(fail(format!("bad input: {}", tail()))),
+        Some(c) => Err(fail(format!("exit {c}: {}", tail()))),
+        None => Err(fail(format!("killed by a signal ({status})"))),
+    }
+}
+
+/// `xnas report DIR` for a comparison directory.
+pub fn is_comparison(dir: &Path) -> bool {
+    dir.join(COMPARE_FILE).exists()
+}
+
+/// Rebuilds the comparison's tables and plots from its run directories.
+pub fn report(dir: &Path) -> HostResult<summary::Written> {
+    let file = dir.join(COMPARE_FILE);
+    let text = std::fs::read_to_string(&file).map_err(|e| HostError::io(&file, e))?;
+    let plan = plan::parse(&text, &file, dir)?;
+    summary::write(dir, &plan)
+}
