@@ -12,7 +12,7 @@
 //! Cells are appended to `cells.jsonl` per finished split, so an interrupted ablation resumes.
 
 use crate::compare::{plot, stats};
-use crate::config::{line_col, Experiment};
+use crate::config::{toml_error, Experiment};
 use crate::error::{HostError, HostResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,25 +81,12 @@ pub struct Ablation {
     pub experiment_text: String,
 }
 
-/// Whether the file has an `[ablation]` section.
-pub fn has_ablation_section(text: &str) -> bool {
-    toml::from_str::<Table>(text).is_ok_and(|t| t.contains_key("ablation"))
-}
-
 pub fn parse(text: &str, path: &Path) -> HostResult<Ablation> {
     let err = |m: String| HostError::ConfigFile {
         file: path.display().to_string(),
         message: m,
     };
-    let position = |e: toml::de::Error| {
-        let (line, column) = line_col(text, e.span().unwrap_or(0..0).start);
-        HostError::Config {
-            file: path.display().to_string(),
-            line,
-            column,
-            message: e.message().trim().to_string(),
-        }
-    };
+    let position = |e: toml::de::Error| toml_error(text, path, &e);
     let doc: AblationDoc = toml::from_str(text).map_err(position)?;
     let mut section = doc.ablation.ok_or_else(|| {
         err("no [ablation] section: `xnas ablation` needs one (see docs/config.md#ablation)".into())
@@ -317,19 +304,7 @@ pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<W
         .flat_map(|t| (0..s.splits).map(move |k| (t, k)))
         .filter(|(t, k)| !done.contains(&(prepared[*t].0.clone(), *k)))
         .collect();
-    let bar = if opts.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new(todo.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "ablation [{bar:30}] {pos}/{len} splits, {elapsed_precise} (eta {eta})  {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        b
-    };
+    let bar = crate::run::progress::count_bar(opts.quiet, todo.len(), "ablation", "splits");
     let max_s = *s.source_knowledge.last().expect("checked");
     let max_k = *s.target_knowledge.last().expect("checked");
     for (ti, split) in todo {
@@ -552,7 +527,10 @@ pub fn report(dir: &Path) -> HostResult<Written> {
         let stem = if t.target == "mean over targets" || ab.targets.len() == 1 {
             plots.join("correlation")
         } else {
-            plots.join(format!("correlation-{}", crate::compare::plan::slug(&t.target)))
+            plots.join(format!(
+                "correlation-{}",
+                crate::compare::plan::slug(&t.target)
+            ))
         };
         match plot::knowledge_curves(
             &stem,

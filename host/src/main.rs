@@ -162,18 +162,11 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Run { file, out, workers } => {
             let text = std::fs::read_to_string(file).unwrap_or_default();
-            for (kind, section, command) in [
-                ("a comparison", "compare", "compare"),
-                ("an ablation", "ablation", "ablation"),
-            ] {
-                let has = if section == "compare" {
-                    xnas_host::compare::plan::has_compare_section(&text)
-                } else {
-                    xnas_host::ablation::has_ablation_section(&text)
-                };
-                if has {
+            // A comparison or ablation file is run by its own command.
+            for (kind, section) in [("a comparison", "compare"), ("an ablation", "ablation")] {
+                if xnas_host::config::has_section(&text, section) {
                     return Err(HostError::Usage(format!(
-                        "{} is {kind} (it has an [{section}] section): run it with `xnas {command} {}`",
+                        "{} is {kind} (it has an [{section}] section): run it with `xnas {section} {}`",
                         file.display(),
                         file.display()
                     ))

@@ -215,9 +215,15 @@ fn a_comparison_writes_curves_statistics_and_plots() {
     let r16 = s["overall"][0]["regret"][1]["value"]["mean"]
         .as_f64()
         .unwrap();
+    // The overall table's random row (its first) shows regret@16 ×100.
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| random | "))
+        .expect("random row");
+    let cells: Vec<&str> = row.split(" | ").collect();
     assert!(
-        md.contains(&format!("| random | ")) && md.contains(&format!("{:.2}", r16 * 100.0)),
-        "{md}"
+        cells[2].starts_with(&format!("{:.2}", r16 * 100.0)),
+        "{row}"
     );
 
     // Plots as PNG and SVG.

@@ -209,20 +209,7 @@ fn execute(todo: &[&PlannedRun], out: &Path, jobs: usize, opts: &CompareOptions)
     let queue = Mutex::new(todo.iter().rev().copied().collect::<Vec<_>>());
     let failures = Mutex::new(Vec::new());
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let bar = if opts.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new(todo.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} runs, {elapsed_precise} (eta {eta})  {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        b.set_prefix("compare");
-        b
-    };
+    let bar = crate::run::progress::count_bar(opts.quiet, todo.len(), "compare", "runs");
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(todo.len()) {
             scope.spawn(|| loop {

@@ -5,7 +5,7 @@
 //! sections: the same seed, sources and source knowledge, so variants differ only in the
 //! optimizer.
 
-use crate::config::line_col;
+use crate::config::toml_error;
 use crate::error::{HostError, HostResult};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -145,11 +145,6 @@ impl Ctx<'_> {
     }
 }
 
-/// Whether the file has a `[compare]` section (so `xnas run` can point to `xnas compare`).
-pub fn has_compare_section(text: &str) -> bool {
-    toml::from_str::<Table>(text).is_ok_and(|t| t.contains_key("compare"))
-}
-
 /// Parses a comparison file and expands it to its runs.
 pub fn load(path: &Path) -> HostResult<Plan> {
     let text = std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
@@ -166,15 +161,7 @@ pub fn load(path: &Path) -> HostResult<Plan> {
 
 pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
     let ctx = Ctx { file: path, text };
-    let position = |e: toml::de::Error| {
-        let (line, column) = line_col(ctx.text, e.span().unwrap_or(0..0).start);
-        HostError::Config {
-            file: path.display().to_string(),
-            line,
-            column,
-            message: e.message().trim().to_string(),
-        }
-    };
+    let position = |e: toml::de::Error| toml_error(ctx.text, path, &e);
     let doc: CompareDoc = toml::from_str(text).map_err(position)?;
     let section = doc.compare.ok_or_else(|| {
         ctx.err("no [compare] section: `xnas compare` needs one (see docs/config.md#compare); use `xnas run` for a single experiment")

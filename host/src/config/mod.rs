@@ -145,6 +145,22 @@ pub struct Experiment {
     pub base_dir: PathBuf,
 }
 
+/// A TOML parse or schema error of `text` (read from `path`), with its line and column.
+pub fn toml_error(text: &str, path: &Path, e: &toml::de::Error) -> HostError {
+    let (line, column) = line_col(text, e.span().unwrap_or(0..0).start);
+    HostError::Config {
+        file: path.display().to_string(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// Whether `text` parses as TOML with a top-level table `name` (`[compare]`, `[ablation]`).
+pub fn has_section(text: &str, name: &str) -> bool {
+    toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key(name))
+}
+
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -177,16 +193,8 @@ impl Experiment {
     }
 
     pub fn parse(text: String, path: PathBuf, base_dir: PathBuf) -> HostResult<Experiment> {
-        let file: ExperimentFile = toml::from_str(&text).map_err(|e| {
-            let span = e.span().unwrap_or(0..0);
-            let (line, column) = line_col(&text, span.start);
-            HostError::Config {
-                file: path.display().to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        })?;
+        let file: ExperimentFile =
+            toml::from_str(&text).map_err(|e| toml_error(&text, &path, &e))?;
         let exp = Experiment {
             file,
             text,

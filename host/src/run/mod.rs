@@ -3,7 +3,7 @@
 //! optimizer proposes the same architectures again), evaluates what was left pending, and goes on.
 
 pub mod knowledge;
-mod progress;
+pub(crate) mod progress;
 mod sources;
 
 use crate::config::validate::Resolved;

@@ -65,3 +65,20 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// A bar counting `len` units of a multi-run command (`compare`, `ablation`); hidden when `quiet`.
+pub fn count_bar(quiet: bool, len: usize, prefix: &str, unit: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{elapsed_precise}} (eta {{eta}})  {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
