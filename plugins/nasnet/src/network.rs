@@ -1,0 +1,1 @@
+//! The network built from a genotype (owned by the network/training work).

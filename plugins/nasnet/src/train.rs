@@ -1,0 +1,1 @@
+//! Training and evaluating one network (owned by the network/training work).
