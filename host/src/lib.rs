@@ -4,7 +4,8 @@
 //! [`config`] (experiment file) → [`plugins`] (registry, loading) → [`run`] (the ask/evaluate/tell
 //! loop, resume) → [`executor`] (workers) → [`store`] (SQLite) → [`report`] (CSV, JSON, plots).
 //! [`compare`] runs many experiments (variants × targets × seeds) and compares them;
-//! [`ablation`] measures how well a transferred surrogate ranks held-out architectures.
+//! [`ablation`] measures how well a transferred surrogate ranks held-out architectures;
+//! [`train`] trains one architecture to the end with a trainable space.
 
 pub mod ablation;
 pub mod compare;
@@ -15,6 +16,7 @@ pub mod plugins;
 pub mod report;
 pub mod run;
 pub mod store;
+pub mod train;
 
 /// Links the standard plugins as built-ins when the `builtin-plugins` feature is on
 /// (`inventory` only sees crates the binary actually links).

@@ -80,6 +80,36 @@ enum Command {
     /// Rebuild the reports of a run (trials.csv, summary.json, best_so_far.png) or of a
     /// comparison (curves.csv, summary.md/.json, plots/) from stored results.
     Report { run_dir: PathBuf },
+    /// Train one architecture to the end with a trainable search space (the final training of a
+    /// found cell). ARCH is an architecture file (JSON) or a run directory (its best architecture).
+    Train {
+        arch: PathBuf,
+        /// Take the search space's settings (datasets, training recipe) from this experiment file.
+        #[arg(long, value_name = "FILE")]
+        experiment: Option<PathBuf>,
+        /// Task to train on (default: the file's task, or the run's target).
+        #[arg(long)]
+        task: Option<String>,
+        /// Normal cells per stage (N).
+        #[arg(long)]
+        cells: Option<u64>,
+        /// Initial filters (F).
+        #[arg(long)]
+        filters: Option<u64>,
+        #[arg(long)]
+        epochs: Option<u64>,
+        /// "cpu", "cuda", "cuda:N" or "auto".
+        #[arg(long)]
+        device: Option<String>,
+        /// Any other parameter of the space, as KEY=VALUE (TOML value), e.g. --set cutout=16.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output directory (default: runs/train-<name>-<task>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn init_logging(verbose: u8) {
@@ -101,7 +131,9 @@ fn init_logging(verbose: u8) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // Training one network takes long: show its per-epoch progress (info) unless --quiet.
+    let training = matches!(cli.command, Command::Train { .. }) && !cli.quiet;
+    init_logging(cli.verbose.max(u8::from(training)));
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -212,6 +244,46 @@ fn dispatch(cli: Cli) -> Result<u8> {
             };
             let w = xnas_host::ablation::ablation(file, &dir, &opts)?;
             print_ablation(&w, &dir);
+            Ok(0)
+        }
+        Command::Train {
+            arch,
+            experiment,
+            task,
+            cells,
+            filters,
+            epochs,
+            device,
+            set,
+            seed,
+            out,
+        } => {
+            let opts = xnas_host::train::TrainOptions {
+                experiment: experiment.clone(),
+                task: task.clone(),
+                cells: *cells,
+                filters: *filters,
+                epochs: *epochs,
+                device: device.clone(),
+                set: set.clone(),
+                seed: *seed,
+                out: out.clone(),
+                plugin_dirs: cli.plugin_dirs.clone(),
+            };
+            let o = xnas_host::train::train(arch, &opts)?;
+            println!("{} on {}: {}", o.name, o.task, o.arch);
+            println!(
+                "validation metric {:.4}{} after {} epochs, {:.1} s{}",
+                o.metric,
+                o.test_metric
+                    .map_or(String::new(), |t| format!(", test metric {t:.4}")),
+                o.curve.len(),
+                o.seconds,
+                o.extras["parameters"]
+                    .as_u64()
+                    .map_or(String::new(), |p| format!(", {p} parameters"))
+            );
+            println!("written: {}", o.out_dir.join("train.json").display());
             Ok(0)
         }
         Command::Report { run_dir } if xnas_host::ablation::is_ablation(run_dir) => {

@@ -6,6 +6,7 @@ mod decorators;
 mod examples;
 mod faults;
 mod nao;
+mod nasnet;
 mod out_of_tree;
 mod plugins;
 mod reproducibility;

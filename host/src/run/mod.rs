@@ -146,6 +146,19 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
 }
 
 /// Opens a run directory's store; a directory without one is bad input.
+/// The experiment a run was started with (its paths resolved as the run resolves them) and the
+/// plugin directories it used, for commands that reuse a run's settings (`xnas train RUN_DIR`).
+pub fn stored_experiment(run_dir: &Path) -> HostResult<(Experiment, Vec<PathBuf>)> {
+    let store = open_run(run_dir)?;
+    let text = store.meta("experiment")?.ok_or_else(|| HostError::Store {
+        path: store.path().to_path_buf(),
+        message: "missing `experiment`: the run was not started by this xnas".into(),
+    })?;
+    let base_dir = PathBuf::from(store.meta("base_dir")?.unwrap_or_else(|| ".".into()));
+    let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
+    Ok((exp, stored_plugin_dirs(&store)?))
+}
+
 fn open_run(run_dir: &Path) -> HostResult<Store> {
     let path = run_dir.join("store.sqlite");
     if !path.exists() {

@@ -446,9 +446,9 @@ pub fn parse_text(text: &str) -> Result<Genotype, String> {
         let mut blocks = Vec::new();
         for (b, stmt) in body.split(';').enumerate() {
             let stmt = stmt.trim();
-            let (lhs, rhs) = stmt
-                .split_once('=')
-                .ok_or_else(|| format!("{name} block {b}: expected `b{b} = op(in) + op(in)`, found `{stmt}`"))?;
+            let (lhs, rhs) = stmt.split_once('=').ok_or_else(|| {
+                format!("{name} block {b}: expected `b{b} = op(in) + op(in)`, found `{stmt}`")
+            })?;
             if lhs.trim() != format!("b{b}") {
                 return Err(format!(
                     "{name}: blocks must be written in order; expected `b{b}`, found `{}`",
@@ -464,15 +464,14 @@ pub fn parse_text(text: &str) -> Result<Genotype, String> {
             };
             let branch = |s: &str| -> Result<(Op, usize), String> {
                 let s = s.trim();
-                let (op, rest) = s
-                    .split_once('(')
-                    .ok_or_else(|| format!("{name} block {b}: expected `op(input)`, found `{s}`"))?;
+                let (op, rest) = s.split_once('(').ok_or_else(|| {
+                    format!("{name} block {b}: expected `op(input)`, found `{s}`")
+                })?;
                 let input = rest
                     .strip_suffix(')')
                     .ok_or_else(|| format!("{name} block {b}: missing `)` in `{s}`"))?;
-                let op = Op::parse(op).ok_or_else(|| {
-                    format!("{name} block {b}: unknown op `{}`", op.trim())
-                })?;
+                let op = Op::parse(op)
+                    .ok_or_else(|| format!("{name} block {b}: unknown op `{}`", op.trim()))?;
                 let i = parse_state(input.trim()).ok_or_else(|| {
                     format!(
                         "{name} block {b}: unknown input `{}` (h0, h1, b0, b1, ...)",

@@ -1,0 +1,314 @@
+//! The trainable `nasnet` space through the real binary on real image data (`make images`):
+//! searches that train every proposal, reproducibility whatever the number of workers, a
+//! diverging trial that fails without stopping the search, XferNAS (xfer(nao)) with a source
+//! task, `xnas train` from a file and from a run, and the messages for bad input.
+
+use xnas_tests::*;
+
+/// A tiny, fast network: these tests check that training is real and wired, not its accuracy.
+fn space(target: &str, extra: &str) -> String {
+    format!(
+        r#"[search_space]
+plugin = "nasnet"
+[search_space.params]
+ops = "enas"
+cells = 1
+filters = 8
+epochs = 2
+batch_size = 64
+drop_path = 0.0
+threads = 1
+{extra}
+[search_space.params.tasks.digits]
+preset = "digits"
+[search_space.params.tasks.mnist-5k]
+preset = "mnist-5k"
+limit_train = 600
+
+[tasks]
+target = "{target}"
+"#
+    )
+}
+
+fn experiment(name: &str, evaluations: u64, batch: u64, optimizer: &str, extra: &str) -> String {
+    format!(
+        r#"[experiment]
+name = "{name}"
+seed = 5
+budget = {{ evaluations = {evaluations} }}
+batch_size = {batch}
+
+[optimizer]
+plugin = "{optimizer}"
+
+{}"#,
+        space("digits", extra)
+    )
+}
+
+#[test]
+fn random_search_trains_every_proposal_on_real_digits() {
+    let sb = Sandbox::new();
+    sb.write("exp.toml", &experiment("nn-random", 4, 4, "random", ""));
+    sb.run(&[
+        "--quiet",
+        "run",
+        "exp.toml",
+        "--out",
+        "run",
+        "--workers",
+        "2",
+    ])
+    .expect_code(0);
+    let rows = read_trials(&sb.path().join("run"));
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for r in &rows {
+        assert_eq!(r.status, "ok", "{r:?}");
+        assert!(r.arch.starts_with("normal: b0 = "), "{}", r.arch);
+        // 10 classes: chance is 0.1. Two epochs of a real network on 1,437 digits is far above.
+        let m = r.metric.unwrap();
+        assert!(m > 0.3 && m <= 1.0, "validation accuracy {m} of {}", r.arch);
+    }
+    let s = read_summary(&sb.path().join("run"));
+    assert_eq!(s["evaluations"], 4);
+    assert_eq!(s["search_space"], "nasnet");
+}
+
+#[test]
+fn same_seed_same_search_whatever_the_workers() {
+    let text = experiment("nn-repro", 4, 4, "evolution", "");
+    let run = |workers: &str| {
+        let sb = Sandbox::new();
+        sb.write("exp.toml", &text);
+        sb.run(&[
+            "--quiet",
+            "run",
+            "exp.toml",
+            "--out",
+            "run",
+            "--workers",
+            workers,
+        ])
+        .expect_code(0);
+        read_trials(&sb.path().join("run"))
+            .into_iter()
+            .map(|r| (r.trial_id, r.arch, r.metric, r.status, r.seed))
+            .collect::<Vec<_>>()
+    };
+    let one = run("1");
+    assert_eq!(one.len(), 4);
+    assert_eq!(
+        one,
+        run("2"),
+        "trained metrics differ between 1 and 2 workers"
+    );
+}
+
+#[test]
+fn a_diverging_trial_fails_and_the_search_goes_on() {
+    let sb = Sandbox::new();
+    // A learning rate this large makes the loss overflow in the first epoch.
+    let text = experiment(
+        "nn-diverge",
+        2,
+        2,
+        "random",
+        "learning_rate = 1e12\ngrad_clip = 0.0",
+    );
+    sb.write("exp.toml", &text);
+    let out = sb.run(&["--quiet", "run", "exp.toml", "--out", "run"]);
+    out.expect_code(1); // finished, with failed trials
+    let rows = read_trials(&sb.path().join("run"));
+    assert_eq!(rows.len(), 2, "both evaluations were attempted: {rows:?}");
+    let csv = std::fs::read_to_string(sb.path().join("run/trials.csv")).unwrap();
+    assert!(rows.iter().all(|r| r.status == "failed"), "{csv}");
+    assert!(csv.contains("diverged"), "{csv}");
+}
+
+#[test]
+fn xfer_nao_searches_with_a_source_task() {
+    let sb = Sandbox::new();
+    let text = format!(
+        r#"[experiment]
+name = "nn-xfer"
+seed = 2
+budget = {{ evaluations = 4 }}
+batch_size = 2
+
+[transfer]
+plugin = "xfer"
+wraps = "nao"
+[transfer.params]
+phase_switch = 2
+
+[optimizer]
+plugin = "nao"
+[optimizer.params]
+epochs_first = 20
+epochs = 5
+initial_random = 0
+
+{}"#,
+        space("digits", "").replace(
+            "target = \"digits\"",
+            "target = \"digits\"\nsources = [\"mnist-5k\"]\nsource_samples = 3"
+        )
+    );
+    sb.write("exp.toml", &text);
+    let out = sb.run(&["-v", "run", "exp.toml", "--out", "run", "--workers", "2"]);
+    out.expect_code(0);
+    let rows = read_trials(&sb.path().join("run"));
+    let sources: Vec<&Row> = rows.iter().filter(|r| r.role == "source").collect();
+    let targets: Vec<&Row> = rows.iter().filter(|r| r.role != "source").collect();
+    assert_eq!(sources.len(), 3, "{rows:?}");
+    assert!(sources
+        .iter()
+        .all(|r| r.task == "mnist-5k" && r.status == "ok"));
+    assert_eq!(targets.len(), 4, "{rows:?}");
+    assert!(targets.iter().all(|r| r.task == "digits"));
+    assert!(targets.iter().filter(|r| r.status == "ok").count() >= 3);
+    let log = out.stderr();
+    assert!(log.contains("xfer"), "{log}");
+}
+
+fn arch_file(sb: &Sandbox, arch: &str, params: &str) -> std::path::PathBuf {
+    sb.write(
+        "arch.json",
+        &format!(
+            r#"{{ "name": "tiny", "search_space": "nasnet",
+  "params": {{ "ops": "xfernas", "cells": 1, "filters": 8, "epochs": 1, "drop_path": 0.0,
+              "threads": 2, {params}
+              "tasks": {{ "digits": {{ "preset": "digits" }},
+                         "fashion-mnist": {{ "preset": "fashion-mnist", "limit_train": 3000 }} }} }},
+  "arch": "{arch}",
+  "task": "digits" }}"#
+        ),
+    )
+}
+
+/// The XferNASNet cell of the shipped example file.
+fn xfernasnet_text() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/architectures/xfernasnet.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["arch"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn train_an_architecture_file_on_real_fashion_mnist() {
+    let sb = Sandbox::new();
+    arch_file(&sb, &xfernasnet_text(), "");
+    let out = sb.run(&[
+        "train",
+        "arch.json",
+        "--task",
+        "fashion-mnist",
+        "--epochs",
+        "2",
+        "--out",
+        "t",
+    ]);
+    out.expect_code(0);
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path().join("t/train.json")).unwrap())
+            .unwrap();
+    assert_eq!(t["task"], "fashion-mnist");
+    assert_eq!(t["curve"].as_array().unwrap().len(), 2);
+    let valid = t["valid_metric"].as_f64().unwrap();
+    let test = t["test_metric"]
+        .as_f64()
+        .expect("fashion-mnist has a test split");
+    // Fashion-MNIST: chance 0.1; a real network on 3,000 images reaches well over 0.6.
+    assert!(valid > 0.6 && test > 0.6, "valid {valid} test {test}");
+    assert!(t["extras"]["parameters"].as_u64().unwrap() > 1000);
+    assert!(t["extras"]["flops"].as_u64().unwrap() > 0);
+    // The example cell round-trips: the trained text is the file's, canonicalised.
+    assert!(t["arch"].as_str().unwrap().contains("dil_sep_conv_5x5"));
+    let curve = std::fs::read_to_string(sb.path().join("t/curve.csv")).unwrap();
+    assert_eq!(curve.lines().count(), 3, "{curve}");
+    // Per-epoch progress is shown by default.
+    assert!(out.stderr().contains("epoch 2/2"), "{}", out.stderr());
+}
+
+#[test]
+fn train_the_best_architecture_of_a_run() {
+    let sb = Sandbox::new();
+    sb.write("exp.toml", &experiment("nn-best", 2, 2, "random", ""));
+    sb.run(&["--quiet", "run", "exp.toml", "--out", "run"])
+        .expect_code(0);
+    let best = read_summary(&sb.path().join("run"))["best"]["arch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb.run(&["--quiet", "train", "run", "--epochs", "1", "--out", "t"])
+        .expect_code(0);
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path().join("t/train.json")).unwrap())
+            .unwrap();
+    assert_eq!(t["arch"].as_str().unwrap(), best);
+    assert_eq!(t["task"], "digits");
+    assert_eq!(t["curve"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_input_gets_one_clear_message_and_exit_2() {
+    let sb = Sandbox::new();
+    // An op the op set does not have.
+    arch_file(
+        &sb,
+        "normal: b0 = warp_conv(h0) + identity(h1) | reduce: b0 = identity(h0) + identity(h1)",
+        "",
+    );
+    let out = sb.run(&["--quiet", "train", "arch.json"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr().contains("unknown op `warp_conv`"),
+        "{}",
+        out.stderr()
+    );
+
+    // A task without a dataset.
+    arch_file(&sb, &xfernasnet_text(), "");
+    let out = sb.run(&["--quiet", "train", "arch.json", "--task", "svhn"]);
+    out.expect_code(2);
+    let e = out.stderr();
+    assert!(
+        e.contains("task `svhn` has no dataset") && e.contains("[search_space.params.tasks.svhn]"),
+        "{e}"
+    );
+
+    // CUDA asked for where there is none: a clear error, not a crash or a silent CPU run.
+    if !std::path::Path::new("/dev/nvidia0").exists() {
+        let out = sb.run(&["--quiet", "train", "arch.json", "--device", "cuda"]);
+        out.expect_code(2);
+        assert!(
+            out.stderr().contains("device = \"cuda\"") && out.stderr().contains("CUDA"),
+            "{}",
+            out.stderr()
+        );
+    }
+
+    // A missing data file names the key and the path.
+    let text = experiment("nn-bad", 1, 1, "random", "")
+        .replace("preset = \"digits\"", "format = \"idx\"\ntrain_images = \"nowhere/images.gz\"\ntrain_labels = \"nowhere/labels.gz\"");
+    sb.write("bad.toml", &text);
+    let out = sb.run(&["--quiet", "run", "bad.toml", "--out", "r"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr().contains("nowhere/images.gz"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!sb.path().join("r/trials.csv").exists());
+
+    // A bad parameter names its key.
+    sb.write(
+        "p.toml",
+        &experiment("nn-p", 1, 1, "random", "combine = \"multiply\""),
+    );
+    let out = sb.run(&["--quiet", "validate", "p.toml"]);
+    out.expect_code(2);
+    assert!(out.stderr().contains("combine"), "{}", out.stderr());
+}
