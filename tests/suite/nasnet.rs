@@ -312,3 +312,35 @@ fn bad_input_gets_one_clear_message_and_exit_2() {
     out.expect_code(2);
     assert!(out.stderr().contains("combine"), "{}", out.stderr());
 }
+
+#[test]
+fn every_optimizer_runs_on_the_cell_space() {
+    // random, evolution and xfer(nao) run above; here nao, rl-controller and xfer(rl-controller).
+    for (name, optimizer, extra) in [
+        (
+            "nn-nao",
+            "nao",
+            "[optimizer.params]\nepochs_first = 10\nepochs = 5\ninitial_random = 1\n",
+        ),
+        ("nn-rl", "rl-controller", ""),
+        (
+            "nn-xfer-rl",
+            "rl-controller",
+            "[transfer]\nplugin = \"xfer\"\nwraps = \"rl-controller\"\n",
+        ),
+    ] {
+        let sb = Sandbox::new();
+        let text = experiment(name, 3, 1, optimizer, "")
+            .replace("[search_space]", &format!("{extra}\n[search_space]"));
+        sb.write("exp.toml", &text);
+        sb.run(&["--quiet", "run", "exp.toml", "--out", "run"])
+            .expect_code(0);
+        let rows = read_trials(&sb.path().join("run"));
+        assert_eq!(rows.len(), 3, "{name}: {rows:?}");
+        assert!(
+            rows.iter()
+                .all(|r| r.status == "ok" && r.metric.unwrap() > 0.2),
+            "{name}: {rows:?}"
+        );
+    }
+}
