@@ -55,3 +55,23 @@ fn tabular_users_table() {
         "labels in the text form: {s}"
     );
 }
+
+/// The 30-minute image example is too long for the suite: it is validated (its plugins, its
+/// parameters and every task's data files are checked and loaded), and `nasnet.rs` runs the same
+/// optimizers on the same space with smaller settings.
+#[test]
+fn nasnet_fashion_mnist_xfer_validates() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("examples/nasnet-fashion-mnist-xfer.toml");
+    let sb = Sandbox::new();
+    let out = sb.run(&["validate", file.to_str().unwrap()]);
+    out.expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("xfer(nao) with nasnet on fashion-mnist (2 source tasks)"),
+        "{}",
+        out.stdout()
+    );
+}
