@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Training throughput and peak memory of one fixed NASNet-space network on the CPU, xnas against
+# the same network in PyTorch, in the same run (issue 5).
+#
+# The network: the XferNASNet cell (`xnas_space_nasnet::genome::xfernasnet()`), N = 1, F = 16,
+# 10 classes, on 32×32×3 (CIFAR shape) and 28×28×1 (Fashion-MNIST shape) random data; batch 64,
+# crop 4 + flip, drop-path 0.2 (0.1 in the timed epoch), SGD momentum + per-step cosine, clip 5.
+# xnas: plugins/nasnet/examples/throughput.rs (runs the library's `train`); PyTorch:
+# bench/nasnet_peer.py (the same network and step, checked first to have the same genotype,
+# parameter count, parameter shapes and mult-adds). Each measurement is its own process: one
+# warm-up epoch of $STEPS steps, then a timed epoch of $STEPS steps (plus a one-batch validation
+# pass, on both sides); peak memory is the process's VmHWM at its end. xnas and PyTorch alternate,
+# $REPS repetitions each, for 1 and 2 threads; the table gives medians. The idle baseline of each
+# (libtorch loaded in Rust, `import torch` in Python) is measured the same way.
+#
+# Needs `make libtorch`; installs the PyTorch peer (torch 2.13.0, cached in
+# $XNAS_CACHE/pip/torch-peer) on first use. Appends to bench/results.log.
+# Environment: STEPS (default 8), REPS (3), THREADS ("1 2"), SHAPES ("3,32,32 1,28,28"),
+# PEER_ARGS (extra arguments of the PyTorch peer's check and training runs: `--channels-last` makes
+# the peer's activations channels-last from the stem on, to compare with an xnas that does so).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${XNAS_CACHE:-$HOME/.cache/xnas}
+PEER=$CACHE/pip/torch-peer
+export LIBTORCH=${LIBTORCH:-$CACHE/libtorch-2.13.0/torch}
+STEPS=${STEPS:-8}
+REPS=${REPS:-3}
+THREADS=${THREADS:-1 2}
+SHAPES=${SHAPES:-3,32,32 1,28,28}
+PEER_ARGS=${PEER_ARGS:-}
+BATCH=64
+if [ ! -f "$PEER/.installed" ]; then
+  rm -rf "$PEER.tmp"
+  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target "$PEER.tmp" torch==2.13.0
+  rm -rf "$PEER" && mv "$PEER.tmp" "$PEER" && touch "$PEER/.installed"
+fi
+cargo build --release -q -p xnas-space-nasnet --example throughput
+XNAS=./target/release/examples/throughput
+peer() { PYTHONPATH="$PEER" python3 -W ignore bench/nasnet_peer.py "$@"; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
+start=$(date +%s)
+{
+  echo "== NASNet-space training throughput and memory vs PyTorch, $(date -u '+%F %H:%M UTC'), $machine"
+  echo "   xfernasnet N=1 F=16, batch $BATCH, $STEPS warm-up + $STEPS timed steps, $REPS alternating repetitions${PEER_ARGS:+, PyTorch peer with $PEER_ARGS}; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee -a bench/results.log
+
+# The same network on both sides (fails the script if not): genotype, parameter count and shapes,
+# mult-adds from the real output shapes, and, from xnas's initial weights and one batch, the
+# logits and every gradient.
+dump=$(mktemp)
+trap 'rm -f "$log" "$dump"' EXIT
+for shape in $SHAPES; do
+  echo "-- check $shape"
+  # shellcheck disable=SC2086
+  peer check --shape "$shape" --rust "$($XNAS --describe --shape "$shape" --dump "$dump")" --rust-dump "$dump" $PEER_ARGS
+done
+rm -f "$dump"
+
+# Idle baselines.
+for _ in $(seq "$REPS"); do
+  $XNAS --idle | tee -a "$log"
+  peer idle | tee -a "$log"
+done
+
+# Alternating measurements, each in its own process.
+for threads in $THREADS; do
+  for shape in $SHAPES; do
+    for _ in $(seq "$REPS"); do
+      $XNAS --steps "$STEPS" --batch "$BATCH" --shape "$shape" --threads "$threads" | grep '^{' | tee -a "$log"
+      # shellcheck disable=SC2086  # PEER_ARGS is a list of arguments
+      peer train --steps "$STEPS" --batch "$BATCH" --shape "$shape" --threads "$threads" $PEER_ARGS | tee -a "$log"
+    done
+  done
+done
+
+python3 - "$log" "$(($(date +%s) - start))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY' | tee -a bench/results.log
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+side = lambda r: "xnas" if r["peer"] == "xnas" else "torch"
+med = statistics.median
+idle = {s: med(r["peak_rss_mib"] for r in rows if r["what"] == "idle" and side(r) == s) for s in ("xnas", "torch")}
+runs = {}
+for r in rows:
+    if r["what"] == "nasnet-train":
+        runs.setdefault((r["shape"], r["threads"], side(r)), []).append(r)
+print(f"idle process peak RSS (median): xnas (libtorch loaded) {idle['xnas']:.0f} MiB, "
+      f"PyTorch (`import torch`) {idle['torch']:.0f} MiB")
+print()
+print("| shape | threads | xnas images/s | PyTorch images/s | xnas / PyTorch | xnas peak MiB | PyTorch peak MiB "
+      "| PyTorch / xnas | xnas peak − idle | PyTorch peak − idle | PyTorch / xnas (− idle) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for (shape, threads, s) in sorted(runs, key=lambda k: (k[1], -int(k[0].split(',')[1]))):
+    if s != "xnas" or (shape, threads, "torch") not in runs:
+        continue
+    x, t = runs[(shape, threads, "xnas")], runs[(shape, threads, "torch")]
+    xi, ti = med(r["images_per_s"] for r in x), med(r["images_per_s"] for r in t)
+    xm, tm = med(r["peak_rss_mib"] for r in x), med(r["peak_rss_mib"] for r in t)
+    span = lambda rs: f"{min(r['images_per_s'] for r in rs):.1f}–{max(r['images_per_s'] for r in rs):.1f}"
+    xd, td = xm - idle["xnas"], tm - idle["torch"]
+    print(f"| {shape.replace(',', '×')} | {threads} | {xi:.1f} ({span(x)}) | {ti:.1f} ({span(t)}) | {xi / ti:.2f}× "
+          f"| {xm:.0f} | {tm:.0f} | {tm / xm:.2f}× | {xd:.0f} | {td:.0f} | {td / xd:.2f}× |")
+print()
+print("Per CPU-second of the timed epoch (user + system time of all the process's threads): not "
+      "affected by time spent waiting for a core, still affected by other load through caches and "
+      "threads waiting for each other:")
+print()
+print("| shape | threads | xnas images/CPU-s | PyTorch images/CPU-s | xnas / PyTorch |")
+print("|---|---|---|---|---|")
+for (shape, threads, s) in sorted(runs, key=lambda k: (k[1], -int(k[0].split(',')[1]))):
+    if s != "xnas" or (shape, threads, "torch") not in runs:
+        continue
+    x, t = runs[(shape, threads, "xnas")], runs[(shape, threads, "torch")]
+    per_cpu = lambda rs: med(r["steps"] * r["batch"] / r["cpu_s"] for r in rs)
+    print(f"| {shape.replace(',', '×')} | {threads} | {per_cpu(x):.1f} | {per_cpu(t):.1f} | {per_cpu(x) / per_cpu(t):.2f}× |")
+print()
+print(f"(medians of {len(x)} processes each, min–max in brackets; script time {sys.argv[2]} s; "
+      f"load average at the end: {sys.argv[3]})")
+PY
