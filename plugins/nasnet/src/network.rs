@@ -32,7 +32,7 @@ use crate::ops::{
 };
 use std::sync::Mutex;
 use xnas_core::SplitMix64;
-use xnas_tch::tch::{nn, Kind, Tensor};
+use xnas_tch::tch::{nn, Device, Kind, Tensor};
 
 /// The shape of a network; the genotype gives its cells.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -447,7 +447,19 @@ impl Network {
     pub fn forward_t(&self, x: &Tensor, train: bool, drop_prob: f64) -> (Tensor, Option<Tensor>) {
         let masks = (train && drop_prob > 0.0 && self.droppable > 0)
             .then(|| self.drop_masks(x.size()[0] as usize, drop_prob, x));
-        let stem = x.apply(&self.stem_conv).apply_t(&self.stem_bn, train);
+        let stem = x.apply(&self.stem_conv);
+        // Channels-last (NHWC strides, same shape) on the CPU: every later op keeps the layout,
+        // and oneDNN's depthwise convolutions and pools then skip im2col/col2im. 1.5–1.8× the
+        // images per second (bench/RESULTS.md); tch 0.26 has no memory-format argument, hence
+        // the permute.
+        let stem = if stem.device() == Device::Cpu {
+            stem.permute([0, 2, 3, 1])
+                .contiguous()
+                .permute([0, 3, 1, 2])
+        } else {
+            stem
+        };
+        let stem = stem.apply_t(&self.stem_bn, train);
         let (mut s0, mut s1) = (stem.shallow_clone(), stem);
         let mut aux_logits = None;
         for (i, cell) in self.cells.iter().enumerate() {
