@@ -60,6 +60,9 @@ pub mod capability {
     pub const TRAINABLE: &str = "trainable";
     /// Search space: declares metric-preserving symmetries (`symmetric_variants`).
     pub const SYMMETRIES: &str = "symmetries";
+    /// Similarity: embeds a task from the scores of fixed architectures (`landmarks`), which the
+    /// host evaluates on every task through the experiment's space, the target's against the budget.
+    pub const LANDMARKS: &str = "landmarks";
 }
 
 /// One plugin listed by a library's root module.
@@ -440,10 +443,14 @@ pub struct TransferBox(pub FfiTransfer_TO<'static, RBox<()>>);
 #[repr(C)]
 #[derive(StableAbi, Clone)]
 pub struct SimilarityInit {
-    /// The experiment's search space (landmark architectures evaluate through it).
+    /// The experiment's search space (landmark architectures are sampled from it).
     pub space: SpaceBox,
+    /// Every task the experiment names (target first), so data can be checked up front.
+    pub tasks: RVec<RString>,
     pub seed: u64,
     pub base_dir: RString,
+    /// Where presets' files live (`XNAS_DATA_DIR` or `~/.cache/xnas/data`).
+    pub data_dir: RString,
 }
 
 #[sabi_trait]
@@ -454,6 +461,15 @@ pub trait FfiSimilarity: Send {
     #[sabi(last_prefix_field)]
     /// Distance between two embeddings (0 = identical tasks).
     fn distance(&self, a: RSlice<'_, f32>, b: RSlice<'_, f32>) -> RResult<f64, PluginError>;
+    /// Appended after the prefix; the host calls these only on plugins declaring `landmarks`.
+    /// The architectures to evaluate on every task.
+    fn landmarks(&mut self) -> RResult<RVec<Genome>, PluginError>;
+    /// A task's embedding from its landmarks' validation metrics (same order; NaN = failed).
+    fn embed_scores(
+        &mut self,
+        task: RStr<'_>,
+        scores: RSlice<'_, f64>,
+    ) -> RResult<RVec<f32>, PluginError>;
 }
 
 /// An owned handle to a similarity measure. Use it through the author trait (`xnas_core::Similarity`).

@@ -328,6 +328,24 @@ impl<T: Similarity> FfiSimilarity for GuardedSimilarity<T> {
     fn distance(&self, a: RSlice<'_, f32>, b: RSlice<'_, f32>) -> RResult<f64, PluginError> {
         guard("distance", || self.0.distance(a.as_slice(), b.as_slice()))
     }
+    fn landmarks(&mut self) -> RResult<RVec<Genome>, PluginError> {
+        guard("landmarks", || {
+            self.0
+                .landmarks()
+                .map(|l| l.into_iter().map(RVec::from).collect())
+        })
+    }
+    fn embed_scores(
+        &mut self,
+        task: RStr<'_>,
+        scores: RSlice<'_, f64>,
+    ) -> RResult<RVec<f32>, PluginError> {
+        guard("embed_scores", || {
+            self.0
+                .embed_scores(task.as_str(), scores.as_slice())
+                .map(RVec::from)
+        })
+    }
 }
 
 /// Wraps a similarity measure into its ABI object.
@@ -346,6 +364,16 @@ impl Similarity for SimilarityBox {
     }
     fn distance(&self, a: &[f32], b: &[f32]) -> PluginResult<f64> {
         FfiSimilarity::distance(&self.0, a.into(), b.into()).into_result()
+    }
+    fn landmarks(&mut self) -> PluginResult<Vec<Vec<u32>>> {
+        FfiSimilarity::landmarks(&mut self.0)
+            .into_result()
+            .map(|l| l.into_iter().map(Vec::from).collect())
+    }
+    fn embed_scores(&mut self, task: &str, scores: &[f64]) -> PluginResult<Vec<f32>> {
+        FfiSimilarity::embed_scores(&mut self.0, task.into(), scores.into())
+            .into_result()
+            .map(Vec::from)
     }
 }
 

@@ -85,8 +85,21 @@ pub trait Transfer: Send + 'static {
     fn wrap(&mut self, inner: OptimizerBox, init: &OptimizerInit) -> PluginResult<OptimizerBox>;
 }
 
-/// A task-similarity measure.
+/// A task-similarity measure: embeds tasks, then measures distances between embeddings.
+///
+/// A measure that needs architectures evaluated on each task (landmark architectures) declares
+/// the `landmarks` capability and implements [`Similarity::landmarks`] and
+/// [`Similarity::embed_scores`]; the host evaluates them (persisted, in parallel, the target's
+/// against the search budget) and never calls `embed`.
 pub trait Similarity: Send + 'static {
     fn embed(&mut self, task: &str) -> PluginResult<Vec<f32>>;
     fn distance(&self, a: &[f32], b: &[f32]) -> PluginResult<f64>;
+    fn landmarks(&mut self) -> PluginResult<Vec<Vec<u32>>> {
+        Err(PluginError::unsupported(
+            "this similarity measure has no landmark architectures",
+        ))
+    }
+    fn embed_scores(&mut self, task: &str, _scores: &[f64]) -> PluginResult<Vec<f32>> {
+        self.embed(task)
+    }
 }

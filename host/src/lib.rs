@@ -5,7 +5,8 @@
 //! loop, resume) → [`executor`] (workers) → [`store`] (SQLite) → [`report`] (CSV, JSON, plots).
 //! [`compare`] runs many experiments (variants × targets × seeds) and compares them;
 //! [`ablation`] measures how well a transferred surrogate ranks held-out architectures;
-//! [`train`] trains one architecture to the end with a trainable space.
+//! [`train`] trains one architecture to the end with a trainable space; [`similarity`] builds
+//! similarity plugins and draws task distance matrices.
 
 pub mod ablation;
 pub mod compare;
@@ -15,6 +16,7 @@ pub mod executor;
 pub mod plugins;
 pub mod report;
 pub mod run;
+pub mod similarity;
 pub mod store;
 pub mod train;
 
@@ -24,6 +26,7 @@ pub mod train;
 mod builtins {
     pub use xnas_opt_evolution as _;
     pub use xnas_opt_random as _;
+    pub use xnas_similarity_landmarks as _;
     pub use xnas_space_nasbench_graph as _;
     pub use xnas_space_tabular as _;
 

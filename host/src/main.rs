@@ -77,6 +77,17 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Embed the target and every source of an experiment with its [similarity] plugin; print
+    /// the task distance matrix and write distances.csv, similarity.json and heatmap.png/.svg.
+    Similarity {
+        file: PathBuf,
+        /// Output directory (default: runs/similarity-<experiment name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Workers evaluating landmark architectures (overrides [executor] workers).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        workers: Option<u32>,
+    },
     /// Rebuild the reports of a run (trials.csv, summary.json, best_so_far.png) or of a
     /// comparison (curves.csv, summary.md/.json, plots/) from stored results.
     Report { run_dir: PathBuf },
@@ -227,6 +238,23 @@ fn dispatch(cli: Cli) -> Result<u8> {
             };
             let outcome = xnas_host::compare::compare(file, &dir, &opts)?;
             print_comparison(&outcome.report, &dir);
+            Ok(0)
+        }
+        Command::Similarity { file, out, workers } => {
+            let exp = Experiment::load(file)?;
+            let registry = run::discover(&exp, &cli.plugin_dirs);
+            let resolved = exp.resolve_plugins(&registry)?;
+            let space = exp.create_space(&resolved.space)?;
+            let dir = out.clone().unwrap_or_else(|| {
+                Path::new("runs").join(format!("similarity-{}", exp.file.experiment.name.get_ref()))
+            });
+            let workers = workers.unwrap_or(*exp.file.executor.workers.get_ref()) as usize;
+            let m = xnas_host::similarity::matrix(&exp, &resolved, &space, workers, &dir)?;
+            print!("{}", xnas_host::similarity::table(&m));
+            println!(
+                "written: {}/{{distances.csv,similarity.json,heatmap.png,heatmap.svg}}",
+                dir.display()
+            );
             Ok(0)
         }
         Command::Ablation { file, out } => {

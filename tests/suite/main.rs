@@ -13,6 +13,7 @@ mod reproducibility;
 mod resume;
 mod rl_controller;
 mod search;
+mod similarity;
 mod source_knowledge;
 mod validate;
 mod xfer;

@@ -72,6 +72,9 @@ pub struct VariantSpec {
     pub optimizer: Option<Table>,
     /// `[transfer]` of this variant's runs: `{ plugin = "xfer", params = { … } }`.
     pub transfer: Option<Table>,
+    /// `[similarity]` of this variant's runs: `{ plugin = "landmark-archs", top_k = 3 }` (the
+    /// variant then searches with the sources it ranks nearest).
+    pub similarity: Option<Table>,
     /// The plain variant this transfer variant is tested against (default: the variant with
     /// the same optimizer plugin and no transfer).
     pub plain: Option<String>,
@@ -471,6 +474,9 @@ fn run_file(
     }
     if let Some(x) = &v.transfer {
         t.insert("transfer".into(), Value::Table(x.clone()));
+    }
+    if let Some(x) = &v.similarity {
+        t.insert("similarity".into(), Value::Table(x.clone()));
     }
     format!(
         "# Written by `xnas compare` for variant `{}`, target {target}, seed {seed}.\n{}",

@@ -47,6 +47,8 @@ pub enum OriginKind {
     Run,
     /// A meta-dataset file (`source_file`).
     File,
+    /// The similarity plugin's landmark architectures, evaluated on the chosen sources.
+    Landmarks,
 }
 
 /// What one origin gave, as recorded in the store and in `sources.json`.
@@ -77,6 +79,7 @@ impl OriginRecord {
             OriginKind::Samples => "sampled source knowledge".into(),
             OriginKind::Run => format!("source run {path}"),
             OriginKind::File => format!("source file {path}"),
+            OriginKind::Landmarks => "landmark architectures".into(),
         }
     }
 }
@@ -576,7 +579,8 @@ fn read_file(
 
 /// Refuses to resume with imported origins that no longer give what the run started with.
 fn check_unchanged(stored: &[OriginRecord], now: &[OriginRecord]) -> HostResult<()> {
-    let imported = |r: &&OriginRecord| r.origin != OriginKind::Samples;
+    let imported =
+        |r: &&OriginRecord| !matches!(r.origin, OriginKind::Samples | OriginKind::Landmarks);
     let then: Vec<&OriginRecord> = stored.iter().filter(imported).collect();
     let now: Vec<&OriginRecord> = now.iter().filter(imported).collect();
     for (a, b) in then.iter().zip(&now) {
@@ -688,6 +692,19 @@ impl Runner {
             origins.push(i.record);
             history.extend(i.observations);
         }
+        // Landmark evaluations on the chosen sources are source knowledge too (never wasted).
+        let landmark_obs = self.landmark_source_observations(sources)?;
+        if !landmark_obs.is_empty() {
+            origins.push(OriginRecord {
+                origin: OriginKind::Landmarks,
+                path: None,
+                resolved: None,
+                counts: counts_of(&landmark_obs),
+                first_trial_id: None,
+                fingerprint: None,
+            });
+            history.extend(landmark_obs);
+        }
         // The last word on leakage, whatever the origins did.
         if let Some(o) = history.iter().find(|o| o.task.as_str() == self.target) {
             return Err(HostError::Run(format!(
@@ -753,7 +770,7 @@ impl Runner {
         let per_task = self.exp.file.tasks.source_samples;
         let mut existing: Vec<TrialRecord> = records
             .iter()
-            .filter(|r| r.spec.role == Role::Source)
+            .filter(|r| r.spec.role == Role::Source && r.spec.batch == SAMPLED_BATCH)
             .cloned()
             .collect();
         if existing.is_empty() && per_task > 0 && !sources.is_empty() {
@@ -769,7 +786,7 @@ impl Runner {
                         .space
                         .sample(seed)
                         .map_err(|e| self.plugin_err(&space_name, "search space", e))?;
-                    specs.push(self.spec(0, Role::Source, task, genome, None));
+                    specs.push(self.spec(SAMPLED_BATCH, Role::Source, task, genome, None));
                 }
             }
             self.store.insert_pending(&specs)?;
@@ -805,6 +822,29 @@ impl Runner {
             .collect())
     }
 }
+
+impl Runner {
+    /// The successful landmark evaluations on `sources` (see `run::sources`).
+    fn landmark_source_observations(&self, sources: &[String]) -> HostResult<Vec<Observation>> {
+        Ok(self
+            .store
+            .trials()?
+            .iter()
+            .filter(|r| {
+                r.spec.role == Role::Source
+                    && r.spec.batch == super::sources::LANDMARK_SOURCE_BATCH
+                    && sources.contains(&r.spec.task)
+            })
+            .filter_map(|r| {
+                let o = r.outcome.as_ref()?;
+                (o.status == Status::Ok).then(|| Self::observation(&r.spec, o))
+            })
+            .collect())
+    }
+}
+
+/// The batch of the source trials sampled as source knowledge (`source_samples`).
+pub(super) const SAMPLED_BATCH: u64 = 0;
 
 #[cfg(test)]
 mod tests {

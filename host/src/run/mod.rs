@@ -4,7 +4,7 @@
 
 pub mod knowledge;
 pub(crate) mod progress;
-mod sources;
+pub(crate) mod sources;
 
 use crate::config::validate::Resolved;
 use crate::config::{params_text, Experiment};
@@ -416,7 +416,7 @@ impl Runner {
 
         // 1. Source knowledge (and its ranking by similarity, recorded once): sampled, from
         //    earlier runs and from a meta-dataset file.
-        let sources = sources::ranked_sources(&mut self)?;
+        let sources = sources::ranked_sources(&mut self, &progress)?;
         let history = self.source_knowledge(&sources, &records, &progress)?;
 
         // 2. The optimizer, decorated by the transfer plugin when there is one.
@@ -443,9 +443,21 @@ impl Runner {
             if resume_state.is_some_and(|b| *batch <= b) {
                 continue; // covered by the restored state
             }
-            let asked = optimizer
-                .ask(trials.len())
-                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+            // Batch 0 holds the similarity plugin's landmark evaluations: told, never asked.
+            let landmarks = *batch == sources::LANDMARK_TARGET_BATCH;
+            let asked = if landmarks {
+                trials
+                    .iter()
+                    .map(|t| Proposal {
+                        genome: RVec::from(t.spec.genome.clone()),
+                        budget: t.spec.budget.into(),
+                    })
+                    .collect()
+            } else {
+                optimizer
+                    .ask(trials.len())
+                    .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?
+            };
             if asked.len() != trials.len() {
                 return Err(HostError::Run(format!(
                     "cannot resume: optimizer `{opt_name}` proposed {} architectures when replaying batch {batch}, \

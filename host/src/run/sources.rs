@@ -1,13 +1,26 @@
 //! Which source tasks a run uses: as listed, or ranked (and cut to `top_k`) by a similarity
 //! plugin. Decided once and recorded in the store and in `similarity.json`, so a resumed run
 //! uses exactly the same sources.
+//!
+//! A measure with landmark architectures gets them evaluated here as trials: on the target as
+//! batch 0 of the search (they count against the budget and the optimizer is told them before
+//! its first ask), on every listed source as source trials (the chosen sources' become source
+//! knowledge). Persisted like any trial, so a killed run resumes without evaluating them again.
 
+use super::progress::Progress;
 use super::Runner;
-use crate::config::params_text;
 use crate::error::{HostError, HostResult};
-use xnas_core::{Similarity, SimilarityInit};
+use crate::similarity;
+use crate::store::{Role, Status, TrialRecord, TrialSpec};
+use std::collections::BTreeMap;
+use xnas_core::{derive_seed, Similarity};
 
-pub(super) fn ranked_sources(r: &mut Runner) -> HostResult<Vec<String>> {
+/// Batch of the landmark trials on the target (the search's batches start at 1).
+pub(super) const LANDMARK_TARGET_BATCH: u64 = 0;
+/// Batch of the landmark trials on source tasks (sampled source knowledge is batch 0).
+pub(crate) const LANDMARK_SOURCE_BATCH: u64 = 1;
+
+pub(super) fn ranked_sources(r: &mut Runner, progress: &Progress) -> HostResult<Vec<String>> {
     if let Some(stored) = r.store.meta("sources")? {
         return serde_json::from_str(&stored).map_err(|e| HostError::Store {
             path: r.store.path().to_path_buf(),
@@ -22,46 +35,70 @@ pub(super) fn ranked_sources(r: &mut Runner) -> HostResult<Vec<String>> {
         .iter()
         .map(|s| s.get_ref().clone())
         .collect();
-    let chosen = match (&r.resolved.similarity, &r.exp.file.similarity) {
+    let chosen = match (r.resolved.similarity.clone(), &r.exp.file.similarity) {
         (Some(entry), Some(section)) => {
-            let init = SimilarityInit {
-                space: r.space.clone(),
-                seed: xnas_core::derive_seed(r.seed, super::SIMILARITY_SEED_TAG),
-                base_dir: r.exp.base_dir.display().to_string().into(),
+            let top_k = section.top_k.as_ref().map(|k| *k.get_ref());
+            let seed = derive_seed(r.seed, super::SIMILARITY_SEED_TAG);
+            let mut sim = similarity::create(&r.exp, &entry, &r.space, seed)?;
+            let err = |e| similarity::plugin_error(&entry, e);
+            let landmarks = similarity::landmarks(&entry, &mut sim, &r.space)?;
+            let mut scores = match &landmarks {
+                Some(genomes) => landmark_scores(r, genomes, &listed, progress)?,
+                None => BTreeMap::new(),
             };
-            let err = |e| HostError::Plugin {
-                name: entry.name().to_string(),
-                kind: "similarity",
-                origin: entry.origin.describe(),
-                error: e,
+            let mut embed = |task: &str| match scores.remove(task) {
+                Some(s) => sim.embed_scores(task, &s).map_err(err),
+                None => sim.embed(task).map_err(err),
             };
-            let mut sim = entry
-                .create_similarity(&params_text(section.params.as_ref()), &init)
-                .map_err(err)?;
-            let target = sim.embed(&r.target).map_err(err)?;
-            let mut ranked = Vec::with_capacity(listed.len());
+            let target = embed(&r.target)?;
+            // A source the measure cannot embed (say, landmarks its benchmark has no entries
+            // for) is ranked last rather than stopping the run.
+            let mut embedded = Vec::with_capacity(listed.len());
+            let mut unembedded = serde_json::Map::new();
             for s in &listed {
-                let e = sim.embed(s).map_err(err)?;
-                ranked.push((s.clone(), sim.distance(&target, &e).map_err(err)?));
+                match embed(s) {
+                    Ok(e) => embedded.push((s.clone(), Some(e))),
+                    Err(e) => {
+                        tracing::warn!("{s} ranked last: {e}");
+                        unembedded.insert(s.clone(), e.to_string().into());
+                        embedded.push((s.clone(), None));
+                    }
+                }
+            }
+            let mut ranked = Vec::with_capacity(listed.len());
+            for (s, e) in embedded {
+                let d = match e {
+                    Some(e) => sim.distance(&target, &e).map_err(err)?,
+                    None => f64::INFINITY,
+                };
+                ranked.push((s, d));
             }
             ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            let keep = section
-                .top_k
-                .as_ref()
-                .map_or(ranked.len(), |k| *k.get_ref())
-                .min(ranked.len());
+            let keep = top_k.map_or(ranked.len(), |k| k.min(ranked.len()));
             let json = serde_json::json!({
                 "similarity": entry.name(),
                 "target": r.target,
-                "distances": ranked.iter().map(|(t, d)| serde_json::json!({"task": t, "distance": d})).collect::<Vec<_>>(),
+                "distances": ranked.iter().map(|(t, d)| serde_json::json!({"task": t, "distance": d.is_finite().then_some(*d)})).collect::<Vec<_>>(),
+                "not_embedded": unembedded,
                 "chosen": ranked.iter().take(keep).map(|(t, _)| t).collect::<Vec<_>>(),
+                "landmarks": landmarks.as_ref().map_or(0, Vec::len),
             });
             let path = r.run_dir.join("similarity.json");
             std::fs::write(
                 &path,
-                serde_json::to_string_pretty(&json).unwrap_or_default(),
+                serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
             )
             .map_err(|e| HostError::io(&path, e))?;
+            tracing::info!(
+                "similarity `{}`: sources by distance to {}: {}; keeping {keep}",
+                entry.name(),
+                r.target,
+                ranked
+                    .iter()
+                    .map(|(t, d)| format!("{t} {d:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             ranked.into_iter().take(keep).map(|(t, _)| t).collect()
         }
         _ => listed,
@@ -71,4 +108,100 @@ pub(super) fn ranked_sources(r: &mut Runner) -> HostResult<Vec<String>> {
         &serde_json::to_string(&chosen).unwrap_or_default(),
     )?;
     Ok(chosen)
+}
+
+fn is_landmark(rec: &TrialRecord) -> bool {
+    match rec.spec.role {
+        Role::Target => rec.spec.batch == LANDMARK_TARGET_BATCH,
+        Role::Source => rec.spec.batch == LANDMARK_SOURCE_BATCH,
+    }
+}
+
+/// Evaluates the landmarks on the target and every listed source (what is not stored yet) and
+/// returns each task's scores in landmark order (NaN for a failed evaluation).
+fn landmark_scores(
+    r: &mut Runner,
+    genomes: &[Vec<u32>],
+    sources: &[String],
+    progress: &Progress,
+) -> HostResult<BTreeMap<String, Vec<f64>>> {
+    let budget = r.exp.file.experiment.budget.get_ref().evaluations;
+    if let Some(b) = budget {
+        if (genomes.len() as u64) > b {
+            return Err(HostError::Usage(format!(
+                "the similarity plugin evaluates {} landmark architectures on the target, which count \
+                 against the search budget of {b} evaluations: lower its `k` or raise \
+                 experiment.budget.evaluations",
+                genomes.len()
+            )));
+        }
+    }
+    let mut records: Vec<TrialRecord> = r.store.trials()?.into_iter().filter(is_landmark).collect();
+    if records.is_empty() {
+        let target = r.target.clone();
+        let mut specs: Vec<TrialSpec> = Vec::new();
+        for g in genomes {
+            specs.push(r.spec(
+                LANDMARK_TARGET_BATCH,
+                Role::Target,
+                &target,
+                g.clone(),
+                None,
+            ));
+        }
+        for task in sources {
+            for g in genomes {
+                specs.push(r.spec(LANDMARK_SOURCE_BATCH, Role::Source, task, g.clone(), None));
+            }
+        }
+        r.store.insert_pending(&specs)?;
+        tracing::info!(
+            "similarity: evaluating {} landmark architectures on {} tasks ({} on the target, counted \
+             against the budget)",
+            genomes.len(),
+            sources.len() + 1,
+            genomes.len()
+        );
+        records = specs
+            .into_iter()
+            .map(|spec| TrialRecord {
+                spec,
+                outcome: None,
+            })
+            .collect();
+    }
+    let pending: Vec<&TrialSpec> = records
+        .iter()
+        .filter(|t| t.outcome.is_none())
+        .map(|t| &t.spec)
+        .collect();
+    let quiet = progress.quiet_clone();
+    let mut fresh: BTreeMap<u64, _> = r.evaluate(&pending, &quiet)?.into_iter().collect();
+    let mut scores: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for rec in &records {
+        let o = rec.outcome.clone().or_else(|| fresh.remove(&rec.spec.id));
+        let metric = o
+            .filter(|o| o.status == Status::Ok)
+            .and_then(|o| o.metric)
+            .unwrap_or(f64::NAN);
+        // Records come in trial-id order, which is landmark order within each task.
+        scores
+            .entry(rec.spec.task.clone())
+            .or_default()
+            .push(metric);
+    }
+    for (task, s) in &scores {
+        if s.len() != genomes.len() {
+            return Err(HostError::Store {
+                path: r.store.path().to_path_buf(),
+                message: format!(
+                    "{task} has {} landmark trials where the similarity plugin names {}: the run's \
+                     landmarks changed",
+                    s.len(),
+                    genomes.len()
+                ),
+            });
+        }
+    }
+    Ok(scores)
 }

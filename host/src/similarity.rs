@@ -1,0 +1,371 @@
+//! Task similarity: building an experiment's similarity plugin, and `xnas similarity FILE`, which
+//! embeds every task of the file, prints the distance matrix and draws it as a heat map.
+//!
+//! A measure with the `landmarks` capability does not read data itself: it names architectures,
+//! the host evaluates them on each task through the experiment's space, and the plugin embeds a
+//! task from those scores. In a run those evaluations are trials (see `run::sources`); here they
+//! are evaluated directly and not stored.
+
+use crate::config::validate::{data_dir, Resolved};
+use crate::config::{params_text, Experiment};
+use crate::error::{HostError, HostResult};
+use crate::executor::{Finished, LocalPool};
+use crate::plugins::PluginEntry;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use xnas_core::abi_stable::std_types::RVec;
+use xnas_core::*;
+
+/// The similarity section's parameters, with `tasks` defaulting to the search space's `tasks`
+/// table (the datasets a trainable space reads), so the user names each dataset once.
+pub(crate) fn params(exp: &Experiment) -> String {
+    let f = &exp.file;
+    let Some(section) = &f.similarity else {
+        return String::new();
+    };
+    let mut table = section
+        .params
+        .as_ref()
+        .map(|p| p.get_ref().clone())
+        .unwrap_or_default();
+    if !table.contains_key("tasks") {
+        if let Some(tasks) = f
+            .search_space
+            .params
+            .as_ref()
+            .and_then(|p| p.get_ref().get("tasks"))
+        {
+            table.insert("tasks".into(), tasks.clone());
+        }
+    }
+    toml::to_string(&table).unwrap_or_else(|_| params_text(section.params.as_ref()))
+}
+
+pub(crate) fn plugin_error(entry: &PluginEntry, error: PluginError) -> HostError {
+    HostError::Plugin {
+        name: entry.name().to_string(),
+        kind: "similarity",
+        origin: entry.origin.describe(),
+        error,
+    }
+}
+
+/// Creates the experiment's similarity plugin.
+pub(crate) fn create(
+    exp: &Experiment,
+    entry: &PluginEntry,
+    space: &SpaceBox,
+    seed: u64,
+) -> HostResult<SimilarityBox> {
+    let init = SimilarityInit {
+        space: space.clone(),
+        tasks: exp.tasks().into_iter().map(Into::into).collect(),
+        seed,
+        base_dir: exp.base_dir.display().to_string().into(),
+        data_dir: data_dir().display().to_string().into(),
+    };
+    entry
+        .create_similarity(&params(exp), &init)
+        .map_err(|e| plugin_error(entry, e))
+}
+
+/// The landmark architectures of a measure that declares them (checked valid in the space).
+pub(crate) fn landmarks(
+    entry: &PluginEntry,
+    sim: &mut SimilarityBox,
+    space: &SpaceBox,
+) -> HostResult<Option<Vec<Vec<u32>>>> {
+    if !entry.info.has(capability::LANDMARKS) {
+        return Ok(None);
+    }
+    let genomes = sim.landmarks().map_err(|e| plugin_error(entry, e))?;
+    if genomes.is_empty() {
+        return Err(plugin_error(
+            entry,
+            PluginError::other("declares landmarks but named none"),
+        ));
+    }
+    let mut canonical = Vec::with_capacity(genomes.len());
+    for g in genomes {
+        let arch = space.canonical(&g).map_err(|e| {
+            plugin_error(
+                entry,
+                PluginError::other(format!(
+                    "landmark architecture {g:?} is not valid in the search space: {}",
+                    e.message()
+                )),
+            )
+        })?;
+        canonical.push(arch.genome.to_vec());
+    }
+    Ok(Some(canonical))
+}
+
+/// The scores (validation metrics, NaN for failed evaluations) of a task's landmarks.
+pub(crate) fn scores_of(outcomes: &[Option<f64>]) -> Vec<f64> {
+    outcomes.iter().map(|m| m.unwrap_or(f64::NAN)).collect()
+}
+
+/// What `xnas similarity` computed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Matrix {
+    pub similarity: String,
+    pub tasks: Vec<String>,
+    /// `distances[i][j]`: distance between tasks i and j.
+    pub distances: Vec<Vec<f64>>,
+    /// Seconds to embed each task (landmark evaluations included).
+    pub embed_seconds: Vec<f64>,
+    /// Empty for a task that could not be embedded (see `not_embedded`).
+    pub embeddings: Vec<Vec<f32>>,
+    /// Tasks the measure could not embed, with the reason (their distances are NaN).
+    pub not_embedded: Vec<String>,
+}
+
+/// `xnas similarity FILE`: embeds the target and every source of the experiment with its
+/// `[similarity]` plugin; writes distances.csv, similarity.json and heatmap.png/.svg to `out`.
+pub fn matrix(
+    exp: &Experiment,
+    resolved: &Resolved,
+    space: &SpaceBox,
+    workers: usize,
+    out: &Path,
+) -> HostResult<Matrix> {
+    let entry = resolved.similarity.as_ref().ok_or_else(|| {
+        HostError::Usage(format!(
+            "{} has no [similarity] section: add one (for example `[similarity] plugin = \"task2vec\"`) \
+             to say how tasks are compared",
+            exp.path.display()
+        ))
+    })?;
+    let seed = derive_seed(exp.file.experiment.seed, crate::run::SIMILARITY_SEED_TAG);
+    let mut sim = create(exp, entry, space, seed)?;
+    let tasks = exp.tasks();
+    let lm = landmarks(entry, &mut sim, space)?;
+    let mut pool = LocalPool::new(space.clone(), workers.max(1));
+    let mut embeddings = Vec::with_capacity(tasks.len());
+    let mut embed_seconds = Vec::with_capacity(tasks.len());
+    let mut failures = Vec::new();
+    for (ti, task) in tasks.iter().enumerate() {
+        let started = Instant::now();
+        let e = match &lm {
+            None => sim.embed(task),
+            Some(genomes) => {
+                let requests = genomes
+                    .iter()
+                    .enumerate()
+                    .map(|(j, g)| EvalRequest {
+                        trial_id: j as u64,
+                        task: task.as_str().into(),
+                        genome: RVec::from(g.clone()),
+                        seed: derive_seed(seed, ((ti as u64) << 32) | j as u64),
+                        budget: None.into(),
+                    })
+                    .collect();
+                let mut metrics = vec![None; genomes.len()];
+                pool.run(requests, |Finished { index, result, .. }| {
+                    match result {
+                        Ok(r) if r.metric.is_finite() => metrics[index] = Some(r.metric),
+                        Ok(_) => tracing::warn!("landmark {index} on {task}: non-finite metric"),
+                        Err(e) => tracing::warn!("landmark {index} on {task} failed: {e}"),
+                    }
+                    Ok::<(), HostError>(())
+                })?;
+                sim.embed_scores(task, &scores_of(&metrics))
+            }
+        };
+        embed_seconds.push(started.elapsed().as_secs_f64());
+        match e {
+            Ok(e) => {
+                tracing::info!(
+                    "embedded {task} in {:.2} s ({} values)",
+                    embed_seconds[ti],
+                    e.len()
+                );
+                embeddings.push(e);
+            }
+            // Data errors stop here (bad input); a task the measure cannot embed is a gap.
+            Err(e) if e.kind == ErrorKind::EVALUATION => {
+                tracing::warn!("{task} not embedded: {e}");
+                failures.push(format!("{task}: {}", e.message()));
+                embeddings.push(Vec::new());
+            }
+            Err(e) => return Err(plugin_error(entry, e)),
+        }
+    }
+    let n = tasks.len();
+    let mut distances = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..n {
+            if embeddings[i].is_empty() || embeddings[j].is_empty() {
+                distances[i][j] = f64::NAN;
+            } else if i != j {
+                distances[i][j] = sim
+                    .distance(&embeddings[i], &embeddings[j])
+                    .map_err(|e| plugin_error(entry, e))?;
+            }
+        }
+    }
+    let m = Matrix {
+        similarity: entry.name().to_string(),
+        tasks,
+        distances,
+        embed_seconds,
+        embeddings,
+        not_embedded: failures,
+    };
+    write(&m, out)?;
+    Ok(m)
+}
+
+fn write(m: &Matrix, out: &Path) -> HostResult<()> {
+    std::fs::create_dir_all(out).map_err(|e| HostError::io(out, e))?;
+    let mut csv = String::from("task");
+    for t in &m.tasks {
+        csv.push(',');
+        csv.push_str(t);
+    }
+    csv.push('\n');
+    for (t, row) in m.tasks.iter().zip(&m.distances) {
+        csv.push_str(t);
+        for d in row {
+            csv.push_str(&format!(",{d:.6}"));
+        }
+        csv.push('\n');
+    }
+    let put = |name: &str, text: String| {
+        let p = out.join(name);
+        std::fs::write(&p, text).map_err(|e| HostError::io(&p, e))
+    };
+    put("distances.csv", csv)?;
+    put(
+        "similarity.json",
+        serde_json::to_string_pretty(m).unwrap_or_default() + "\n",
+    )?;
+    for (name, png) in [("heatmap.png", true), ("heatmap.svg", false)] {
+        let p = out.join(name);
+        heatmap(m, &p, png).map_err(|e| HostError::Run(format!("{}: {e}", p.display())))?;
+    }
+    Ok(())
+}
+
+/// The matrix as text, for the terminal.
+pub fn table(m: &Matrix) -> String {
+    let w = m.tasks.iter().map(String::len).max().unwrap_or(4).max(8);
+    let mut s = format!("distances ({}; 0 = identical)\n{:w$}", m.similarity, "");
+    for t in &m.tasks {
+        s.push_str(&format!(" {t:>w$}"));
+    }
+    s.push('\n');
+    for (t, row) in m.tasks.iter().zip(&m.distances) {
+        s.push_str(&format!("{t:w$}"));
+        for d in row {
+            s.push_str(&format!(" {d:>w$.4}"));
+        }
+        s.push('\n');
+    }
+    s.push_str("seconds to embed:");
+    for (t, sec) in m.tasks.iter().zip(&m.embed_seconds) {
+        s.push_str(&format!(" {t} {sec:.2}"));
+    }
+    s.push('\n');
+    for f in &m.not_embedded {
+        s.push_str(&format!("not embedded: {f}\n"));
+    }
+    s
+}
+
+/// White (0) to dark blue (the largest distance), each cell labelled with its value.
+fn heatmap(m: &Matrix, path: &PathBuf, png: bool) -> Result<(), String> {
+    crate::report::plot::ensure_font()?;
+    let n = m.tasks.len() as u32;
+    let size = (MARGIN + CELL * n + 40, MARGIN + CELL * n + 60);
+    if png {
+        draw_heatmap(BitMapBackend::new(path, size).into_drawing_area(), m)
+    } else {
+        draw_heatmap(SVGBackend::new(path, size).into_drawing_area(), m)
+    }
+}
+
+const CELL: u32 = 90;
+const MARGIN: u32 = 150;
+
+fn draw_heatmap<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    m: &Matrix,
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let n = m.tasks.len() as u32;
+    let max = m
+        .distances
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|d| d.is_finite())
+        .fold(0.0, f64::max);
+    root.fill(&WHITE).map_err(err)?;
+    root.draw(&Text::new(
+        format!("task distance ({})", m.similarity),
+        (MARGIN as i32, 15),
+        ("sans-serif", 22).into_font(),
+    ))
+    .map_err(err)?;
+    for (i, row) in m.distances.iter().enumerate() {
+        for (j, d) in row.iter().enumerate() {
+            let t = if max > 0.0 && d.is_finite() {
+                d / max
+            } else {
+                0.0
+            };
+            let mix = |white: f64, dark: f64| (white + (dark - white) * t) as u8;
+            let colour = RGBColor(mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0));
+            let (x, y) = (
+                (MARGIN + CELL * j as u32) as i32,
+                (MARGIN + CELL * i as u32) as i32,
+            );
+            root.draw(&Rectangle::new(
+                [(x, y), (x + CELL as i32, y + CELL as i32)],
+                colour.filled(),
+            ))
+            .map_err(err)?;
+            let ink = if t > 0.5 { WHITE } else { BLACK };
+            root.draw(&Text::new(
+                if d.is_finite() {
+                    format!("{d:.3}")
+                } else {
+                    "n/a".into()
+                },
+                (x + 18, y + CELL as i32 / 2 - 8),
+                ("sans-serif", 16).into_font().color(&ink),
+            ))
+            .map_err(err)?;
+        }
+    }
+    for (i, t) in m.tasks.iter().enumerate() {
+        let mid = (MARGIN + CELL * i as u32 + CELL / 2) as i32;
+        root.draw(&Text::new(
+            t.clone(),
+            (8, mid - 8),
+            ("sans-serif", 15).into_font(),
+        ))
+        .map_err(err)?;
+        // Column labels alternate between two lines so long names do not overlap.
+        let (half_width, line) = (t.chars().count() as i32 * 4, (i % 2) as i32 * 22);
+        root.draw(&Text::new(
+            t.clone(),
+            (mid - half_width, MARGIN as i32 - 50 + line),
+            ("sans-serif", 15).into_font(),
+        ))
+        .map_err(err)?;
+    }
+    root.draw(&Text::new(
+        format!("rows and columns: tasks; white = 0, darkest = {max:.4}"),
+        (MARGIN as i32, (MARGIN + CELL * n + 20) as i32),
+        ("sans-serif", 15).into_font(),
+    ))
+    .map_err(err)?;
+    root.present().map_err(err)
+}

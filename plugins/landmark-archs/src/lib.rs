@@ -1,0 +1,245 @@
+//! Two similarity measures that need no data of their own:
+//!
+//! * `landmark-archs`: `k` fixed architectures, sampled from the search space with a fixed seed,
+//!   are evaluated on every task (by the host, through the space: a benchmark's table or real
+//!   training); a task is embedded as its landmarks' validation metrics, and the distance of two
+//!   tasks is 1 − Spearman's ρ of those metrics (0 = they rank the landmarks alike, 2 = in
+//!   reverse). Architectures that rank alike across tasks is what transfer needs.
+//! * `random`: every task gets a number drawn from (run seed, task name), distance = their
+//!   difference. With `top_k` it keeps k random sources: the control for a real measure.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use xnas_core::{
+    capability, derive_seed, Meta, PluginError, PluginResult, PluginSet, SearchSpace, Similarity,
+    SimilarityInit, SpaceBox,
+};
+
+/// `[similarity.params]` of `landmark-archs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandmarkParams {
+    /// Number of landmark architectures (each is evaluated on every task; the target's count
+    /// against the search budget).
+    #[serde(default = "default_k")]
+    pub k: usize,
+    /// Seed choosing the landmarks. Fixed (not the run's seed) so that every run and every
+    /// experiment on the same space embeds tasks with the same architectures.
+    #[serde(default)]
+    pub seed: u64,
+    /// Datasets of trainable spaces are the space's business; accepted and ignored here so the
+    /// host can pass the space's `tasks` table to every similarity plugin.
+    #[serde(default)]
+    pub tasks: Option<serde::de::IgnoredAny>,
+}
+
+fn default_k() -> usize {
+    10
+}
+
+pub struct LandmarkArchs {
+    space: SpaceBox,
+    params: LandmarkParams,
+}
+
+impl LandmarkArchs {
+    pub fn new(params: LandmarkParams, init: &SimilarityInit) -> PluginResult<Self> {
+        if params.k < 3 {
+            return Err(PluginError::invalid_params(format!(
+                "k = {}: a rank correlation needs at least 3 landmark architectures",
+                params.k
+            )));
+        }
+        Ok(LandmarkArchs {
+            space: init.space.clone(),
+            params,
+        })
+    }
+}
+
+/// Draws beyond `k` allowed while looking for distinct architectures (tiny spaces run out).
+const MAX_DRAWS_PER_LANDMARK: usize = 50;
+
+impl Similarity for LandmarkArchs {
+    fn embed(&mut self, _task: &str) -> PluginResult<Vec<f32>> {
+        Err(PluginError::unsupported(
+            "landmark-archs embeds a task from its landmarks' scores (embed_scores)",
+        ))
+    }
+
+    fn landmarks(&mut self) -> PluginResult<Vec<Vec<u32>>> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(self.params.k);
+        let mut draw = 0u64;
+        while out.len() < self.params.k {
+            if draw as usize >= self.params.k * MAX_DRAWS_PER_LANDMARK {
+                return Err(PluginError::invalid_params(format!(
+                    "k = {}: the search space gave only {} distinct architectures in {draw} draws",
+                    self.params.k,
+                    out.len()
+                )));
+            }
+            let g = self.space.sample(derive_seed(self.params.seed, draw))?;
+            draw += 1;
+            let canonical = self.space.canonical(&g)?.genome.to_vec();
+            if seen.insert(canonical.clone()) {
+                out.push(canonical);
+            }
+        }
+        Ok(out)
+    }
+
+    fn embed_scores(&mut self, task: &str, scores: &[f64]) -> PluginResult<Vec<f32>> {
+        let ok = scores.iter().filter(|s| s.is_finite()).count();
+        if ok < 3 {
+            return Err(PluginError::evaluation(format!(
+                "task `{task}`: only {ok} of {} landmark architectures evaluated successfully; \
+                 at least 3 are needed for a rank correlation",
+                scores.len()
+            )));
+        }
+        Ok(scores.iter().map(|&s| s as f32).collect())
+    }
+
+    fn distance(&self, a: &[f32], b: &[f32]) -> PluginResult<f64> {
+        if a.len() != b.len() {
+            return Err(PluginError::invalid_params(format!(
+                "embeddings of different lengths ({} and {}): they come from different landmarks",
+                a.len(),
+                b.len()
+            )));
+        }
+        let (x, y): (Vec<f64>, Vec<f64>) = a
+            .iter()
+            .zip(b)
+            .filter(|(p, q)| p.is_finite() && q.is_finite())
+            .map(|(&p, &q)| (f64::from(p), f64::from(q)))
+            .unzip();
+        if x.len() < 3 {
+            return Err(PluginError::evaluation(format!(
+                "only {} landmark architectures evaluated on both tasks; at least 3 are needed",
+                x.len()
+            )));
+        }
+        Ok(1.0 - spearman(&x, &y))
+    }
+}
+
+/// Ranks 1..n, ties sharing their average rank.
+pub fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's ρ: Pearson correlation of the ranks (0 when either side is constant).
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(&ry) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        0.0
+    } else {
+        sxy / (sxx * syy).sqrt()
+    }
+}
+
+/// `[similarity.params]` of `random`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomParams {
+    #[serde(default)]
+    pub tasks: Option<serde::de::IgnoredAny>,
+}
+
+pub struct RandomSimilarity {
+    seed: u64,
+}
+
+impl Similarity for RandomSimilarity {
+    fn embed(&mut self, task: &str) -> PluginResult<Vec<f32>> {
+        // FNV-1a of the name, mixed with the run's seed: a new draw per seed, stable per task.
+        let h = task.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let u = derive_seed(self.seed, h) >> 11;
+        Ok(vec![(u as f64 / (1u64 << 53) as f64) as f32])
+    }
+
+    fn distance(&self, a: &[f32], b: &[f32]) -> PluginResult<f64> {
+        match (a, b) {
+            ([x], [y]) => Ok(f64::from((x - y).abs())),
+            _ => Err(PluginError::invalid_params(
+                "random similarity embeddings have one value",
+            )),
+        }
+    }
+}
+
+pub fn register(set: &mut PluginSet) {
+    set.similarity(
+        Meta {
+            name: "landmark-archs",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "k fixed architectures evaluated on every task; distance = 1 - Spearman rho of their scores",
+            capabilities: &[capability::LANDMARKS],
+        },
+        LandmarkArchs::new,
+    )
+    .similarity(
+        Meta {
+            name: "random",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "control: ranks the sources at random (a new draw per run seed)",
+            capabilities: &[],
+        },
+        |_p: RandomParams, init: &SimilarityInit| Ok(RandomSimilarity { seed: init.seed }),
+    );
+}
+
+xnas_core::builtin_plugins!(register);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_matches_hand_values() {
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), 1.0);
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
+        // Ties: ranks (1.5, 1.5, 3) vs (1, 2, 3): rho = 0.866...
+        let r = spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]);
+        assert!((r - 0.866_025_403_784_438_6).abs() < 1e-12, "{r}");
+        assert_eq!(ranks(&[5.0, 1.0, 5.0, 3.0]), vec![3.5, 1.0, 3.5, 2.0]);
+    }
+
+    #[test]
+    fn random_draws_differ_by_seed_and_are_stable_per_task() {
+        let mut a = RandomSimilarity { seed: 1 };
+        let mut b = RandomSimilarity { seed: 2 };
+        let x = a.embed("cora").unwrap();
+        assert_eq!(x, a.embed("cora").unwrap());
+        assert_ne!(x, b.embed("cora").unwrap());
+        assert_ne!(x, a.embed("citeseer").unwrap());
+        assert!((0.0..1.0).contains(&x[0]));
+    }
+}
