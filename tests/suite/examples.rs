@@ -75,3 +75,22 @@ fn nasnet_fashion_mnist_xfer_validates() {
         out.stdout()
     );
 }
+
+/// The Task2Vec example names the four image tasks, each with a dataset, and a similarity plugin
+/// that finds them (`similarity.rs` runs `xnas similarity` with smaller settings).
+#[test]
+fn similarity_images_validates() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("examples/similarity-images.toml");
+    let sb = Sandbox::new();
+    let out = sb.run(&["validate", file.to_str().unwrap()]);
+    out.expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("random with nasnet on fashion-mnist (3 source tasks)"),
+        "{}",
+        out.stdout()
+    );
+}

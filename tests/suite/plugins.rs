@@ -19,6 +19,14 @@ fn lists_every_standard_plugin_with_its_file() {
         ("tabular", "search-space", "xnas_tabular", "benchmark"),
         ("random", "optimizer", "xnas_random", "ask-tell"),
         ("evolution", "optimizer", "xnas_evolution", "ask-tell"),
+        (
+            "landmark-archs",
+            "similarity",
+            "xnas_landmark_archs",
+            "landmarks",
+        ),
+        ("task2vec", "similarity", "xnas_task2vec", "trainable"),
+        ("landmark-net", "similarity", "xnas_task2vec", "trainable"),
     ] {
         let line = text
             .lines()

@@ -33,7 +33,7 @@ use xnas_tch::tch;
 /// Where tasks' files are found, and which spec each task has.
 pub(crate) struct DataAccess {
     tables: TaskTables,
-    base_dir: PathBuf,
+    pub(crate) base_dir: PathBuf,
     data_dir: PathBuf,
 }
 

@@ -50,7 +50,13 @@ impl Task2Vec {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
         let name = p.probe.preset.as_deref().unwrap_or("custom");
-        p.probe_dir().join(format!("task2vec-{name}-{h:016x}.ot"))
+        let dir = p.probe_dir();
+        let dir = if dir.is_relative() {
+            self.data.base_dir.join(dir)
+        } else {
+            dir
+        };
+        dir.join(format!("task2vec-{name}-{h:016x}.ot"))
     }
 
     /// Loads the probe, training it first if no saved one exists.
