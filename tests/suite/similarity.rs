@@ -499,3 +499,50 @@ fn bad_similarity_settings_name_the_problem() {
     out.expect_code(2);
     assert!(out.stderr().contains("no-such-task"), "{}", out.stderr());
 }
+
+/// `landmark-archs` on a trainable space: the landmarks are NASNet cells trained on each image
+/// task, the target's count against the budget and the chosen source's join the source knowledge.
+#[test]
+fn landmark_archs_trains_its_landmarks_on_a_trainable_space() {
+    let sb = Sandbox::new();
+    let text = image_experiment(
+        "[similarity]\nplugin = \"landmark-archs\"\ntop_k = 1\n[similarity.params]\nk = 3\n",
+    )
+    .replace("evaluations = 2", "evaluations = 4")
+    .replace(
+        "[search_space.params.tasks.digits]\npreset = \"digits\"",
+        "[search_space.params.tasks.digits]\npreset = \"digits\"\nlimit_train = 400",
+    );
+    sb.write("exp.toml", &text);
+    sb.run(&[
+        "--quiet",
+        "run",
+        "exp.toml",
+        "--out",
+        "run",
+        "--workers",
+        "2",
+    ])
+    .expect_code(0);
+    let run = sb.path().join("run");
+    let trials = read_trials(&run);
+    let target: Vec<&Row> = trials.iter().filter(|t| t.role == "target").collect();
+    assert_eq!(target.len(), 4, "3 landmarks + 1 searched");
+    for t in &target[..3] {
+        let m = t
+            .metric
+            .expect("a trained landmark has a validation accuracy");
+        assert!(m > 0.0 && m <= 1.0, "{m}");
+    }
+    let sim = json(&run.join("similarity.json"));
+    assert_eq!(sim["landmarks"], 3);
+    let chosen = sim["chosen"][0].as_str().unwrap().to_string();
+    let sources = json(&run.join("sources.json"));
+    let lm = sources["origins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["origin"] == "landmarks")
+        .expect("landmarks origin");
+    assert_eq!(lm["counts"][chosen.as_str()], 3, "{lm}");
+}
