@@ -111,13 +111,8 @@ fn counts_text(counts: &BTreeMap<String, u64>) -> String {
 
 /// FNV-1a 64: stable across Rust versions, unlike `DefaultHasher`, so it can be stored.
 fn fingerprint(obs: &[Observation]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut h = xnas_core::Fnv1a64::default();
+    let mut eat = |bytes: &[u8]| h.write(bytes);
     for o in obs {
         eat(o.task.as_bytes());
         eat(&[0xff]);
@@ -131,7 +126,7 @@ fn fingerprint(obs: &[Observation]) -> String {
         }
         eat(&o.cost_seconds.to_bits().to_le_bytes());
     }
-    format!("{h:016x}")
+    format!("{:016x}", h.finish())
 }
 
 fn knowledge_err(origin: impl Into<String>, message: impl Into<String>) -> HostError {

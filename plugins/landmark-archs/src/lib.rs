@@ -11,8 +11,8 @@
 use serde::Deserialize;
 use std::collections::HashSet;
 use xnas_core::{
-    capability, derive_seed, Meta, PluginError, PluginResult, PluginSet, SearchSpace, Similarity,
-    SimilarityInit, SpaceBox,
+    capability, derive_seed, fnv1a64, Meta, PluginError, PluginResult, PluginSet, SearchSpace,
+    Similarity, SimilarityInit, SpaceBox,
 };
 
 /// `[similarity.params]` of `landmark-archs`.
@@ -178,10 +178,7 @@ pub struct RandomSimilarity {
 impl Similarity for RandomSimilarity {
     fn embed(&mut self, task: &str) -> PluginResult<Vec<f32>> {
         // FNV-1a of the name, mixed with the run's seed: a new draw per seed, stable per task.
-        let h = task.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let u = derive_seed(self.seed, h) >> 11;
+        let u = derive_seed(self.seed, fnv1a64(task.as_bytes())) >> 11;
         Ok(vec![(u as f64 / (1u64 << 53) as f64) as f32])
     }
 

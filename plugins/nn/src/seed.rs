@@ -9,11 +9,7 @@ use xnas_core::derive_seed;
 /// A seed for one named component of a plugin (`"controller"`, `"head.predictor"`), derived from
 /// the plugin's seed: different names give independent streams, the same name the same stream.
 pub fn component_seed(base: u64, component: &str) -> u64 {
-    // FNV-1a of the name: stable across platforms and Rust versions (unlike `DefaultHasher`).
-    let tag = component.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    derive_seed(base, tag)
+    derive_seed(base, xnas_core::fnv1a64(component.as_bytes()))
 }
 
 /// Seeds torch's global generators (CPU, and CUDA where loaded) with all 64 bits of `seed`.

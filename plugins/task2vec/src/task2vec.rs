@@ -46,9 +46,7 @@ impl Task2Vec {
             "{PROBE_RECIPE}|{:?}|{}|{}|{}|{}|{}",
             p.probe, p.channels, p.size, p.probe_epochs, p.probe_samples, p.seed
         );
-        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+        let h = xnas_core::fnv1a64(key.as_bytes());
         let name = p.probe.preset.as_deref().unwrap_or("custom");
         let dir = p.probe_dir();
         let dir = if dir.is_relative() {
