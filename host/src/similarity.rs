@@ -107,6 +107,27 @@ pub(crate) fn scores_of(outcomes: &[Option<f64>]) -> Vec<f64> {
     outcomes.iter().map(|m| m.unwrap_or(f64::NAN)).collect()
 }
 
+/// A task's embedding: from its landmark scores when the measure has landmarks, else `embed`.
+/// The inner `Err` is a task the measure cannot embed (an evaluation error, say too few
+/// landmarks evaluated there): a gap, which a run ranks last and the matrix leaves blank. Any
+/// other plugin error (parameters, data) is returned as the outer error.
+pub(crate) fn embed_task(
+    entry: &PluginEntry,
+    sim: &mut SimilarityBox,
+    task: &str,
+    scores: Option<&[f64]>,
+) -> HostResult<Result<Vec<f32>, PluginError>> {
+    let embedded = match scores {
+        Some(s) => sim.embed_scores(task, s),
+        None => sim.embed(task),
+    };
+    match embedded {
+        Ok(e) => Ok(Ok(e)),
+        Err(e) if e.kind == ErrorKind::EVALUATION => Ok(Err(e)),
+        Err(e) => Err(plugin_error(entry, e)),
+    }
+}
+
 /// What `xnas similarity` computed.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Matrix {
@@ -148,8 +169,8 @@ pub fn matrix(
     let mut failures = Vec::new();
     for (ti, task) in tasks.iter().enumerate() {
         let started = Instant::now();
-        let e = match &lm {
-            None => sim.embed(task),
+        let scores = match &lm {
+            None => None,
             Some(genomes) => {
                 let requests = genomes
                     .iter()
@@ -171,9 +192,10 @@ pub fn matrix(
                     }
                     Ok::<(), HostError>(())
                 })?;
-                sim.embed_scores(task, &scores_of(&metrics))
+                Some(scores_of(&metrics))
             }
         };
+        let e = embed_task(entry, &mut sim, task, scores.as_deref())?;
         embed_seconds.push(started.elapsed().as_secs_f64());
         match e {
             Ok(e) => {
@@ -184,13 +206,11 @@ pub fn matrix(
                 );
                 embeddings.push(e);
             }
-            // Data errors stop here (bad input); a task the measure cannot embed is a gap.
-            Err(e) if e.kind == ErrorKind::EVALUATION => {
+            Err(e) => {
                 tracing::warn!("{task} not embedded: {e}");
                 failures.push(format!("{task}: {}", e.message()));
                 embeddings.push(Vec::new());
             }
-            Err(e) => return Err(plugin_error(entry, e)),
         }
     }
     let n = tasks.len();

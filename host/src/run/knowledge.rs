@@ -688,7 +688,7 @@ impl Runner {
             history.extend(i.observations);
         }
         // Landmark evaluations on the chosen sources are source knowledge too (never wasted).
-        let landmark_obs = self.landmark_source_observations(sources)?;
+        let landmark_obs = landmark_source_observations(records, sources);
         if !landmark_obs.is_empty() {
             origins.push(OriginRecord {
                 origin: OriginKind::Landmarks,
@@ -818,24 +818,20 @@ impl Runner {
     }
 }
 
-impl Runner {
-    /// The successful landmark evaluations on `sources` (see `run::sources`).
-    fn landmark_source_observations(&self, sources: &[String]) -> HostResult<Vec<Observation>> {
-        Ok(self
-            .store
-            .trials()?
-            .iter()
-            .filter(|r| {
-                r.spec.role == Role::Source
-                    && r.spec.batch == super::sources::LANDMARK_SOURCE_BATCH
-                    && sources.contains(&r.spec.task)
-            })
-            .filter_map(|r| {
-                let o = r.outcome.as_ref()?;
-                (o.status == Status::Ok).then(|| Self::observation(&r.spec, o))
-            })
-            .collect())
-    }
+/// The successful landmark evaluations on `sources` (see `run::sources`).
+fn landmark_source_observations(records: &[TrialRecord], sources: &[String]) -> Vec<Observation> {
+    records
+        .iter()
+        .filter(|r| {
+            r.spec.role == Role::Source
+                && r.spec.batch == super::sources::LANDMARK_SOURCE_BATCH
+                && sources.contains(&r.spec.task)
+        })
+        .filter_map(|r| {
+            let o = r.outcome.as_ref()?;
+            (o.status == Status::Ok).then(|| Runner::observation(&r.spec, o))
+        })
+        .collect()
 }
 
 /// The batch of the source trials sampled as source knowledge (`source_samples`).

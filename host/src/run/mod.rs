@@ -416,7 +416,13 @@ impl Runner {
 
         // 1. Source knowledge (and its ranking by similarity, recorded once): sampled, from
         //    earlier runs and from a meta-dataset file.
-        let sources = sources::ranked_sources(&mut self, &progress)?;
+        let (sources, evaluated) = sources::ranked_sources(&mut self, &progress)?;
+        // Landmark evaluations, if the ranking made any, are trials the knowledge step reads.
+        let records = if evaluated {
+            self.store.trials()?
+        } else {
+            records
+        };
         let history = self.source_knowledge(&sources, &records, &progress)?;
 
         // 2. The optimizer, decorated by the transfer plugin when there is one.

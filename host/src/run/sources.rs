@@ -20,13 +20,20 @@ pub(super) const LANDMARK_TARGET_BATCH: u64 = 0;
 /// Batch of the landmark trials on source tasks (sampled source knowledge is batch 0).
 pub(crate) const LANDMARK_SOURCE_BATCH: u64 = 1;
 
-pub(super) fn ranked_sources(r: &mut Runner, progress: &Progress) -> HostResult<Vec<String>> {
+/// The sources the run uses, and whether landmark trials were evaluated to choose them (the
+/// caller's copy of the store's trials is then out of date).
+pub(super) fn ranked_sources(
+    r: &mut Runner,
+    progress: &Progress,
+) -> HostResult<(Vec<String>, bool)> {
     if let Some(stored) = r.store.meta("sources")? {
-        return serde_json::from_str(&stored).map_err(|e| HostError::Store {
+        let sources = serde_json::from_str(&stored).map_err(|e| HostError::Store {
             path: r.store.path().to_path_buf(),
             message: format!("bad `sources`: {e}"),
-        });
+        })?;
+        return Ok((sources, false));
     }
+    let mut evaluated = false;
     let listed: Vec<String> = r
         .exp
         .file
@@ -43,22 +50,25 @@ pub(super) fn ranked_sources(r: &mut Runner, progress: &Progress) -> HostResult<
             let err = |e| similarity::plugin_error(&entry, e);
             let landmarks = similarity::landmarks(&entry, &mut sim, &r.space)?;
             let mut scores = match &landmarks {
-                Some(genomes) => landmark_scores(r, genomes, &listed, progress)?,
+                Some(genomes) => {
+                    evaluated = true;
+                    landmark_scores(r, genomes, &listed, progress)?
+                }
                 None => BTreeMap::new(),
             };
-            let mut embed = |task: &str| match scores.remove(task) {
-                Some(s) => sim.embed_scores(task, &s).map_err(err),
-                None => sim.embed(task).map_err(err),
+            let mut embed = |task: &str| {
+                similarity::embed_task(&entry, &mut sim, task, scores.remove(task).as_deref())
             };
-            let target = embed(&r.target)?;
+            let target = embed(&r.target)?.map_err(err)?;
             // A source the measure cannot embed (say, landmarks its benchmark has no entries
             // for) is ranked last rather than stopping the run.
             let mut embedded = Vec::with_capacity(listed.len());
             let mut unembedded = serde_json::Map::new();
             for s in &listed {
-                match embed(s) {
+                match embed(s)? {
                     Ok(e) => embedded.push((s.clone(), Some(e))),
                     Err(e) => {
+                        let e = err(e);
                         tracing::warn!("{s} ranked last: {e}");
                         unembedded.insert(s.clone(), e.to_string().into());
                         embedded.push((s.clone(), None));
@@ -107,7 +117,7 @@ pub(super) fn ranked_sources(r: &mut Runner, progress: &Progress) -> HostResult<
         "sources",
         &serde_json::to_string(&chosen).unwrap_or_default(),
     )?;
-    Ok(chosen)
+    Ok((chosen, evaluated))
 }
 
 fn is_landmark(rec: &TrialRecord) -> bool {
