@@ -164,8 +164,8 @@ pub struct AblationOptions {
     pub plugin_dirs: Vec<PathBuf>,
 }
 
-/// The experiment for one target: sources are the listed ones but the target.
-fn experiment_for(ab: &Ablation, target: &str, dir: &Path) -> HostResult<Experiment> {
+/// The experiment text for one target: sources are the listed ones but the target.
+fn experiment_text_for(ab: &Ablation, target: &str) -> String {
     let mut t: Table = toml::from_str(&ab.experiment_text).expect("written by parse");
     if let Some(tasks) = t.get_mut("tasks").and_then(Value::as_table_mut) {
         tasks.insert("target".into(), Value::String(target.into()));
@@ -173,13 +173,62 @@ fn experiment_for(ab: &Ablation, target: &str, dir: &Path) -> HostResult<Experim
             s.retain(|v| v.as_str() != Some(target));
         }
     }
-    let text = toml::to_string(&t).expect("a TOML table serialises");
-    let path = dir.join(format!(
-        "experiment-{}.toml",
-        crate::compare::plan::slug(target)
-    ));
-    std::fs::write(&path, &text).map_err(|e| HostError::io(&path, e))?;
-    Experiment::parse(text, path, dir.to_path_buf())
+    toml::to_string(&t).expect("a TOML table serialises")
+}
+
+/// Relative paths of an ablation file are resolved against its own folder, as a run's are.
+fn base_dir(file: &Path) -> PathBuf {
+    let base = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::canonicalize(base).unwrap_or(base.to_path_buf())
+}
+
+/// One target's experiment, resolved and checked: everything that can be wrong is found before
+/// the first split runs.
+type Prepared = (
+    String,
+    Experiment,
+    crate::config::validate::Resolved,
+    SpaceBox,
+);
+
+fn prepare(target: &str, exp: Experiment, plugin_dirs: &[PathBuf]) -> HostResult<Prepared> {
+    let registry = crate::run::discover(&exp, plugin_dirs);
+    let resolved = exp.resolve_plugins(&registry)?;
+    if !resolved.optimizer.info.has(capability::PREDICT) {
+        return Err(exp.error_at(
+            exp.optimizer_name().span(),
+            format!(
+                "the ablation needs an optimizer with a surrogate that predicts (capability `predict`); `{}` has none — use nao",
+                resolved.optimizer.name()
+            ),
+        ));
+    }
+    let space = exp.create_space(&resolved.space)?;
+    Ok((target.to_string(), exp, resolved, space))
+}
+
+/// `xnas validate` of an ablation file: the checks `xnas ablation` makes before its first split,
+/// without writing anything. An error in a target's experiment names the target.
+pub fn check(file: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Ablation> {
+    let text = std::fs::read_to_string(file).map_err(|e| HostError::ConfigFile {
+        file: file.display().to_string(),
+        message: format!("cannot read the ablation file: {e}"),
+    })?;
+    let ab = parse(&text, file)?;
+    for target in &ab.targets {
+        let in_target = |e: HostError| e.in_file(file, &format!("ablation target `{target}`: "));
+        let exp = Experiment::parse(
+            experiment_text_for(&ab, target),
+            file.to_path_buf(),
+            base_dir(file),
+        )
+        .map_err(in_target)?;
+        prepare(target, exp, plugin_dirs).map_err(in_target)?;
+    }
+    Ok(ab)
 }
 
 /// `n` distinct canonical architectures with a successful evaluation on `task`.
@@ -274,23 +323,18 @@ pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<W
             )));
         }
     }
-    // Everything is checked before the first split runs.
+    // Everything is checked before the first split runs. Each target's experiment is written
+    // beside the cells, so an error's line and column point into a file that exists.
     let mut prepared = Vec::new();
     for target in &ab.targets {
-        let exp = experiment_for(&ab, target, out)?;
-        let registry = crate::run::discover(&exp, &opts.plugin_dirs);
-        let resolved = exp.resolve_plugins(&registry)?;
-        if !resolved.optimizer.info.has(capability::PREDICT) {
-            return Err(exp.error_at(
-                exp.optimizer_name().span(),
-                format!(
-                    "the ablation needs an optimizer with a surrogate that predicts (capability `predict`); `{}` has none — use nao",
-                    resolved.optimizer.name()
-                ),
-            ));
-        }
-        let space = exp.create_space(&resolved.space)?;
-        prepared.push((target.clone(), exp, resolved, space));
+        let text = experiment_text_for(&ab, target);
+        let path = out.join(format!(
+            "experiment-{}.toml",
+            crate::compare::plan::slug(target)
+        ));
+        std::fs::write(&path, &text).map_err(|e| HostError::io(&path, e))?;
+        let exp = Experiment::parse(text, path, base_dir(file))?;
+        prepared.push(prepare(target, exp, &opts.plugin_dirs)?);
     }
     std::fs::write(&copy, &text).map_err(|e| HostError::io(&copy, e))?;
 

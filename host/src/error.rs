@@ -55,6 +55,26 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// The error of a generated experiment (one run of a comparison, one target of an ablation)
+    /// as an error of the file it was made from, with `context` (which run) in front: a line and
+    /// column in the generated text would point nowhere in the user's file.
+    pub fn in_file(self, file: &std::path::Path, context: &str) -> Self {
+        let file = file.display().to_string();
+        match self {
+            HostError::Config { message, .. } | HostError::ConfigFile { message, .. } => {
+                HostError::ConfigFile {
+                    file,
+                    message: format!("{context}{message}"),
+                }
+            }
+            HostError::Usage(m) => HostError::Usage(format!("{context}{m}")),
+            other => HostError::ConfigFile {
+                file,
+                message: format!("{context}{other}"),
+            },
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         HostError::Io {
             path: path.into(),

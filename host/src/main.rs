@@ -39,7 +39,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         experiment: Option<PathBuf>,
     },
-    /// Check an experiment file and its plugins without running anything.
+    /// Check an experiment, comparison or ablation file and its plugins without running anything.
     Validate { file: PathBuf },
     /// Run an experiment.
     Run {
@@ -166,6 +166,36 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match &cli.command {
         Command::Plugins { experiment } => list_plugins(&cli.plugin_dirs, experiment.as_deref()),
         Command::Validate { file } => {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if xnas_host::config::has_section(&text, "compare") {
+                let plan = xnas_host::compare::check(file, &cli.plugin_dirs)?;
+                println!(
+                    "{}: ok — comparison of {} variant{} on {} target{} × {} seed{} ({} runs)",
+                    file.display(),
+                    plan.variants.len(),
+                    plural(plan.variants.len()),
+                    plan.targets.len(),
+                    plural(plan.targets.len()),
+                    plan.seeds.len(),
+                    plural(plan.seeds.len()),
+                    plan.runs.len()
+                );
+                return Ok(0);
+            }
+            if xnas_host::config::has_section(&text, "ablation") {
+                let ab = xnas_host::ablation::check(file, &cli.plugin_dirs)?;
+                let s = &ab.section;
+                println!(
+                    "{}: ok — ablation on {} ({} source × {} target knowledge sizes, {} split{})",
+                    file.display(),
+                    ab.targets.join(", "),
+                    s.source_knowledge.len(),
+                    s.target_knowledge.len(),
+                    s.splits,
+                    plural(s.splits as usize)
+                );
+                return Ok(0);
+            }
             let exp = Experiment::load(file)?;
             let registry = run::discover(&exp, &cli.plugin_dirs);
             let resolved = exp.resolve_plugins(&registry)?;
@@ -183,11 +213,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 resolved.space.name(),
                 exp.file.tasks.target.get_ref(),
                 exp.file.tasks.sources.len(),
-                if exp.file.tasks.sources.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+                plural(exp.file.tasks.sources.len())
             );
             for o in &imported {
                 let n: u64 = o.counts.values().sum();
@@ -434,4 +460,12 @@ fn list_plugins(extra_dirs: &[PathBuf], experiment: Option<&Path>) -> Result<u8>
         eprintln!("error: {f}");
     }
     Ok(if registry.failures.is_empty() { 0 } else { 2 })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

@@ -136,6 +136,16 @@ fn the_ablation_needs_an_optimizer_that_predicts() {
             )
             .replace("[transfer]\nplugin = \"xfer\"\n", ""),
     );
+    // `xnas validate` finds it first, naming the file and the target, and writes nothing.
+    let checked = sb.run(&["validate", "abl.toml"]);
+    checked.expect_code(2);
+    assert!(
+        checked.stderr().contains(
+            "error: abl.toml: ablation target `citeseer`: the ablation needs an optimizer"
+        ),
+        "{}",
+        checked.stderr()
+    );
     let out = sb.run(&["--quiet", "ablation", "abl.toml", "--out", "abl"]);
     out.expect_code(2);
     assert!(
@@ -144,6 +154,17 @@ fn the_ablation_needs_an_optimizer_that_predicts() {
         out.stderr()
     );
     assert!(!sb.path().join("abl/cells.jsonl").exists());
+    // The good file validates (no budget needed), every target checked.
+    sb.write("abl.toml", FILE);
+    let out = sb.run(&["validate", "abl.toml"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout().contains(
+            "abl.toml: ok — ablation on citeseer, cora (2 source × 2 target knowledge sizes, 2 splits)"
+        ),
+        "{}",
+        out.stdout()
+    );
     // And an ablation file given to `xnas run` points to `xnas ablation`.
     sb.write("abl.toml", FILE);
     let out = sb.run(&["run", "abl.toml"]);

@@ -381,6 +381,21 @@ fn bad_comparison_files_are_refused_before_anything_runs() {
     ];
     for (text, needles) in cases {
         sb.write("cmp.toml", &text);
+        // `xnas validate` finds the same error, in the comparison file, and writes nothing.
+        let checked = sb.run(&["validate", "cmp.toml"]);
+        checked.expect_code(2);
+        for n in &needles {
+            assert!(
+                checked.stderr().contains(n),
+                "expected {n:?} in:\n{}",
+                checked.stderr()
+            );
+        }
+        assert!(
+            checked.stderr().starts_with("error: cmp.toml"),
+            "{}",
+            checked.stderr()
+        );
         let out = sb.run(&["--quiet", "compare", "cmp.toml", "--out", "bad"]);
         out.expect_code(2);
         let err = out.stderr();
@@ -399,8 +414,18 @@ fn bad_comparison_files_are_refused_before_anything_runs() {
             "a run started despite the bad file"
         );
     }
-    // A comparison given to `xnas run` points to `xnas compare`.
+    // A good one validates, and `xnas validate` wrote nothing.
     sb.write("cmp.toml", &comparison(2));
+    let out = sb.run(&["validate", "cmp.toml"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("cmp.toml: ok — comparison of 4 variants on 2 targets × 2 seeds (16 runs)"),
+        "{}",
+        out.stdout()
+    );
+    assert!(!sb.path().join("runs").exists());
+    // A comparison given to `xnas run` points to `xnas compare`.
     let out = sb.run(&["run", "cmp.toml"]);
     out.expect_code(2);
     assert!(

@@ -86,6 +86,19 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
     Ok(())
 }
 
+/// `xnas validate` of a comparison file: every planned run's experiment against the plugins, as
+/// `xnas compare` checks them before the first run, without writing anything.
+pub fn check(file: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Plan> {
+    let plan = plan::load(file)?;
+    let base = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // The runs' experiment files are not written: errors name the comparison file.
+    validate(&plan, base, plugin_dirs).map_err(|e| e.in_file(file, ""))?;
+    Ok(plan)
+}
+
 fn in_variant(r: &PlannedRun, e: HostError) -> HostError {
     let context = format!("variant `{}`, target {}: ", r.variant, r.target);
     match e {
