@@ -76,6 +76,24 @@ fn nasnet_fashion_mnist_xfer_validates() {
     );
 }
 
+/// Its plain baseline has the same space and optimizer and no sources.
+#[test]
+fn nasnet_fashion_mnist_nao_validates() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("examples/nasnet-fashion-mnist-nao.toml");
+    let sb = Sandbox::new();
+    let out = sb.run(&["validate", file.to_str().unwrap()]);
+    out.expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("nao with nasnet on fashion-mnist (0 source tasks)"),
+        "{}",
+        out.stdout()
+    );
+}
+
 /// The Task2Vec example names the four image tasks, each with a dataset, and a similarity plugin
 /// that finds them (`similarity.rs` runs `xnas similarity` with smaller settings).
 #[test]
@@ -93,4 +111,36 @@ fn similarity_images_validates() {
         "{}",
         out.stdout()
     );
+}
+
+/// The comparison and ablation files shipped in `examples/` and `bench/` validate as such (each
+/// planned run, each ablation target), so a change of a plugin's parameters cannot leave one
+/// behind.
+#[test]
+fn comparison_and_ablation_files_validate() {
+    nasbench_graph_data();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let sb = Sandbox::new();
+    for (rel, expect) in [
+        (
+            "examples/compare.toml",
+            "comparison of 4 variants on 3 targets × 5 seeds (60 runs)",
+        ),
+        (
+            "bench/similarity_compare.toml",
+            "comparison of 4 variants on 9 targets × 5 seeds (180 runs)",
+        ),
+        (
+            "examples/ablation.toml",
+            "ablation on citeseer (4 source × 6 target knowledge sizes, 10 splits)",
+        ),
+        (
+            "bench/ablation_targets.toml",
+            "ablation on physics, photo (4 source × 6 target knowledge sizes, 10 splits)",
+        ),
+    ] {
+        let out = sb.run(&["validate", root.join(rel).to_str().unwrap()]);
+        out.expect_code(0);
+        assert!(out.stdout().contains(expect), "{rel}: {}", out.stdout());
+    }
 }
