@@ -56,41 +56,34 @@ fn tabular_users_table() {
     );
 }
 
+/// `xnas validate` on a file of the repository (relative to its root) succeeds and says `expect`.
+fn validates(rel: &str, expect: &str) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join(rel);
+    let out = Sandbox::new().run(&["validate", file.to_str().unwrap()]);
+    out.expect_code(0);
+    assert!(out.stdout().contains(expect), "{rel}: {}", out.stdout());
+}
+
 /// The 30-minute image example is too long for the suite: it is validated (its plugins, its
 /// parameters and every task's data files are checked and loaded), and `nasnet.rs` runs the same
 /// optimizers on the same space with smaller settings.
 #[test]
 fn nasnet_fashion_mnist_xfer_validates() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("examples/nasnet-fashion-mnist-xfer.toml");
-    let sb = Sandbox::new();
-    let out = sb.run(&["validate", file.to_str().unwrap()]);
-    out.expect_code(0);
-    assert!(
-        out.stdout()
-            .contains("xfer(nao) with nasnet on fashion-mnist (2 source tasks)"),
-        "{}",
-        out.stdout()
+    validates(
+        "examples/nasnet-fashion-mnist-xfer.toml",
+        "xfer(nao) with nasnet on fashion-mnist (2 source tasks)",
     );
 }
 
 /// Its plain baseline has the same space and optimizer and no sources.
 #[test]
 fn nasnet_fashion_mnist_nao_validates() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("examples/nasnet-fashion-mnist-nao.toml");
-    let sb = Sandbox::new();
-    let out = sb.run(&["validate", file.to_str().unwrap()]);
-    out.expect_code(0);
-    assert!(
-        out.stdout()
-            .contains("nao with nasnet on fashion-mnist (0 source tasks)"),
-        "{}",
-        out.stdout()
+    validates(
+        "examples/nasnet-fashion-mnist-nao.toml",
+        "nao with nasnet on fashion-mnist (0 source tasks)",
     );
 }
 
@@ -98,18 +91,9 @@ fn nasnet_fashion_mnist_nao_validates() {
 /// that finds them (`similarity.rs` runs `xnas similarity` with smaller settings).
 #[test]
 fn similarity_images_validates() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("examples/similarity-images.toml");
-    let sb = Sandbox::new();
-    let out = sb.run(&["validate", file.to_str().unwrap()]);
-    out.expect_code(0);
-    assert!(
-        out.stdout()
-            .contains("random with nasnet on fashion-mnist (3 source tasks)"),
-        "{}",
-        out.stdout()
+    validates(
+        "examples/similarity-images.toml",
+        "random with nasnet on fashion-mnist (3 source tasks)",
     );
 }
 
@@ -119,8 +103,6 @@ fn similarity_images_validates() {
 #[test]
 fn comparison_and_ablation_files_validate() {
     nasbench_graph_data();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let sb = Sandbox::new();
     for (rel, expect) in [
         (
             "examples/compare.toml",
@@ -139,8 +121,6 @@ fn comparison_and_ablation_files_validate() {
             "ablation on physics, photo (4 source × 6 target knowledge sizes, 10 splits)",
         ),
     ] {
-        let out = sb.run(&["validate", root.join(rel).to_str().unwrap()]);
-        out.expect_code(0);
-        assert!(out.stdout().contains(expect), "{rel}: {}", out.stdout());
+        validates(rel, expect);
     }
 }
