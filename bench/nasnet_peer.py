@@ -524,19 +524,30 @@ def numeric_check(torch, model, path):
     def rel(a, b):
         return ((a - b).abs().max() / b.abs().max().clamp(min=1e-12)).item()
 
+    def norm_rel(a, b):
+        return ((a - b).norm() / b.norm().clamp(min=1e-12)).item()
+
     params = dict(model.named_parameters())
+    grads = {k: (params[k].grad, tensor(v)) for k, v in d["grads"].items()}
     errs = {
         "logits (train mode)": rel(logits.detach(), tensor(d["logits_train"])),
         "logits (eval mode, after one update of the running statistics)": rel(logits_eval, tensor(d["logits_eval"])),
-        f"gradients (worst of {len(d['grads'])})": max(rel(params[k].grad, tensor(v)) for k, v in d["grads"].items()),
+        f"gradients (worst of {len(grads)})": max(rel(a, b) for a, b in grads.values()),
     }
-    worst = max(errs.values())
     for k, e in errs.items():
         print(f"  same weights and batch, {k}: largest difference / largest value = {e:.1e}")
-    if not worst < 1e-4:
+    # The same layout gives bitwise-equal results. Another layout (a channels-last xnas against
+    # the default NCHW peer) sums in another order; where a ReLU input lies within rounding of 0,
+    # a few elements' gradients then differ by far more than rounding, so gradients are judged by
+    # the norm of the difference, tensor by tensor.
+    grad_norm = max(norm_rel(a, b) for a, b in grads.values())
+    print(f"  same weights and batch, gradients (worst of {len(grads)}): |difference| / |gradient| = {grad_norm:.1e}")
+    logits_worst = max(v for k, v in errs.items() if k.startswith("logits"))
+    if not (logits_worst < 1e-4 and grad_norm < 1e-3):
         print("MISMATCH: the two networks compute different functions", file=sys.stderr)
         return 1
-    print(f"same function: logits and all gradients agree to {worst:.0e} (relative)")
+    print(f"same function: logits agree to {logits_worst:.0e}, gradients to {grad_norm:.0e} "
+          "(relative, in norm)")
     return 0
 
 
