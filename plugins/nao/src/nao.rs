@@ -325,6 +325,8 @@ impl Nao {
 
     /// Trains if observations arrived since the last round: `epochs_first` epochs the first time,
     /// `epochs` after (the model is kept across rounds, as NAO_V1 does). Returns whether it trained.
+    /// Runs with the `threads` parameter's thread count, like `ask` and `predict`: a caller of this
+    /// public method (a benchmark) gets what a search gets.
     pub fn train_if_needed(&mut self) -> PluginResult<bool> {
         if self.trained_version == Some(self.data_version) {
             return Ok(false);
@@ -334,7 +336,7 @@ impl Nao {
         } else {
             self.params.epochs
         };
-        self.train(epochs)?;
+        with_threads(self.params.threads, || self.train(epochs))?;
         self.trained_version = Some(self.data_version);
         Ok(true)
     }
@@ -695,29 +697,10 @@ impl Nao {
     }
 }
 
-/// Runs `f` with libtorch's intra-op thread count set to `threads` (0 = unchanged), restoring the
-/// previous count afterwards, even on a panic. Reductions and matrix products split work by
-/// thread, so their results (and then the proposals) depend on the count: fixing it makes a
-/// search repeat on machines with other core counts (a resumed run on another cluster node).
+/// Runs `f` with torch's intra-op thread count set to `threads` (0 = unchanged), restored
+/// afterwards (`xnas_tch::ThreadLimit`).
 fn with_threads<T>(threads: usize, f: impl FnOnce() -> T) -> T {
-    struct Restore(i32);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            xnas_tch::tch::set_num_threads(self.0);
-        }
-    }
-    let Ok(threads) = i32::try_from(threads) else {
-        return f();
-    };
-    if threads == 0 {
-        return f();
-    }
-    let previous = xnas_tch::tch::get_num_threads();
-    if previous == threads {
-        return f();
-    }
-    let _restore = Restore(previous.max(1));
-    xnas_tch::tch::set_num_threads(threads);
+    let _limit = xnas_tch::ThreadLimit::new(threads);
     f()
 }
 

@@ -38,11 +38,13 @@ pub mod matrix;
 pub mod mlp;
 pub mod normalise;
 pub mod seed;
+pub mod threads;
 pub mod tokens;
 
 pub use device::init;
 pub use error::TchContext;
 pub use head::{HeadConfig, PlainHead, PlainHeadFactory};
+pub use threads::ThreadLimit;
 pub use tokens::TokenView;
 
 /// The tch this crate is built on, for plugins (so they name one version, through this crate).

@@ -3,7 +3,7 @@
 //! history trains it too.
 
 use crate::params::{Algorithm, RlParams};
-use crate::policy::{Policy, Row, StepStats, ThreadLimit};
+use crate::policy::{Policy, Row, StepStats};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -16,6 +16,7 @@ use xnas_core::{
 use xnas_tch::normalise::per_task;
 use xnas_tch::seed::component_seed;
 use xnas_tch::PlainHeadFactory;
+use xnas_tch::ThreadLimit;
 
 /// Task row of the target in the heads' task list.
 const TARGET: u32 = 0;

@@ -756,35 +756,6 @@ impl Policy {
     }
 }
 
-/// Limits torch's intra-op threads while it lives, then restores the previous setting. The
-/// controller's matrices are tiny (20 × 100): more threads only add synchronisation, which on a
-/// busy machine costs several times the work itself (docs/plugins/rl-controller.md).
-pub struct ThreadLimit(Option<i32>);
-
-impl ThreadLimit {
-    /// `threads = 0` changes nothing.
-    pub fn new(threads: usize) -> Self {
-        let want = i32::try_from(threads).unwrap_or(i32::MAX);
-        if want == 0 {
-            return ThreadLimit(None);
-        }
-        let before = tch::get_num_threads();
-        if before == want {
-            return ThreadLimit(None);
-        }
-        tch::set_num_threads(want);
-        ThreadLimit(Some(before))
-    }
-}
-
-impl Drop for ThreadLimit {
-    fn drop(&mut self) {
-        if let Some(before) = self.0 {
-            tch::set_num_threads(before);
-        }
-    }
-}
-
 /// The values of a tensor as f32, row-major.
 fn values(t: &Tensor) -> PluginResult<Vec<f32>> {
     let flat = t
