@@ -12,7 +12,7 @@
 //! Cells are appended to `cells.jsonl` per finished split, so an interrupted ablation resumes.
 
 use crate::compare::{plot, stats};
-use crate::config::{toml_error, Experiment};
+use crate::config::{folder_of, toml_error, Experiment};
 use crate::error::{HostError, HostResult};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -176,15 +176,6 @@ fn experiment_text_for(ab: &Ablation, target: &str) -> String {
     toml::to_string(&t).expect("a TOML table serialises")
 }
 
-/// Relative paths of an ablation file are resolved against its own folder, as a run's are.
-fn base_dir(file: &Path) -> PathBuf {
-    let base = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::canonicalize(base).unwrap_or(base.to_path_buf())
-}
-
 /// One target's experiment, resolved and checked: everything that can be wrong is found before
 /// the first split runs.
 type Prepared = (
@@ -223,7 +214,7 @@ pub fn check(file: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Ablation> {
         let exp = Experiment::parse(
             experiment_text_for(&ab, target),
             file.to_path_buf(),
-            base_dir(file),
+            folder_of(file),
         )
         .map_err(in_target)?;
         prepare(target, exp, plugin_dirs).map_err(in_target)?;
@@ -333,7 +324,7 @@ pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<W
             crate::compare::plan::slug(target)
         ));
         std::fs::write(&path, &text).map_err(|e| HostError::io(&path, e))?;
-        let exp = Experiment::parse(text, path, base_dir(file))?;
+        let exp = Experiment::parse(text, path, folder_of(file))?;
         prepared.push(prepare(target, exp, &opts.plugin_dirs)?);
     }
     std::fs::write(&copy, &text).map_err(|e| HostError::io(&copy, e))?;

@@ -152,11 +152,7 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
         })?;
         let arch_params: toml::Table = toml::Table::try_from(&file.params)
             .map_err(|e| usage(format!("{}: `params`: {e}", arch.display())))?;
-        let base = arch
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        let base = crate::config::folder_of(arch);
         let (mut params, base_dir, exp_task) = match &opts.experiment {
             Some(path) => {
                 let exp = Experiment::load(path)?;

@@ -90,12 +90,9 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
 /// `xnas compare` checks them before the first run, without writing anything.
 pub fn check(file: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Plan> {
     let plan = plan::load(file)?;
-    let base = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     // The runs' experiment files are not written: errors name the comparison file.
-    validate(&plan, base, plugin_dirs).map_err(|e| e.in_file(file, ""))?;
+    validate(&plan, &crate::config::folder_of(file), plugin_dirs)
+        .map_err(|e| e.in_file(file, ""))?;
     Ok(plan)
 }
 

@@ -154,12 +154,7 @@ pub fn load(path: &Path) -> HostResult<Plan> {
         file: path.display().to_string(),
         message: format!("cannot read the comparison file: {e}"),
     })?;
-    let base = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let base = std::fs::canonicalize(base).unwrap_or(base.to_path_buf());
-    parse(&text, path, &base)
+    parse(&text, path, &crate::config::folder_of(path))
 }
 
 pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {

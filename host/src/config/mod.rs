@@ -170,6 +170,16 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The folder of a file, canonical where it can be: relative paths in an experiment, comparison,
+/// ablation or architecture file are resolved against it.
+pub fn folder_of(file: &Path) -> PathBuf {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::canonicalize(dir).unwrap_or(dir.to_path_buf())
+}
+
 impl Experiment {
     /// Reads and parses `path`; syntax errors, unknown keys and wrong types come back with their position.
     pub fn load(path: &Path) -> HostResult<Experiment> {
@@ -177,19 +187,7 @@ impl Experiment {
             file: path.display().to_string(),
             message: format!("cannot read the experiment file: {e}"),
         })?;
-        let base_dir = path
-            .parent()
-            .map(|p| {
-                if p.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    p
-                }
-            })
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
-        let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
-        Self::parse(text, path.to_path_buf(), base_dir)
+        Self::parse(text, path.to_path_buf(), folder_of(path))
     }
 
     pub fn parse(text: String, path: PathBuf, base_dir: PathBuf) -> HostResult<Experiment> {
