@@ -38,6 +38,7 @@ mod error;
 pub mod export;
 pub mod log;
 mod params;
+pub mod rank;
 mod seed;
 mod traits;
 
@@ -45,6 +46,7 @@ pub use abi::*;
 pub use error::{ErrorKind, PluginError, PluginResult};
 pub use export::{BuiltinPlugins, Meta, PluginSet};
 pub use params::parse_params;
+pub use rank::{ranks, spearman};
 pub use seed::{derive_seed, fnv1a64, Fnv1a64, SplitMix64};
 pub use traits::*;
 

@@ -5,6 +5,7 @@
 //! `landmark-net` on the image tasks of `make images`, `xnas similarity`, and bad input.
 
 use std::collections::BTreeMap;
+use xnas_core::spearman;
 use xnas_tests::*;
 
 const SOURCES: &str = r#"["citeseer", "pubmed", "photo", "computers", "proteins"]"#;
@@ -34,34 +35,6 @@ const LANDMARKS: &str =
 
 fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
-    let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
-        }
-        for &k in &idx[i..=j] {
-            r[k] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    let (a, b) = (ranks(x), ranks(y));
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(&b).map(|(p, q)| (p - ma) * (q - mb)).sum();
-    let va: f64 = a.iter().map(|p| (p - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|q| (q - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }
 
 #[test]

@@ -127,39 +127,13 @@ pub fn lookup(space: &SpaceBox, task: &str, genome: &[u32]) -> Option<f64> {
         .filter(|m| m.is_finite())
 }
 
-fn ranks(x: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut r = vec![0.0; x.len()];
-    let mut k = 0;
-    while k < idx.len() {
-        let mut j = k;
-        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[k]] {
-            j += 1;
-        }
-        for &i in &idx[k..=j] {
-            r[i] = (k + j) as f64 / 2.0;
-        }
-        k = j + 1;
-    }
-    r
-}
-
-/// Spearman's rank correlation (average ranks for ties); 0 when either side is constant.
+/// Spearman's rank correlation (`xnas_core::spearman`); 0 when either side is constant.
 pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = a.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let (mut num, mut da, mut db) = (0.0, 0.0, 0.0);
-    for i in 0..a.len() {
-        num += (ra[i] - ma) * (rb[i] - mb);
-        da += (ra[i] - ma).powi(2);
-        db += (rb[i] - mb).powi(2);
-    }
-    if da == 0.0 || db == 0.0 {
+    let rho = xnas_core::spearman(a, b);
+    if rho.is_nan() {
         0.0
     } else {
-        num / (da * db).sqrt()
+        rho
     }
 }
 

@@ -11,6 +11,7 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};
+use xnas_core::spearman;
 use xnas_core::{Optimizer, SearchSpace};
 use xnas_opt_nao::Nao;
 

@@ -138,31 +138,3 @@ pub fn search(opt: &mut dyn Optimizer, evaluations: usize, batch: usize) -> Vec<
     }
     asked
 }
-
-/// Spearman rank correlation (average ranks for ties).
-pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    fn ranks(v: &[f64]) -> Vec<f64> {
-        let mut idx: Vec<usize> = (0..v.len()).collect();
-        idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
-        let mut r = vec![0.0; v.len()];
-        let mut k = 0;
-        while k < idx.len() {
-            let mut j = k;
-            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[k]] {
-                j += 1;
-            }
-            for &i in &idx[k..=j] {
-                r[i] = (k + j) as f64 / 2.0;
-            }
-            k = j + 1;
-        }
-        r
-    }
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = a.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
