@@ -22,7 +22,7 @@ use super::progress::Progress;
 use super::{Runner, SOURCE_SEED_TAG};
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
-use crate::store::{Outcome, Role, Status, Store, TrialRecord, TrialSpec};
+use crate::store::{Outcome, Role, Status, Store, TrialRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -763,56 +763,45 @@ impl Runner {
         progress: &Progress,
     ) -> HostResult<Vec<Observation>> {
         let per_task = self.exp.file.tasks.source_samples;
-        let mut existing: Vec<TrialRecord> = records
+        let stored: Vec<TrialRecord> = records
             .iter()
             .filter(|r| r.spec.role == Role::Source && r.spec.batch == SAMPLED_BATCH)
             .cloned()
             .collect();
-        if existing.is_empty() && per_task > 0 && !sources.is_empty() {
-            let space_name = self.resolved.space.name().to_string();
-            let mut specs = Vec::new();
-            for (ti, task) in sources.iter().enumerate() {
-                for j in 0..per_task {
-                    let seed = derive_seed(
-                        derive_seed(self.seed, SOURCE_SEED_TAG),
-                        ((ti as u64) << 32) | j as u64,
-                    );
-                    let genome = self
-                        .space
-                        .sample(seed)
-                        .map_err(|e| self.plugin_err(&space_name, "search space", e))?;
-                    specs.push(self.spec(SAMPLED_BATCH, Role::Source, task, genome, None));
+        let sampled = self.evaluate_planned(
+            stored,
+            |r| {
+                let space_name = r.resolved.space.name().to_string();
+                let mut specs = Vec::new();
+                for (ti, task) in sources.iter().enumerate() {
+                    for j in 0..per_task {
+                        let seed = derive_seed(
+                            derive_seed(r.seed, SOURCE_SEED_TAG),
+                            ((ti as u64) << 32) | j as u64,
+                        );
+                        let genome = r
+                            .space
+                            .sample(seed)
+                            .map_err(|e| r.plugin_err(&space_name, "search space", e))?;
+                        specs.push(r.spec(SAMPLED_BATCH, Role::Source, task, genome, None));
+                    }
                 }
-            }
-            self.store.insert_pending(&specs)?;
-            tracing::info!(
-                "source knowledge: sampling {} architectures on {} source tasks",
-                specs.len(),
-                sources.len()
-            );
-            existing = specs
-                .into_iter()
-                .map(|spec| TrialRecord {
-                    spec,
-                    outcome: None,
-                })
-                .collect();
-        }
-        let pending: Vec<&TrialSpec> = existing
-            .iter()
-            .filter(|r| r.outcome.is_none())
-            .map(|r| &r.spec)
-            .collect();
-        let progress_sources = progress.quiet_clone();
-        let mut fresh: BTreeMap<u64, Outcome> = self
-            .evaluate(&pending, &progress_sources)?
-            .into_iter()
-            .collect();
-        Ok(existing
+                if !specs.is_empty() {
+                    tracing::info!(
+                        "source knowledge: sampling {} architectures on {} source tasks",
+                        specs.len(),
+                        sources.len()
+                    );
+                }
+                Ok(specs)
+            },
+            progress,
+        )?;
+        Ok(sampled
             .iter()
             .filter_map(|r| {
-                let o = r.outcome.clone().or_else(|| fresh.remove(&r.spec.id))?;
-                (o.status == Status::Ok).then(|| Self::observation(&r.spec, &o))
+                let o = r.outcome.as_ref()?;
+                (o.status == Status::Ok).then(|| Self::observation(&r.spec, o))
             })
             .collect())
     }

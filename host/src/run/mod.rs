@@ -297,6 +297,48 @@ impl Runner {
         }
     }
 
+    /// Evaluates a set of trials that a run plans once (source knowledge, landmarks). `stored`
+    /// are the set's trials already in the store; when there are none, `plan` makes them and they
+    /// are persisted before anything is evaluated, so a resumed run finds the same set. What has
+    /// no outcome yet is evaluated (quietly). Returns every trial of the set, in order, with its
+    /// outcome.
+    fn evaluate_planned(
+        &mut self,
+        stored: Vec<TrialRecord>,
+        plan: impl FnOnce(&mut Self) -> HostResult<Vec<TrialSpec>>,
+        progress: &Progress,
+    ) -> HostResult<Vec<TrialRecord>> {
+        let mut records = stored;
+        if records.is_empty() {
+            let specs = plan(self)?;
+            if !specs.is_empty() {
+                self.store.insert_pending(&specs)?;
+            }
+            records = specs
+                .into_iter()
+                .map(|spec| TrialRecord {
+                    spec,
+                    outcome: None,
+                })
+                .collect();
+        }
+        let pending: Vec<&TrialSpec> = records
+            .iter()
+            .filter(|r| r.outcome.is_none())
+            .map(|r| &r.spec)
+            .collect();
+        let mut fresh: BTreeMap<u64, Outcome> = self
+            .evaluate(&pending, &progress.quiet_clone())?
+            .into_iter()
+            .collect();
+        for r in &mut records {
+            if r.outcome.is_none() {
+                r.outcome = fresh.remove(&r.spec.id);
+            }
+        }
+        Ok(records)
+    }
+
     /// Evaluates the pending trials among `specs` and records each outcome as it arrives.
     fn evaluate(
         &mut self,

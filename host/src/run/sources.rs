@@ -146,59 +146,46 @@ fn landmark_scores(
             )));
         }
     }
-    let mut records: Vec<TrialRecord> = r.store.trials()?.into_iter().filter(is_landmark).collect();
-    if records.is_empty() {
-        let target = r.target.clone();
-        let mut specs: Vec<TrialSpec> = Vec::new();
-        for g in genomes {
-            specs.push(r.spec(
-                LANDMARK_TARGET_BATCH,
-                Role::Target,
-                &target,
-                g.clone(),
-                None,
-            ));
-        }
-        for task in sources {
+    let stored: Vec<TrialRecord> = r.store.trials()?.into_iter().filter(is_landmark).collect();
+    let records = r.evaluate_planned(
+        stored,
+        |r| {
+            let target = r.target.clone();
+            let mut specs: Vec<TrialSpec> = Vec::new();
             for g in genomes {
-                specs.push(r.spec(LANDMARK_SOURCE_BATCH, Role::Source, task, g.clone(), None));
+                specs.push(r.spec(
+                    LANDMARK_TARGET_BATCH,
+                    Role::Target,
+                    &target,
+                    g.clone(),
+                    None,
+                ));
             }
-        }
-        r.store.insert_pending(&specs)?;
-        tracing::info!(
-            "similarity: evaluating {} landmark architectures on {} tasks ({} on the target, counted \
-             against the budget)",
-            genomes.len(),
-            sources.len() + 1,
-            genomes.len()
-        );
-        records = specs
-            .into_iter()
-            .map(|spec| TrialRecord {
-                spec,
-                outcome: None,
-            })
-            .collect();
-    }
-    let pending: Vec<&TrialSpec> = records
-        .iter()
-        .filter(|t| t.outcome.is_none())
-        .map(|t| &t.spec)
-        .collect();
-    let quiet = progress.quiet_clone();
-    let mut fresh: BTreeMap<u64, _> = r.evaluate(&pending, &quiet)?.into_iter().collect();
+            for task in sources {
+                for g in genomes {
+                    specs.push(r.spec(LANDMARK_SOURCE_BATCH, Role::Source, task, g.clone(), None));
+                }
+            }
+            tracing::info!(
+                "similarity: evaluating {} landmark architectures on {} tasks ({} on the target, \
+                 counted against the budget)",
+                genomes.len(),
+                sources.len() + 1,
+                genomes.len()
+            );
+            Ok(specs)
+        },
+        progress,
+    )?;
     let mut scores: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for rec in &records {
-        let o = rec.outcome.clone().or_else(|| fresh.remove(&rec.spec.id));
-        let metric = o
+    for rec in records {
+        let metric = rec
+            .outcome
             .filter(|o| o.status == Status::Ok)
             .and_then(|o| o.metric)
             .unwrap_or(f64::NAN);
         // Records come in trial-id order, which is landmark order within each task.
-        scores
-            .entry(rec.spec.task.clone())
-            .or_default()
-            .push(metric);
+        scores.entry(rec.spec.task).or_default().push(metric);
     }
     for (task, s) in &scores {
         if s.len() != genomes.len() {
