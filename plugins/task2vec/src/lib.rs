@@ -20,7 +20,7 @@ pub use params::{LandmarkNetParams, Task2VecParams};
 pub use task2vec::{d_sym, Task2Vec};
 
 use params::TaskTables;
-use probe::{prepare, Probe};
+use probe::Probe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tch::Device;
@@ -108,20 +108,8 @@ impl LandmarkNet {
                 "task `{task}` has an empty training or validation split"
             )));
         }
-        let x = prepare(
-            &t.train.images.narrow(0, 0, ntr),
-            p.channels,
-            p.size,
-            self.device,
-        )?;
-        let y = t.train.labels.narrow(0, 0, ntr).to_device(self.device);
-        let xv = prepare(
-            &t.valid.images.narrow(0, 0, nva),
-            p.channels,
-            p.size,
-            self.device,
-        )?;
-        let yv = t.valid.labels.narrow(0, 0, nva).to_device(self.device);
+        let (x, y) = probe::first(&t.train, ntr, p.channels, p.size, self.device)?;
+        let (xv, yv) = probe::first(&t.valid, nva, p.channels, p.size, self.device)?;
         let mut sum = 0.0;
         for r in 0..p.repeats {
             let seed = derive_seed(p.seed, r as u64);

@@ -7,6 +7,7 @@ use std::path::Path;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 use xnas_core::{derive_seed, PluginError, PluginResult, SplitMix64};
+use xnas_tch::data::ImageSet;
 use xnas_tch::seed::with_torch_seed;
 use xnas_tch::tch;
 
@@ -122,6 +123,18 @@ pub fn prepare(images: &Tensor, channels: i64, size: i64, device: Device) -> Plu
         x.upsample_bilinear2d([size, size], false, None, None)
     };
     Ok(x.to_device(device))
+}
+
+/// The first `n` images of `set` as probe input on `device` ([`prepare`]), with their labels.
+pub fn first(
+    set: &ImageSet,
+    n: i64,
+    channels: i64,
+    size: i64,
+    device: Device,
+) -> PluginResult<(Tensor, Tensor)> {
+    let x = prepare(&set.images.narrow(0, 0, n), channels, size, device)?;
+    Ok((x, set.labels.narrow(0, 0, n).to_device(device)))
 }
 
 /// Row indices `0..n` in an order drawn from `seed`.

@@ -83,13 +83,7 @@ impl Task2Vec {
         }
         let started = Instant::now();
         let n = data.train.len().min(p.probe_samples) as i64;
-        let x = prepare(
-            &data.train.images.narrow(0, 0, n),
-            p.channels,
-            p.size,
-            self.device,
-        )?;
-        let y = data.train.labels.narrow(0, 0, n).to_device(self.device);
+        let (x, y) = probe::first(&data.train, n, p.channels, p.size, self.device)?;
         tracing::info!(
             "task2vec: training the probe on {n} images of {:?} for {} epochs (once; saved to {})",
             p.probe.preset.as_deref().unwrap_or("the probe dataset"),
@@ -108,17 +102,8 @@ impl Task2Vec {
             derive_seed(p.seed, 2),
         )?;
         let nv = data.valid.len().min(5000) as i64;
-        let acc = probe::accuracy(
-            |xb| probe.logits(xb, false),
-            &prepare(
-                &data.valid.images.narrow(0, 0, nv),
-                p.channels,
-                p.size,
-                self.device,
-            )?,
-            &data.valid.labels.narrow(0, 0, nv).to_device(self.device),
-            256,
-        );
+        let (xv, yv) = probe::first(&data.valid, nv, p.channels, p.size, self.device)?;
+        let acc = probe::accuracy(|xb| probe.logits(xb, false), &xv, &yv, 256);
         let seconds = started.elapsed().as_secs_f64();
         tracing::info!("task2vec: probe trained in {seconds:.1} s: loss {loss:.4}, validation accuracy {acc:.4}");
         if let Some(dir) = path.parent() {
@@ -159,8 +144,7 @@ impl Task2Vec {
         let classes = t.classes as i64;
 
         // 1. Features of the frozen probe, then a classifier fitted on them alone.
-        let x = prepare(&t.train.images.narrow(0, 0, n), p.channels, p.size, device)?;
-        let y = t.train.labels.narrow(0, 0, n).to_device(device);
+        let (x, y) = probe::first(&t.train, n, p.channels, p.size, device)?;
         let feats = tch::no_grad(|| probe.features(&x, false));
         let cls_vs =
             xnas_tch::seed::with_torch_seed(derive_seed(p.seed, 3), || nn::VarStore::new(device));
