@@ -112,21 +112,25 @@ fn check_common(channels: i64, size: i64, batch: usize) -> PluginResult<()> {
     Ok(())
 }
 
+/// The first of `fields` that is 0, as the error naming it.
+fn at_least_one(fields: &[(&str, usize)]) -> PluginResult<()> {
+    match fields.iter().find(|(_, v)| *v == 0) {
+        Some((k, _)) => Err(PluginError::invalid_params(format!(
+            "{k} must be at least 1"
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl Task2VecParams {
     pub fn check(&self) -> PluginResult<()> {
         check_common(self.channels, self.size, self.batch)?;
-        for (k, v) in [
+        at_least_one(&[
             ("probe_epochs", self.probe_epochs),
             ("probe_samples", self.probe_samples),
             ("max_samples", self.max_samples),
             ("classifier_epochs", self.classifier_epochs),
-        ] {
-            if v == 0 {
-                return Err(PluginError::invalid_params(format!(
-                    "{k} must be at least 1"
-                )));
-            }
-        }
+        ])?;
         if self.fisher_samples < self.batch {
             return Err(PluginError::invalid_params(format!(
                 "fisher_samples = {} is less than one batch ({}): the estimate would be empty",
@@ -197,18 +201,12 @@ impl Default for LandmarkNetParams {
 impl LandmarkNetParams {
     pub fn check(&self) -> PluginResult<()> {
         check_common(self.channels, self.size, self.batch)?;
-        for (k, v) in [
+        at_least_one(&[
             ("epochs", self.epochs),
             ("max_train", self.max_train),
             ("max_valid", self.max_valid),
             ("repeats", self.repeats),
-        ] {
-            if v == 0 {
-                return Err(PluginError::invalid_params(format!(
-                    "{k} must be at least 1"
-                )));
-            }
-        }
+        ])?;
         if !self.learning_rate.is_finite() || self.learning_rate <= 0.0 {
             return Err(PluginError::invalid_params(
                 "learning_rate must be positive",
