@@ -178,6 +178,32 @@ pub fn read_summary(run_dir: &Path) -> serde_json::Value {
     .unwrap()
 }
 
+/// Trials of a running search that have finished (any status but `pending`), 0 while its store
+/// does not exist yet. Opened read-only and never created: creating `store.sqlite` under a run
+/// that is starting would make the run refuse its own folder as an existing store.
+pub fn finished_trials(store: &Path) -> i64 {
+    count_finished(store, "")
+}
+
+/// As [`finished_trials`], counting only the target's trials (not source knowledge).
+pub fn finished_target_trials(store: &Path) -> i64 {
+    count_finished(store, " AND role = 'target'")
+}
+
+fn count_finished(store: &Path, and: &str) -> i64 {
+    use rusqlite::{Connection, OpenFlags};
+    let Ok(conn) = Connection::open_with_flags(store, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return 0;
+    };
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(10));
+    conn.query_row(
+        &format!("SELECT COUNT(*) FROM trials WHERE status != 'pending'{and}"),
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(0)
+}
+
 /// The NAS-Bench-Graph data file set-up converts (`make data`); tests fail with that hint if absent.
 pub fn nasbench_graph_data() -> PathBuf {
     let dir = std::env::var_os("XNAS_DATA_DIR")

@@ -59,18 +59,6 @@ fn same_seed_same_trials() {
     assert_eq!(read_trials(&a.path().join("run")).len(), 30);
 }
 
-fn finished_trials(store: &std::path::Path) -> i64 {
-    let Ok(conn) = rusqlite::Connection::open(store) else {
-        return 0;
-    };
-    conn.query_row(
-        "SELECT COUNT(*) FROM trials WHERE status != 'pending'",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap_or(0)
-}
-
 #[test]
 fn kill_9_then_resume_matches_an_uninterrupted_run() {
     nasbench_graph_data();

@@ -30,18 +30,6 @@ workers = 2
     )
 }
 
-fn finished_trials(store: &std::path::Path) -> i64 {
-    let Ok(conn) = rusqlite::Connection::open(store) else {
-        return 0;
-    };
-    conn.query_row(
-        "SELECT COUNT(*) FROM trials WHERE status != 'pending'",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap_or(0)
-}
-
 #[test]
 fn kill_9_then_resume_loses_nothing_and_repeats_nothing() {
     let evaluations = 80;

@@ -83,18 +83,6 @@ workers = 1
     .into()
 }
 
-fn finished_trials(store: &std::path::Path) -> i64 {
-    let Ok(conn) = rusqlite::Connection::open(store) else {
-        return 0;
-    };
-    conn.query_row(
-        "SELECT COUNT(*) FROM trials WHERE status != 'pending'",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap_or(0)
-}
-
 #[test]
 fn resume_after_kill_9_matches_an_uninterrupted_run() {
     let reference = Sandbox::new();

@@ -160,18 +160,6 @@ fn xfer_examples_validate() {
     }
 }
 
-fn finished_target_trials(store: &std::path::Path) -> i64 {
-    let Ok(conn) = rusqlite::Connection::open(store) else {
-        return 0;
-    };
-    conn.query_row(
-        "SELECT COUNT(*) FROM trials WHERE status != 'pending' AND role = 'target'",
-        [],
-        |r| r.get(0),
-    )
-    .unwrap_or(0)
-}
-
 /// Item 7 of the XferNAS issue: the decorated optimizer's state (NAO's model, Adam, the xfer
 /// heads, xfer's phase counter) is saved with the run, so `kill -9` then `xnas resume` gives the
 /// trials of an uninterrupted run.
