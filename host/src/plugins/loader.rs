@@ -6,6 +6,7 @@
 use crate::error::HostError;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::std_types::RStr;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use xnas_core::{HostCtx, PluginModRef, INTERFACE_VERSION};
 
@@ -37,8 +38,24 @@ pub fn default_search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// Warnings a plugin has logged in this process, by (target, message).
+static WARNED: std::sync::Mutex<BTreeSet<(String, String)>> =
+    std::sync::Mutex::new(BTreeSet::new());
+
+/// Whether a warning says nothing new: the same text from the same plugin was logged
+/// before in this process. An ablation or comparison creates the same plugin many times with the
+/// same settings, and one warning per creation would bury everything else.
+fn repeated(target: &str, message: &str) -> bool {
+    let mut seen = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    !seen.insert((target.to_string(), message.to_string()))
+}
+
 extern "C" fn host_log(level: u8, target: RStr<'_>, message: RStr<'_>) {
     let (target, message) = (target.as_str(), message.as_str());
+    if level == 2 && repeated(target, message) {
+        tracing::debug!(target: "xnas::plugin", plugin = target, "(again) {message}");
+        return;
+    }
     match level {
         1 => tracing::error!(target: "xnas::plugin", plugin = target, "{message}"),
         2 => tracing::warn!(target: "xnas::plugin", plugin = target, "{message}"),
@@ -121,6 +138,14 @@ pub fn load_library(path: &Path) -> Result<LoadedLibrary, HostError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_is_repeated_only_with_new_text() {
+        assert!(!repeated("test-plugin", "careful"));
+        assert!(repeated("test-plugin", "careful"));
+        assert!(!repeated("test-plugin", "careful: other"));
+        assert!(!repeated("other-plugin", "careful"));
+    }
 
     #[test]
     fn plugin_file_names() {
