@@ -466,3 +466,41 @@ target = "t"
         "{err}"
     );
 }
+
+/// Sampled source trials that fail (proteins' table lacks most of cora's space when the space
+/// follows the target) are one warning per task with a count and the first error, not one line
+/// per trial; the run goes on with the rest and the failures are stored.
+#[test]
+fn failed_source_samples_are_one_warning_per_task() {
+    nasbench_graph_data();
+    let sb = Sandbox::new();
+    let text = crate::nbg_experiment(
+        "failing-sources",
+        "random",
+        8,
+        "sources = [\"citeseer\", \"proteins\"]\nsource_samples = 40\n\
+         [search_space.params]\nops = \"target\"\n",
+    );
+    sb.write("exp.toml", &text);
+    let out = sb.run(&["run", "exp.toml", "--out", "run"]);
+    out.expect_code(0);
+    let log = out.stderr();
+    let rows = read_trials(&sb.path().join("run"));
+    let failed = rows
+        .iter()
+        .filter(|r| r.role == "source" && r.task == "proteins" && r.status == "failed")
+        .count();
+    assert!(failed > 10, "{failed} proteins samples failed:\n{log}");
+    assert!(
+        log.contains(&format!(
+            "{failed} of 40 source trials on `proteins` failed and are left out"
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("on `citeseer` failed"), "{log}");
+    assert!(
+        !log.contains("failed: evaluation failed"),
+        "one line per trial:\n{log}"
+    );
+    assert_eq!(rows.iter().filter(|r| r.role == "target").count(), 8);
+}

@@ -331,9 +331,29 @@ impl Runner {
             .evaluate(&pending, &progress.quiet_clone())?
             .into_iter()
             .collect();
+        let mut failed: BTreeMap<&str, (usize, usize, String)> = BTreeMap::new();
         for r in &mut records {
             if r.outcome.is_none() {
                 r.outcome = fresh.remove(&r.spec.id);
+                if r.spec.role != Role::Source {
+                    continue;
+                }
+                let entry = failed.entry(r.spec.task.as_str()).or_default();
+                entry.1 += 1;
+                if let Some(err) = r.outcome.as_ref().and_then(|o| o.error.as_ref()) {
+                    if entry.0 == 0 {
+                        entry.2 = format!("trial {}: {err}", r.spec.id);
+                    }
+                    entry.0 += 1;
+                }
+            }
+        }
+        for (task, (n, of, first)) in failed {
+            if n > 0 {
+                tracing::warn!(
+                    "{n} of {of} source trials on `{task}` failed and are left out of the source \
+                     knowledge (`xnas -vv` lists each); the first, {first}"
+                );
             }
         }
         Ok(records)
@@ -350,10 +370,12 @@ impl Runner {
         let mut index_of = Vec::new();
         for s in specs {
             if let Some(reason) = &s.invalid {
-                tracing::warn!(
-                    "trial {} failed: the space rejected the proposal: {reason}",
-                    s.id
-                );
+                if s.role == Role::Target {
+                    tracing::warn!(
+                        "trial {} failed: the space rejected the proposal: {reason}",
+                        s.id
+                    );
+                }
                 let o = Outcome {
                     status: Status::Failed,
                     metric: None,
@@ -368,7 +390,7 @@ impl Runner {
                 outcomes.push((s.id, o));
                 continue;
             }
-            index_of.push(s.id);
+            index_of.push((s.id, s.role));
             requests.push(EvalRequest {
                 trial_id: s.id,
                 task: s.task.as_str().into(),
@@ -385,7 +407,7 @@ impl Runner {
                  result,
                  wall_s,
              }| {
-                let id = index_of[index];
+                let (id, role) = index_of[index];
                 let o = match result {
                     Ok(r) => {
                         let finite = r.metric.is_finite();
@@ -415,8 +437,11 @@ impl Runner {
                         error: Some(format!("{}: {}", e.kind.name(), e.message())),
                     },
                 };
-                if let Some(err) = &o.error {
-                    tracing::warn!("trial {id} failed: {err}");
+                match (&o.error, role) {
+                    (Some(err), Role::Target) => tracing::warn!("trial {id} failed: {err}"),
+                    // Source trials' failures are summed up per task by `evaluate_planned`.
+                    (Some(err), Role::Source) => tracing::debug!("trial {id} failed: {err}"),
+                    (None, _) => {}
                 }
                 store.record_outcome(id, &o)?;
                 progress.trial_done(&o);
