@@ -342,6 +342,11 @@ pub struct TransferPlan {
     pub phase_switch: u32,
     /// Per-task normalisation of the metric before histories are pooled.
     pub normalise: Normalise,
+    /// Share of a surrogate's prediction loss carried by the target's rows when the histories
+    /// are pooled, in [0, 1): each target row weighs `share·N/n_target`, each source row
+    /// `(1 − share)·N/n_sources`. 0 = every row weighs the same (the XferNAS paper's sum), which
+    /// lets a few target rows drown in thousands of source rows.
+    pub target_share: f64,
 }
 
 impl TransferPlan {
@@ -349,6 +354,7 @@ impl TransferPlan {
         TransferPlan {
             phase_switch: 0,
             normalise: Normalise::MIN_MAX,
+            target_share: 0.0,
         }
     }
 }

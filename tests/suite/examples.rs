@@ -120,6 +120,14 @@ fn comparison_and_ablation_files_validate() {
             "bench/ablation_targets.toml",
             "ablation on physics, photo (4 source × 6 target knowledge sizes, 10 splits)",
         ),
+        (
+            "bench/ablation_rest.toml",
+            "ablation on computers, cs, arxiv, pubmed, proteins (4 source × 6 target knowledge sizes, 10 splits)",
+        ),
+        (
+            "bench/ablation_target_share.toml",
+            "ablation on computers, cs, arxiv, pubmed, proteins (4 source × 6 target knowledge sizes, 10 splits)",
+        ),
     ] {
         validates(rel, expect);
     }

@@ -185,10 +185,16 @@ impl Nao {
             factory.describe(),
             if decorated {
                 format!(
-                    " (trains on all {} tasks; phase switch {}, {} normalisation)",
+                    " (trains on all {} tasks; phase switch {}, {} normalisation, target share \
+                     of the prediction loss {})",
                     tasks.len(),
                     plan.phase_switch,
-                    plan.normalise.name()
+                    plan.normalise.name(),
+                    if plan.target_share > 0.0 {
+                        plan.target_share.to_string()
+                    } else {
+                        "as its rows".to_string()
+                    }
                 )
             } else {
                 String::new()
@@ -353,6 +359,7 @@ impl Nao {
         let mut rng = SplitMix64::new(derive_seed(component_seed(self.seed, "shuffle"), round));
         let torch_seed = derive_seed(component_seed(self.seed, "dropout"), round);
         let batch_size = self.params.batch_size;
+        let weights = task_weights(&rows, self.plan.target_share);
         let (mut steps, mut pred, mut rec) = (0, 0.0, 0.0);
         with_torch_seed(torch_seed, || -> PluginResult<()> {
             for epoch in 0..epochs {
@@ -375,7 +382,13 @@ impl Nao {
                     }
                     let tasks: Vec<u32> = batch.iter().map(|&i| rows[i].task).collect();
                     let y: Vec<f32> = batch.iter().map(|&i| rows[i].y).collect();
-                    let (p, r) = self.step(&tokens, &tasks, &y)?;
+                    let w = weights.map(|(target, source)| {
+                        batch
+                            .iter()
+                            .map(|&i| if rows[i].task == 0 { target } else { source })
+                            .collect::<Vec<f32>>()
+                    });
+                    let (p, r) = self.step(&tokens, &tasks, &y, w.as_deref())?;
                     steps += 1;
                     if last {
                         pred += p * batch.len() as f64;
@@ -409,8 +422,15 @@ impl Nao {
 
     /// One step on a batch (§1.5): features → head → α·MSE(σ(logit), y) → head.backward → its
     /// feature gradient joins (1 − α)·reconstruction in one backward pass → clip → Adam + head step.
+    /// `weights` (one per row) turn the MSE into the mean of weighted squared errors.
     /// Returns the batch's prediction MSE and reconstruction NLL.
-    fn step(&mut self, tokens: &[Vec<i64>], tasks: &[u32], y: &[f32]) -> PluginResult<(f64, f64)> {
+    fn step(
+        &mut self,
+        tokens: &[Vec<i64>],
+        tasks: &[u32],
+        y: &[f32],
+        weights: Option<&[f32]>,
+    ) -> PluginResult<(f64, f64)> {
         let device = self.device();
         let alpha = self.params.alpha;
         let x = self.model.tokens(tokens)?;
@@ -428,10 +448,23 @@ impl Nao {
             .and_then(|t| t.f_reshape([y.len() as i64, 1]))
             .and_then(|t| t.f_to_device(device))
             .context(what)?;
-        let mse = logits_t
-            .f_sigmoid()
-            .and_then(|p| p.f_mse_loss(&y_t, Reduction::Mean))
-            .context(what)?;
+        let mse = match weights {
+            None => logits_t
+                .f_sigmoid()
+                .and_then(|p| p.f_mse_loss(&y_t, Reduction::Mean)),
+            Some(w) => Tensor::f_from_slice(w)
+                .and_then(|t| t.f_reshape([w.len() as i64, 1]))
+                .and_then(|t| t.f_to_device(device))
+                .and_then(|w_t| {
+                    logits_t
+                        .f_sigmoid()?
+                        .f_sub(&y_t)?
+                        .f_square()?
+                        .f_mul(&w_t)?
+                        .f_mean(Kind::Float)
+                }),
+        }
+        .context(what)?;
         mse.f_mul_scalar(alpha)
             .and_then(|l| l.f_backward())
             .context(what)?;
@@ -708,6 +741,27 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Loss weights `(target row, source row)` that give the target's rows `share` of the prediction
+/// loss (`TransferPlan::target_share`), at a mean weight of 1 over all rows so the loss keeps its
+/// scale; both 1 while the rows are all of one kind. `None` when `share` is 0: the unweighted
+/// MSE, bit for bit what NAO computes without a plan.
+fn task_weights(rows: &[Row], share: f64) -> Option<(f32, f32)> {
+    if share <= 0.0 {
+        return None;
+    }
+    let n = rows.len() as f64;
+    let target = rows.iter().filter(|r| r.task == 0).count() as f64;
+    let sources = n - target;
+    Some(if target > 0.0 && sources > 0.0 {
+        (
+            (share * n / target) as f32,
+            ((1.0 - share) * n / sources) as f32,
+        )
+    } else {
+        (1.0, 1.0)
+    })
+}
+
 /// The key of a genome the space refuses (it still counts as seen).
 fn raw_key(genome: &[u32]) -> String {
     format!("genome {genome:?}")
@@ -831,5 +885,35 @@ impl Optimizer for Nao {
         self.data_version = saved.data_version;
         self.trained_version = saved.trained_version;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(tasks: &[u32]) -> Vec<Row> {
+        tasks
+            .iter()
+            .map(|&task| Row {
+                task,
+                y: 0.5,
+                choices: vec![vec![1]],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn task_weights_give_the_target_its_share_at_mean_weight_one() {
+        // 2 target rows among 10: with share 0.5 they carry half the loss.
+        let r = rows(&[0, 0, 1, 1, 1, 2, 2, 2, 3, 3]);
+        let (t, s) = task_weights(&r, 0.5).unwrap();
+        assert_eq!((t, s), (2.5, 0.625));
+        assert!((2.0 * t / (2.0 * t + 8.0 * s) - 0.5).abs() < 1e-6);
+        assert!(((2.0 * t + 8.0 * s) / 10.0 - 1.0).abs() < 1e-6);
+        // Share 0: unweighted; rows of one kind only: every weight 1.
+        assert_eq!(task_weights(&r, 0.0), None);
+        assert_eq!(task_weights(&rows(&[0, 0, 0]), 0.5), Some((1.0, 1.0)));
+        assert_eq!(task_weights(&rows(&[1, 2]), 0.5), Some((1.0, 1.0)));
     }
 }

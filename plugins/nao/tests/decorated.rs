@@ -26,6 +26,7 @@ struct Log {
 struct AllTasks {
     inner: PlainHeadFactory,
     phase_switch: u32,
+    target_share: f64,
     log: Arc<Mutex<Log>>,
 }
 
@@ -76,6 +77,7 @@ impl HeadFactory for AllTasks {
         TransferPlan {
             phase_switch: self.phase_switch,
             normalise: Normalise::RANK,
+            target_share: self.target_share,
         }
     }
 }
@@ -108,6 +110,7 @@ fn decorated_trains_on_every_task_and_starts_from_sources() {
     let factory = AllTasks {
         inner: PlainHeadFactory::new(HeadConfig::default(), Device::Cpu),
         phase_switch: 5,
+        target_share: 0.0,
         log: Arc::clone(&log),
     };
     let init = decorated_init(3, head_factory_box(factory), history());
@@ -172,5 +175,54 @@ fn plain_mode_ignores_history() {
     assert!(
         !opt.train_if_needed().unwrap(),
         "nothing new for the target"
+    );
+}
+
+/// `TransferPlan::target_share`: a target whose metric runs against its sources' is learnt when
+/// its 15 rows carry half the prediction loss, and drowned by the 200 source rows when every row
+/// weighs the same. One head is shared by all tasks here, so the rows compete directly.
+#[test]
+fn target_share_lets_a_few_target_rows_outweigh_many_source_rows() {
+    let mut history = Vec::new();
+    for (t, task) in SOURCES.iter().enumerate() {
+        for (i, g) in distinct_samples(100, 200 + t as u64).iter().enumerate() {
+            history.push(observe((t * 1000 + i) as u64, task, g));
+        }
+    }
+    let target: Vec<Observation> = distinct_samples(15, 7)
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut o = observe(5000 + i as u64, TARGET, g);
+            o.metric = -o.metric; // the opposite of what the sources teach
+            o
+        })
+        .collect();
+    let genomes: Vec<Vec<u32>> = target.iter().map(|o| o.genome.to_vec()).collect();
+    let truth: Vec<f64> = target.iter().map(|o| o.metric).collect();
+    let fit = |share: f64| {
+        let factory = AllTasks {
+            inner: PlainHeadFactory::new(HeadConfig::default(), Device::Cpu),
+            phase_switch: 0,
+            target_share: share,
+            log: Arc::default(),
+        };
+        let init = decorated_init(5, head_factory_box(factory), history.clone());
+        let mut opt = Nao::new(xnas_core::parse_params(FAST).unwrap(), &init).unwrap();
+        opt.tell(&target).unwrap();
+        assert!(opt.train_if_needed().unwrap());
+        assert_eq!(opt.last_train().unwrap().rows, 215);
+        let predicted: Vec<f64> = opt
+            .predict(&genomes)
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        xnas_core::rank::spearman(&predicted, &truth)
+    };
+    let (even, half) = (fit(0.0), fit(0.5));
+    assert!(
+        half > 0.3 && half > even + 0.5,
+        "Spearman on the target's rows: {half:.3} with target_share 0.5, {even:.3} with 0"
     );
 }

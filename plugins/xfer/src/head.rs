@@ -63,6 +63,7 @@ impl HeadFactory for XferHeadFactory {
         TransferPlan {
             phase_switch: self.params.phase_switch,
             normalise: self.params.normalise,
+            target_share: self.params.target_share,
         }
     }
 }

@@ -15,6 +15,9 @@ pub const DEFAULT_LR: f64 = 1e-3;
 pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
 /// Extra L2 penalty on the residuals' weight matrices.
 pub const DEFAULT_RESIDUAL_L2: f64 = 1e-3;
+/// Share of a surrogate's prediction loss carried by the target's rows (bench/RESULTS.md, the
+/// ablation with `target_share`).
+pub const DEFAULT_TARGET_SHARE: f64 = 0.5;
 
 /// The parameters, validated.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -25,6 +28,9 @@ pub struct XferParams {
     pub phase_switch: u32,
     /// Per-task normalisation of the metric before the histories are pooled.
     pub normalise: Normalise,
+    /// Share of a surrogate's prediction loss carried by the target's rows, in [0, 1); 0 = every
+    /// row weighs the same (see `TransferPlan::target_share`).
+    pub target_share: f64,
     /// Hidden widths of each residual MLP (empty = one linear layer).
     pub residual_hidden: Vec<u32>,
     /// Adam learning rate of the universal part.
@@ -47,6 +53,7 @@ impl Default for XferParams {
         XferParams {
             phase_switch: DEFAULT_PHASE_SWITCH,
             normalise: Normalise::MIN_MAX,
+            target_share: DEFAULT_TARGET_SHARE,
             residual_hidden: DEFAULT_RESIDUAL_HIDDEN.to_vec(),
             lr: DEFAULT_LR,
             weight_decay: DEFAULT_WEIGHT_DECAY,
@@ -72,6 +79,8 @@ struct RawParams {
     phase_switch: u32,
     #[serde(default = "default_normalise")]
     normalise: NormaliseName,
+    #[serde(default = "default_target_share")]
+    target_share: f64,
     #[serde(default = "default_residual_hidden")]
     residual_hidden: Vec<u32>,
     #[serde(default = "default_lr")]
@@ -93,6 +102,9 @@ fn default_phase_switch() -> u32 {
 }
 fn default_normalise() -> NormaliseName {
     NormaliseName::Minmax
+}
+fn default_target_share() -> f64 {
+    DEFAULT_TARGET_SHARE
 }
 fn default_residual_hidden() -> Vec<u32> {
     DEFAULT_RESIDUAL_HIDDEN.to_vec()
@@ -135,6 +147,12 @@ impl TryFrom<RawParams> for XferParams {
                 "`residual_hidden[{i}]` is 0: every hidden width must be at least 1 (use [] for a linear residual)"
             ));
         }
+        if !(0.0..1.0).contains(&raw.target_share) {
+            return Err(format!(
+                "`target_share` is {}: it must be at least 0 and below 1 (0 = every row weighs the same)",
+                raw.target_share
+            ));
+        }
         let lr = positive("lr", raw.lr)?;
         let weight_decay = non_negative("weight_decay", raw.weight_decay)?;
         let device =
@@ -145,6 +163,7 @@ impl TryFrom<RawParams> for XferParams {
                 NormaliseName::Minmax => Normalise::MIN_MAX,
                 NormaliseName::Rank => Normalise::RANK,
             },
+            target_share: raw.target_share,
             residual_hidden: raw.residual_hidden,
             lr,
             weight_decay,
@@ -175,6 +194,8 @@ mod tests {
         assert_eq!((p.residual_lr, p.residual_weight_decay), (0.01, 0.0));
         assert!(p.residual_hidden.is_empty());
         assert_eq!(p.normalise, Normalise::RANK);
+        let p: XferParams = parse_params("target_share = 0.0").unwrap();
+        assert_eq!(p.target_share, 0.0);
         let p: XferParams = parse_params("lr = 0.01\nresidual_lr = 0.002").unwrap();
         assert_eq!((p.lr, p.residual_lr), (0.01, 0.002));
     }
@@ -191,6 +212,9 @@ mod tests {
             ("residual_hidden = [16, 0]", "residual_hidden[1]"),
             ("device = \"gpu\"", "device"),
             ("phase_switch = -2", "phase_switch"),
+            ("target_share = 1.0", "target_share"),
+            ("target_share = -0.1", "target_share"),
+            ("target_share = nan", "target_share"),
         ] {
             let e = parse_params::<XferParams>(text).unwrap_err();
             assert!(e.message().contains(&format!("`{key}")), "{text}: {e}");

@@ -124,19 +124,23 @@ fn refuses_an_optimizer_without_heads() {
 #[test]
 fn plan_and_factory_carry_the_params() {
     let t = create(
-        "phase_switch = 3\nnormalise = \"rank\"\nresidual_hidden = [8]",
+        "phase_switch = 3\nnormalise = \"rank\"\nresidual_hidden = [8]\ntarget_share = 0.25",
         heads_info(),
     )
     .unwrap();
     let factory = t.head_factory().unwrap();
     let plan = factory.plan();
-    assert_eq!((plan.phase_switch, plan.normalise), (3, Normalise::RANK));
+    assert_eq!(
+        (plan.phase_switch, plan.normalise, plan.target_share),
+        (3, Normalise::RANK, 0.25)
+    );
     assert!(factory.uses_all_tasks());
     assert_eq!(factory.describe(), "xfer: universal + 3 residuals");
 
     let defaults = create("", heads_info()).unwrap().head_factory().unwrap();
     assert_eq!(defaults.plan().phase_switch, 10);
     assert_eq!(defaults.plan().normalise, Normalise::MIN_MAX);
+    assert_eq!(defaults.plan().target_share, 0.5);
 
     // Parameters are checked (and errors name the key) before anything is built.
     let set = PluginSet::from_register(xnas_transfer_xfer::register);
