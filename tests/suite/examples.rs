@@ -128,6 +128,10 @@ fn comparison_and_ablation_files_validate() {
             "bench/ablation_target_share.toml",
             "ablation on computers, cs, arxiv, pubmed, proteins (4 source × 6 target knowledge sizes, 10 splits)",
         ),
+        (
+            "bench/ablation_target_share_others.toml",
+            "ablation on citeseer, cora, physics, photo (4 source × 6 target knowledge sizes, 10 splits)",
+        ),
     ] {
         validates(rel, expect);
     }
