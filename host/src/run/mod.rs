@@ -331,29 +331,14 @@ impl Runner {
             .evaluate(&pending, &progress.quiet_clone())?
             .into_iter()
             .collect();
-        let mut failed: BTreeMap<&str, (usize, usize, String)> = BTreeMap::new();
+        warn_failed_sources(
+            pending
+                .iter()
+                .filter_map(|s| fresh.get(&s.id).map(|o| (*s, o))),
+        );
         for r in &mut records {
             if r.outcome.is_none() {
                 r.outcome = fresh.remove(&r.spec.id);
-                if r.spec.role != Role::Source {
-                    continue;
-                }
-                let entry = failed.entry(r.spec.task.as_str()).or_default();
-                entry.1 += 1;
-                if let Some(err) = r.outcome.as_ref().and_then(|o| o.error.as_ref()) {
-                    if entry.0 == 0 {
-                        entry.2 = format!("trial {}: {err}", r.spec.id);
-                    }
-                    entry.0 += 1;
-                }
-            }
-        }
-        for (task, (n, of, first)) in failed {
-            if n > 0 {
-                tracing::warn!(
-                    "{n} of {of} source trials on `{task}` failed and are left out of the source \
-                     knowledge (`xnas -vv` lists each); the first, {first}"
-                );
             }
         }
         Ok(records)
@@ -786,4 +771,36 @@ pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<re
     let summary = report::Summary::build(&exp, &records, best_possible, elapsed, workers);
     report::write_all(run_dir, &records, &summary)?;
     Ok(summary)
+}
+
+/// A source task's trials among those just evaluated.
+#[derive(Default)]
+struct SourceFailures<'a> {
+    evaluated: usize,
+    /// Trial id and error of each failed one.
+    failed: Vec<(u64, &'a str)>,
+}
+
+/// One warning per source task for the failures among trials just evaluated: the count and the
+/// first error (`evaluate` logs each at debug level). A source sample outside a task's table is
+/// expected (proteins among large tables), and one line per trial would bury the run's log.
+fn warn_failed_sources<'a>(evaluated: impl Iterator<Item = (&'a TrialSpec, &'a Outcome)>) {
+    let mut by_task: BTreeMap<&str, SourceFailures> = BTreeMap::new();
+    for (spec, o) in evaluated.filter(|(spec, _)| spec.role == Role::Source) {
+        let task = by_task.entry(spec.task.as_str()).or_default();
+        task.evaluated += 1;
+        if let Some(err) = &o.error {
+            task.failed.push((spec.id, err.as_str()));
+        }
+    }
+    for (task, f) in by_task {
+        if let Some((id, err)) = f.failed.first() {
+            tracing::warn!(
+                "{} of {} source trials on `{task}` failed and are left out of the source \
+                 knowledge (`xnas -vv` lists each); the first, trial {id}: {err}",
+                f.failed.len(),
+                f.evaluated
+            );
+        }
+    }
 }
