@@ -17,7 +17,7 @@ use xnas_tch::adam::{Adam, AdamConfig};
 use xnas_tch::matrix::{check_shape, to_matrix, to_tensor};
 use xnas_tch::seed::{component_seed, with_torch_seed};
 use xnas_tch::tch::{Device, Kind, Reduction, Tensor};
-use xnas_tch::{HeadConfig, PlainHeadFactory, TchContext, TokenView};
+use xnas_tch::{HeadConfig, PlainHeadFactory, TchContext, ThreadLimit, TokenView};
 
 /// Random draws `ask` may spend per call looking for unseen architectures before it gives up
 /// (a nearly exhausted space): it then proposes fewer, and the host stops when it gets none.
@@ -342,7 +342,8 @@ impl Nao {
         } else {
             self.params.epochs
         };
-        with_threads(self.params.threads, || self.train(epochs))?;
+        let _threads = ThreadLimit::new(self.params.threads);
+        self.train(epochs)?;
         self.trained_version = Some(self.data_version);
         Ok(true)
     }
@@ -730,13 +731,6 @@ impl Nao {
     }
 }
 
-/// Runs `f` with torch's intra-op thread count set to `threads` (0 = unchanged), restored
-/// afterwards (`xnas_tch::ThreadLimit`).
-fn with_threads<T>(threads: usize, f: impl FnOnce() -> T) -> T {
-    let _limit = xnas_tch::ThreadLimit::new(threads);
-    f()
-}
-
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -772,7 +766,10 @@ impl Optimizer for Nao {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let genomes = with_threads(self.params.threads, || self.propose(n))?;
+        let genomes = {
+            let _threads = ThreadLimit::new(self.params.threads);
+            self.propose(n)?
+        };
         let mut out = Vec::with_capacity(genomes.len());
         for g in genomes {
             if let Some((_, key)) = self.canonical(&g) {
@@ -794,13 +791,12 @@ impl Optimizer for Nao {
     }
 
     fn predict(&mut self, genomes: &[Vec<u32>]) -> PluginResult<Vec<f64>> {
-        with_threads(self.params.threads, || {
-            self.train_if_needed()?;
-            Ok(Nao::predict(self, genomes)?
-                .into_iter()
-                .map(f64::from)
-                .collect())
-        })
+        let _threads = ThreadLimit::new(self.params.threads);
+        self.train_if_needed()?;
+        Ok(Nao::predict(self, genomes)?
+            .into_iter()
+            .map(f64::from)
+            .collect())
     }
 
     fn save_state(&self) -> PluginResult<Vec<u8>> {
