@@ -227,7 +227,7 @@ impl XferHead {
             dropout: 0.0,
         };
         let residual_adam = AdamConfig {
-            lr: params.residual_lr,
+            lr: params.residual_lr(),
             weight_decay: params.residual_weight_decay,
             ..AdamConfig::default()
         };

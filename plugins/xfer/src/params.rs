@@ -2,7 +2,7 @@
 //! its key.
 
 use serde::Deserialize;
-use xnas_core::Normalise;
+use xnas_core::{capability, Normalise, PluginInfo};
 use xnas_tch::tch::Device;
 
 /// Target successes before start points switch from source to target architectures.
@@ -18,6 +18,12 @@ pub const DEFAULT_RESIDUAL_L2: f64 = 1e-3;
 /// Share of a surrogate's prediction loss carried by the target's rows (bench/RESULTS.md, the
 /// ablation with `target_share`).
 pub const DEFAULT_TARGET_SHARE: f64 = 0.5;
+/// `residual_lr` left unset, for an optimizer without a surrogate (`predict`): this many times
+/// `lr`. A policy's heads take a few steps per told batch (rl-controller: 4), against a
+/// surrogate's epochs over the whole pooled history; at `lr` the target's residual barely moves in
+/// 100 evaluations, and the policy keeps sampling where the sources point (bench/RESULTS.md,
+/// "xfer(rl-controller) and the residual's learning rate").
+pub const POLICY_RESIDUAL_LR_FACTOR: f64 = 100.0;
 
 /// The parameters, validated.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -37,8 +43,9 @@ pub struct XferParams {
     pub lr: f64,
     /// Adam weight decay of the universal part.
     pub weight_decay: f64,
-    /// Adam learning rate of the residuals.
-    pub residual_lr: f64,
+    /// Adam learning rate of the residuals; `None` until [`XferParams::for_inner`] chooses it
+    /// by the wrapped optimizer's kind (`lr` where unknown).
+    pub residual_lr: Option<f64>,
     /// Adam weight decay of the residuals.
     pub residual_weight_decay: f64,
     /// L2 penalty `residual_l2 · Σ‖W‖²` on the weight matrices of the residuals, part of the loss
@@ -57,11 +64,32 @@ impl Default for XferParams {
             residual_hidden: DEFAULT_RESIDUAL_HIDDEN.to_vec(),
             lr: DEFAULT_LR,
             weight_decay: DEFAULT_WEIGHT_DECAY,
-            residual_lr: DEFAULT_LR,
+            residual_lr: None,
             residual_weight_decay: DEFAULT_WEIGHT_DECAY,
             residual_l2: DEFAULT_RESIDUAL_L2,
             device: Device::Cpu,
         }
+    }
+}
+
+impl XferParams {
+    /// The residuals' learning rate: as set, else `lr`.
+    pub fn residual_lr(&self) -> f64 {
+        self.residual_lr.unwrap_or(self.lr)
+    }
+
+    /// Fills an unset `residual_lr` by what `inner` is: `lr` for a surrogate (capability
+    /// `predict`), [`POLICY_RESIDUAL_LR_FACTOR`]`·lr` for anything else (a policy).
+    pub fn for_inner(mut self, inner: &PluginInfo) -> Self {
+        if self.residual_lr.is_none() {
+            let factor = if inner.has(capability::PREDICT) {
+                1.0
+            } else {
+                POLICY_RESIDUAL_LR_FACTOR
+            };
+            self.residual_lr = Some(factor * self.lr);
+        }
+        self
     }
 }
 
@@ -167,7 +195,10 @@ impl TryFrom<RawParams> for XferParams {
             residual_hidden: raw.residual_hidden,
             lr,
             weight_decay,
-            residual_lr: positive("residual_lr", raw.residual_lr.unwrap_or(lr))?,
+            residual_lr: raw
+                .residual_lr
+                .map(|v| positive("residual_lr", v))
+                .transpose()?,
             residual_weight_decay: non_negative(
                 "residual_weight_decay",
                 raw.residual_weight_decay.unwrap_or(weight_decay),
@@ -191,13 +222,39 @@ mod tests {
             "lr = 0.01\nweight_decay = 0.0\nresidual_hidden = []\nnormalise = \"rank\"",
         )
         .unwrap();
-        assert_eq!((p.residual_lr, p.residual_weight_decay), (0.01, 0.0));
+        assert_eq!((p.residual_lr(), p.residual_weight_decay), (0.01, 0.0));
         assert!(p.residual_hidden.is_empty());
         assert_eq!(p.normalise, Normalise::RANK);
         let p: XferParams = parse_params("target_share = 0.0").unwrap();
         assert_eq!(p.target_share, 0.0);
         let p: XferParams = parse_params("lr = 0.01\nresidual_lr = 0.002").unwrap();
-        assert_eq!((p.lr, p.residual_lr), (0.01, 0.002));
+        assert_eq!((p.lr, p.residual_lr), (0.01, Some(0.002)));
+    }
+
+    fn listing(capabilities: &[&str]) -> PluginInfo {
+        PluginInfo {
+            name: "inner".into(),
+            kind: xnas_core::PluginKind::OPTIMIZER,
+            version: "0".into(),
+            description: "".into(),
+            capabilities: capabilities.iter().map(|&c| c.into()).collect(),
+        }
+    }
+
+    #[test]
+    fn unset_residual_lr_follows_the_wrapped_optimizers_kind() {
+        let surrogate = listing(&[capability::HEADS, capability::PREDICT]);
+        let policy = listing(&[capability::HEADS]);
+        let p: XferParams = parse_params("lr = 0.002").unwrap();
+        assert_eq!(p.clone().for_inner(&surrogate).residual_lr, Some(0.002));
+        assert_eq!(
+            p.for_inner(&policy).residual_lr,
+            Some(0.002 * POLICY_RESIDUAL_LR_FACTOR)
+        );
+        // A value set in the config is kept for either kind.
+        let p: XferParams = parse_params("residual_lr = 0.005").unwrap();
+        assert_eq!(p.clone().for_inner(&policy).residual_lr, Some(0.005));
+        assert_eq!(p.for_inner(&surrogate).residual_lr, Some(0.005));
     }
 
     #[test]

@@ -30,6 +30,12 @@ impl Xfer {
                 init.inner.name
             )));
         }
+        let params = params.for_inner(&init.inner);
+        tracing::debug!(
+            "xfer: residual learning rate {} for `{}`",
+            params.residual_lr(),
+            init.inner.name
+        );
         Ok(Xfer {
             params,
             target: init.target.to_string(),

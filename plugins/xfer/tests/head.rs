@@ -35,7 +35,7 @@ fn xfer(params: XferParams, spec: &HeadSpec) -> HeadBox {
 fn fast() -> XferParams {
     XferParams {
         lr: 1e-2,
-        residual_lr: 1e-2,
+        residual_lr: Some(1e-2),
         ..XferParams::default()
     }
 }

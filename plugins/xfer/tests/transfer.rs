@@ -5,7 +5,7 @@
 use std::path::Path;
 use xnas_core::abi_stable::std_types::{RNone, RVec};
 use xnas_core::{
-    capability, parse_params, ErrorKind, HeadFactory, Normalise, Observation, Optimizer,
+    capability, parse_params, ErrorKind, Head, HeadFactory, Normalise, Observation, Optimizer,
     OptimizerBox, OptimizerInit, PluginInfo, PluginKind, PluginSet, SpaceBox, SpaceInit, Transfer,
     TransferBox, TransferInit, TrialStatus,
 };
@@ -151,6 +151,55 @@ fn plan_and_factory_carry_the_params() {
     assert_eq!(e.kind, ErrorKind::INVALID_PARAMS);
     assert!(e.message().contains("`normalise`"), "{e}");
     assert!(e.message().contains("`minmax`"), "{e}");
+}
+
+/// How far one training step on the target's row moves the target's output of a head made by
+/// xfer wrapping `inner` (xfer's `lr` is 1e-3 for the universal part throughout).
+fn target_output_shift(params: &str, inner: PluginInfo) -> f32 {
+    let factory = create(params, inner).unwrap().head_factory().unwrap();
+    let spec = xnas_core::HeadSpec {
+        name: "logits.op".into(),
+        in_features: 4,
+        out_features: 3,
+        hidden: RVec::new(),
+        tasks: std::iter::once(TARGET)
+            .chain(SOURCES)
+            .map(|t| t.into())
+            .collect(),
+        seed: 7,
+    };
+    let mut head = factory.make_head(&spec).unwrap();
+    let features = xnas_core::Matrix::new(2, 4, vec![0.5, -0.2, 0.1, 0.3, -0.4, 0.2, 0.6, -0.1]);
+    let tasks = [0u32, 0];
+    let before = head.forward(&features, &tasks, true).unwrap();
+    head.backward(&xnas_core::Matrix::new(2, 3, vec![1.0; 6]))
+        .unwrap();
+    head.step().unwrap();
+    let after = head.forward(&features, &tasks, false).unwrap();
+    before
+        .data
+        .iter()
+        .zip(after.data.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
+
+/// An unset `residual_lr` is `lr` under a surrogate (`predict`) and 100·`lr` under a policy, whose
+/// heads take a few steps per told batch; a value set in the config holds for either.
+#[test]
+fn the_residual_learns_faster_under_a_policy_unless_set() {
+    let surrogate = || info("nao", &[capability::HEADS, capability::PREDICT]);
+    let policy = || info("rl-controller", &[capability::HEADS]);
+    let (s, p) = (
+        target_output_shift("", surrogate()),
+        target_output_shift("", policy()),
+    );
+    assert!(p > 10.0 * s, "policy {p}, surrogate {s}");
+    let (s, p) = (
+        target_output_shift("residual_lr = 0.001", surrogate()),
+        target_output_shift("residual_lr = 0.001", policy()),
+    );
+    assert!((p - s).abs() <= 1e-6, "policy {p}, surrogate {s}");
 }
 
 #[test]
