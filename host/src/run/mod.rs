@@ -355,12 +355,11 @@ impl Runner {
         let mut index_of = Vec::new();
         for s in specs {
             if let Some(reason) = &s.invalid {
-                if s.role == Role::Target {
-                    tracing::warn!(
-                        "trial {} failed: the space rejected the proposal: {reason}",
-                        s.id
-                    );
-                }
+                log_failed(
+                    s.id,
+                    s.role,
+                    &format!("the space rejected the proposal: {reason}"),
+                );
                 let o = Outcome {
                     status: Status::Failed,
                     metric: None,
@@ -422,11 +421,8 @@ impl Runner {
                         error: Some(format!("{}: {}", e.kind.name(), e.message())),
                     },
                 };
-                match (&o.error, role) {
-                    (Some(err), Role::Target) => tracing::warn!("trial {id} failed: {err}"),
-                    // Source trials' failures are summed up per task by `evaluate_planned`.
-                    (Some(err), Role::Source) => tracing::debug!("trial {id} failed: {err}"),
-                    (None, _) => {}
+                if let Some(err) = &o.error {
+                    log_failed(id, role, err);
                 }
                 store.record_outcome(id, &o)?;
                 progress.trial_done(&o);
@@ -771,6 +767,15 @@ pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<re
     let summary = report::Summary::build(&exp, &records, best_possible, elapsed, workers);
     report::write_all(run_dir, &records, &summary)?;
     Ok(summary)
+}
+
+/// A failed trial's line: a warning for the target's; a source trial's at debug level, because
+/// `warn_failed_sources` sums those up per task (rejected proposals and failed evaluations alike).
+fn log_failed(id: u64, role: Role, err: &str) {
+    match role {
+        Role::Target => tracing::warn!("trial {id} failed: {err}"),
+        Role::Source => tracing::debug!("trial {id} failed: {err}"),
+    }
 }
 
 /// A source task's trials among those just evaluated.
