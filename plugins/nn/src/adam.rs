@@ -80,6 +80,9 @@ impl Adam {
         let t = self.steps as i32;
         let bias1 = 1.0 - c.beta1.powi(t);
         let bias2 = 1.0 - c.beta2.powi(t);
+        // In place where torch.optim.Adam is: the moments and the parameter are updated where
+        // they lie, and every value is the same kernel on the same operands as the out-of-place
+        // form, so results are bit-identical to it; it saves two thirds of the allocations.
         tch::no_grad(|| -> Result<(), tch::TchError> {
             for s in &mut self.slots {
                 let grad = s.param.grad();
@@ -91,20 +94,16 @@ impl Adam {
                 } else {
                     grad
                 };
-                s.m =
-                    s.m.f_mul_scalar(c.beta1)?
-                        .f_add(&grad.f_mul_scalar(1.0 - c.beta1)?)?;
-                s.v =
-                    s.v.f_mul_scalar(c.beta2)?
-                        .f_add(&grad.f_square()?.f_mul_scalar(1.0 - c.beta2)?)?;
-                // p ← p − lr/bias1 · m / (√v / √bias2 + eps), as torch.optim.Adam.
-                let denom =
-                    s.v.f_sqrt()?
-                        .f_div_scalar(bias2.sqrt())?
-                        .f_add_scalar(c.eps)?;
-                let update = s.m.f_div(&denom)?.f_mul_scalar(c.lr / bias1)?;
-                // In place: the store and the model hold this same tensor. The returned handle
-                // aliases it and is dropped.
+                let _ = s.m.f_mul_scalar_(c.beta1)?;
+                let _ = s.m.f_add_(&grad.f_mul_scalar(1.0 - c.beta1)?)?;
+                let _ = s.v.f_mul_scalar_(c.beta2)?;
+                let _ =
+                    s.v.f_add_(&grad.f_square()?.f_mul_scalar_(1.0 - c.beta2)?)?;
+                let mut denom = s.v.f_sqrt()?;
+                let _ = denom.f_div_scalar_(bias2.sqrt())?;
+                let _ = denom.f_add_scalar_(c.eps)?;
+                let mut update = s.m.f_div(&denom)?;
+                let _ = update.f_mul_scalar_(c.lr / bias1)?;
                 let _ = s.param.f_sub_(&update)?;
             }
             Ok(())
