@@ -231,32 +231,6 @@ mod tests {
         assert_eq!((p.lr, p.residual_lr), (0.01, Some(0.002)));
     }
 
-    fn listing(capabilities: &[&str]) -> PluginInfo {
-        PluginInfo {
-            name: "inner".into(),
-            kind: xnas_core::PluginKind::OPTIMIZER,
-            version: "0".into(),
-            description: "".into(),
-            capabilities: capabilities.iter().map(|&c| c.into()).collect(),
-        }
-    }
-
-    #[test]
-    fn unset_residual_lr_follows_the_wrapped_optimizers_kind() {
-        let surrogate = listing(&[capability::HEADS, capability::PREDICT]);
-        let policy = listing(&[capability::HEADS]);
-        let p: XferParams = parse_params("lr = 0.002").unwrap();
-        assert_eq!(p.clone().for_inner(&surrogate).residual_lr, Some(0.002));
-        assert_eq!(
-            p.for_inner(&policy).residual_lr,
-            Some(0.002 * POLICY_RESIDUAL_LR_FACTOR)
-        );
-        // A value set in the config is kept for either kind.
-        let p: XferParams = parse_params("residual_lr = 0.005").unwrap();
-        assert_eq!(p.clone().for_inner(&policy).residual_lr, Some(0.005));
-        assert_eq!(p.for_inner(&surrogate).residual_lr, Some(0.005));
-    }
-
     #[test]
     fn bad_values_name_their_key() {
         for (text, key) in [

@@ -10,6 +10,8 @@ use xnas_core::{
     TransferBox, TransferInit, TrialStatus,
 };
 use xnas_space_tabular::{TabularParams, TabularSpace};
+use xnas_transfer_xfer::params::POLICY_RESIDUAL_LR_FACTOR;
+use xnas_transfer_xfer::XferParams;
 
 const TARGET: &str = "cora";
 const SOURCES: [&str; 2] = ["citeseer", "pubmed"];
@@ -151,6 +153,22 @@ fn plan_and_factory_carry_the_params() {
     assert_eq!(e.kind, ErrorKind::INVALID_PARAMS);
     assert!(e.message().contains("`normalise`"), "{e}");
     assert!(e.message().contains("`minmax`"), "{e}");
+}
+
+#[test]
+fn unset_residual_lr_follows_the_wrapped_optimizers_kind() {
+    let surrogate = info("nao", &[capability::HEADS, capability::PREDICT]);
+    let policy = info("rl-controller", &[capability::HEADS]);
+    let p: XferParams = parse_params("lr = 0.002").unwrap();
+    assert_eq!(p.clone().for_inner(&surrogate).residual_lr, Some(0.002));
+    assert_eq!(
+        p.for_inner(&policy).residual_lr,
+        Some(0.002 * POLICY_RESIDUAL_LR_FACTOR)
+    );
+    // A value set in the config is kept for either kind.
+    let p: XferParams = parse_params("residual_lr = 0.005").unwrap();
+    assert_eq!(p.clone().for_inner(&policy).residual_lr, Some(0.005));
+    assert_eq!(p.for_inner(&surrogate).residual_lr, Some(0.005));
 }
 
 /// How far one training step on the target's row moves the target's output of a head made by
