@@ -142,7 +142,7 @@ fn plan_and_factory_carry_the_params() {
     let defaults = create("", heads_info()).unwrap().head_factory().unwrap();
     assert_eq!(defaults.plan().phase_switch, 10);
     assert_eq!(defaults.plan().normalise, Normalise::MIN_MAX);
-    assert_eq!(defaults.plan().target_share, 0.5);
+    assert_eq!(defaults.plan().target_share, 0.8);
 
     // Parameters are checked (and errors name the key) before anything is built.
     let set = PluginSet::from_register(xnas_transfer_xfer::register);
