@@ -345,7 +345,12 @@ pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<W
     for (ti, split) in todo {
         let (target, exp, resolved, space) = &prepared[ti];
         bar.set_message(format!("{target} split {split}"));
-        let seed = derive_seed(derive_seed(exp.file.experiment.seed, split), ti as u64);
+        // Keyed by the target's name, not its place in `targets`: a target's splits are the same
+        // in every ablation file with the same seed, so files can be compared cell by cell.
+        let seed = derive_seed(
+            derive_seed(exp.file.experiment.seed, split),
+            fnv1a64(target.as_bytes()),
+        );
         let arches = sample_evaluated(
             space,
             target,
