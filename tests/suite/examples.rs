@@ -132,6 +132,10 @@ fn comparison_and_ablation_files_validate() {
             "bench/ablation_target_share_others.toml",
             "ablation on citeseer, cora, physics, photo (4 source × 6 target knowledge sizes, 10 splits)",
         ),
+        (
+            "bench/ablation_share08.toml",
+            "ablation on cora, citeseer, pubmed, cs, physics, photo, computers, arxiv, proteins (4 source × 6 target knowledge sizes, 10 splits)",
+        ),
     ] {
         validates(rel, expect);
     }
