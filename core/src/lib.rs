@@ -47,7 +47,7 @@ pub use error::{ErrorKind, PluginError, PluginResult};
 pub use export::{BuiltinPlugins, Meta, PluginSet};
 pub use params::parse_params;
 pub use rank::{ranks, spearman};
-pub use seed::{derive_seed, fnv1a64, Fnv1a64, SplitMix64};
+pub use seed::{component_seed, derive_seed, fnv1a64, Fnv1a64, SplitMix64};
 pub use traits::*;
 
 /// Re-exported so plugin crates need no direct dependency for the export macro.

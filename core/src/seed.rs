@@ -9,6 +9,13 @@ pub fn derive_seed(base: u64, tag: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A seed for one named thing (a plugin's component such as `"controller"`, an ablation's target
+/// task) derived from `base`: different names give independent streams, the same name the same
+/// stream, whatever else is listed beside it.
+pub fn component_seed(base: u64, component: &str) -> u64 {
+    derive_seed(base, fnv1a64(component.as_bytes()))
+}
+
 /// FNV-1a 64 over bytes fed in pieces: stable across platforms and Rust versions (unlike
 /// `DefaultHasher`), so its value can be stored, or turned into a seed.
 #[derive(Clone, Debug)]
@@ -75,6 +82,13 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn component_seeds_are_stable_and_distinct() {
+        assert_eq!(component_seed(7, "head"), component_seed(7, "head"));
+        assert_ne!(component_seed(7, "head"), component_seed(7, "controller"));
+        assert_ne!(component_seed(7, "head"), component_seed(8, "head"));
+    }
 
     #[test]
     fn derive_seed_separates_tags_and_bases() {

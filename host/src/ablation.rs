@@ -346,11 +346,8 @@ pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<W
         let (target, exp, resolved, space) = &prepared[ti];
         bar.set_message(format!("{target} split {split}"));
         // Keyed by the target's name, not its place in `targets`: a target's splits are the same
-        // in every ablation file with the same seed, so files can be compared cell by cell.
-        let seed = derive_seed(
-            derive_seed(exp.file.experiment.seed, split),
-            fnv1a64(target.as_bytes()),
-        );
+        // in every ablation file with the same seed and sources, so files compare cell by cell.
+        let seed = component_seed(derive_seed(exp.file.experiment.seed, split), target);
         let arches = sample_evaluated(
             space,
             target,

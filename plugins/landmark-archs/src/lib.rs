@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use std::collections::HashSet;
 use xnas_core::{
-    capability, derive_seed, fnv1a64, spearman, Meta, PluginError, PluginResult, PluginSet,
+    capability, component_seed, derive_seed, spearman, Meta, PluginError, PluginResult, PluginSet,
     SearchSpace, Similarity, SimilarityInit, SpaceBox,
 };
 
@@ -142,7 +142,7 @@ pub struct RandomSimilarity {
 impl Similarity for RandomSimilarity {
     fn embed(&mut self, task: &str) -> PluginResult<Vec<f32>> {
         // FNV-1a of the name, mixed with the run's seed: a new draw per seed, stable per task.
-        let u = derive_seed(self.seed, fnv1a64(task.as_bytes())) >> 11;
+        let u = component_seed(self.seed, task) >> 11;
         Ok(vec![(u as f64 / (1u64 << 53) as f64) as f32])
     }
 

@@ -4,13 +4,8 @@
 //! `multinomial`) seed it through [`with_torch_seed`], one derived seed per component.
 
 use std::sync::Mutex;
-use xnas_core::derive_seed;
-
-/// A seed for one named component of a plugin (`"controller"`, `"head.predictor"`), derived from
-/// the plugin's seed: different names give independent streams, the same name the same stream.
-pub fn component_seed(base: u64, component: &str) -> u64 {
-    derive_seed(base, xnas_core::fnv1a64(component.as_bytes()))
-}
+/// A seed per named component (`"controller"`, `"head.predictor"`) of a plugin's seed.
+pub use xnas_core::component_seed;
 
 /// Seeds torch's global generators (CPU, and CUDA where loaded) with all 64 bits of `seed`.
 pub fn manual_seed(seed: u64) {
@@ -39,13 +34,6 @@ pub fn with_torch_seed<T>(seed: u64, f: impl FnOnce() -> T) -> T {
 mod tests {
     use super::*;
     use tch::{Kind, Tensor};
-
-    #[test]
-    fn component_seeds_are_stable_and_distinct() {
-        assert_eq!(component_seed(7, "head"), component_seed(7, "head"));
-        assert_ne!(component_seed(7, "head"), component_seed(7, "controller"));
-        assert_ne!(component_seed(7, "head"), component_seed(8, "head"));
-    }
 
     #[test]
     fn torch_draws_repeat_under_the_same_seed() {
