@@ -31,7 +31,7 @@ CHECKPOINTS = [10, 20, 33, 100]
 # Method name -> (optimizer section, transfer section or None). Hyper-parameters of the tch
 # optimizers are the bench profile documented in bench/RESULTS.md (fewer epochs than NAO's 1,000
 # so 540 searches fit on a 2-core machine); the plain and transfer variants share them.
-NAO_PARAMS = 'epochs_first = {ef}\nepochs = {e}\nnormalise = "rank"\n'
+NAO_PARAMS = 'epochs_first = {ef}\nepochs = {e}\nnormalise = "rank"\n{nao}'
 RL_PARAMS = '{rl}'
 METHODS = {
     "random": ('[optimizer]\nplugin = "random"\n', None),
@@ -52,7 +52,8 @@ def experiment(method, target, seed, args):
     # (5 ops, 2,021 architectures) among the sources does not shrink the other targets' search;
     # proteins source samples outside its table fail and are left out of the source knowledge.
     ops = "target"
-    fill = dict(ef=args.epochs_first, e=args.epochs, xfer=args.xfer_params, rl=args.rl_params)
+    fill = dict(ef=args.epochs_first, e=args.epochs, xfer=args.xfer_params, rl=args.rl_params,
+                nao=args.nao_params)
     text = (
         f'[experiment]\nname = "{method}-{target}-{seed}"\nseed = {seed}\n'
         f'budget = {{ evaluations = {args.budget} }}\nbatch_size = {args.batch}\n\n'
@@ -175,11 +176,15 @@ def main():
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--xfer-params", default="", help="TOML lines for [transfer.params]")
     ap.add_argument("--rl-params", default="", help="TOML lines for rl-controller's [optimizer.params] (both variants)")
+    ap.add_argument("--nao-params", default="", help="TOML lines for nao's [optimizer.params] (both variants)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--keep-runs", action="store_true")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args()
     args.xfer_params = args.xfer_params.replace("\\n", "\n")
+    args.nao_params = args.nao_params.replace("\\n", "\n")
+    if args.nao_params and not args.nao_params.endswith("\n"):
+        args.nao_params += "\n"
     targets, methods = args.targets.split(","), args.methods.split(",")
     for m in methods:
         if m not in METHODS:

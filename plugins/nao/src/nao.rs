@@ -65,7 +65,9 @@ pub struct AskReport {
     /// Start points of the gradient ascent, and whether they were source architectures.
     pub starts: usize,
     pub from_sources: bool,
-    /// Proposals found by gradient ascent, and the largest step size tried.
+    /// New architectures the ascent gathered (more than it proposes when `candidates` asks for
+    /// more), the proposals among them, and the largest step size tried.
+    pub gathered: usize,
     pub ascended: usize,
     pub max_eta: f64,
     /// Proposals filled in with random samples because the ascent found too few.
@@ -690,7 +692,17 @@ impl Nao {
             return self.random_unseen(n, &mut taken);
         }
         self.train_if_needed()?;
-        let (mut out, max_eta) = self.ascend(&starts, n, &mut taken)?;
+        let (mut out, max_eta) = self.ascend(&starts, n.max(self.params.candidates), &mut taken)?;
+        let gathered = out.len();
+        if out.len() > n {
+            // Keep the `n` the model rates best; ties keep the ascent's order.
+            let scores = self.predict(&out)?;
+            let mut order: Vec<usize> = (0..out.len()).collect();
+            order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+            order.truncate(n);
+            order.sort_unstable();
+            out = order.into_iter().map(|i| out[i].clone()).collect();
+        }
         let ascended = out.len();
         if out.len() < n {
             let fill = self.random_unseen(n - out.len(), &mut taken)?;
@@ -699,13 +711,14 @@ impl Nao {
         let report = AskReport {
             starts: starts.len(),
             from_sources,
+            gathered,
             ascended,
             max_eta,
             random_fill: out.len() - ascended,
         };
         tracing::info!(
-            "nao: gradient ascent from {} {} architectures gave {ascended} of {n} (step sizes \
-             {}..={max_eta}); {} random to fill",
+            "nao: gradient ascent from {} {} architectures gathered {gathered} new, proposes \
+             {ascended} of {n} (step sizes {}..={max_eta}); {} random to fill",
             report.starts,
             if from_sources { "source" } else { "target" },
             self.params.step_start,

@@ -39,6 +39,9 @@ pub struct NaoParams {
     /// Step sizes η = step_start, step_start + 1, … while η ≤ max_step.
     pub step_start: f64,
     pub max_step: f64,
+    /// New architectures the ascent gathers per ask before keeping the `n` the model predicts
+    /// best; at most `n` (0, say) keeps the first `n` new ones, NAO's own order.
+    pub candidates: usize,
     /// Random proposals until the target has this many observations (plain mode).
     pub initial_random: usize,
     /// Symmetric-variant augmentation when the space declares symmetries.
@@ -93,6 +96,7 @@ impl Default for NaoParams {
             top_k: 100,
             step_start: 1.0,
             max_step: 50.0,
+            candidates: 50,
             initial_random: 10,
             augment: true,
             normalise: None,
@@ -123,6 +127,7 @@ struct Raw {
     top_k: Option<usize>,
     step_start: Option<f64>,
     max_step: Option<f64>,
+    candidates: Option<usize>,
     initial_random: Option<usize>,
     augment: Option<bool>,
     normalise: Option<String>,
@@ -217,6 +222,7 @@ impl TryFrom<Raw> for NaoParams {
             top_k: at_least_one("top_k", r.top_k.unwrap_or(d.top_k))?,
             step_start: positive("step_start", r.step_start.unwrap_or(d.step_start))?,
             max_step: positive("max_step", r.max_step.unwrap_or(d.max_step))?,
+            candidates: r.candidates.unwrap_or(d.candidates),
             initial_random: r.initial_random.unwrap_or(d.initial_random),
             augment: r.augment.unwrap_or(d.augment),
             normalise: r.normalise.map(normalise).transpose()?,

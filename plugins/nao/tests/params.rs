@@ -43,8 +43,8 @@ fn registered_with_its_capabilities_and_defaults() {
     );
     assert_eq!((p.epochs, p.epochs_first, p.top_k), (100, 300, 100));
     assert_eq!(
-        (p.step_start, p.max_step, p.initial_random),
-        (1.0, 50.0, 10)
+        (p.step_start, p.max_step, p.candidates, p.initial_random),
+        (1.0, 50.0, 50, 10)
     );
     check("hidden = 32\n[head]\nhidden = [16]\nlr = 0.01\n").unwrap();
 }
@@ -60,6 +60,7 @@ fn bad_values_name_their_key() {
         ("lr = -1.0", "lr"),
         ("encoder_dropout = 1.0", "encoder_dropout"),
         ("step_start = 10.0\nmax_step = 5.0", "max_step"),
+        ("candidates = -1", "candidates"),
         ("device = \"gpu\"", "device"),
         ("normalise = \"zscore\"", "normalise"),
         ("[head]\nhidden = [0]", "head.hidden"),

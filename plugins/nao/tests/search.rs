@@ -140,3 +140,44 @@ fn failures_pending_and_batch_sizes() {
     assert!(next.iter().all(|g| !all.contains(&key(g))));
     assert!(opt.ask(0).unwrap().is_empty());
 }
+
+#[test]
+fn candidates_keeps_the_proposals_the_model_rates_best() {
+    // Two optimizers told the same 50 random results with the same seed train the same model,
+    // and their ascents run the same steps: with `candidates = 0` one keeps the first 5 new
+    // architectures (NAO's order), the other gathers 30 and keeps the 5 it predicts best, so its
+    // picks dominate.
+    let told: Vec<_> = distinct_samples(50, 11)
+        .iter()
+        .enumerate()
+        .map(|(i, g)| observe(i as u64, TARGET, g))
+        .collect();
+    let ask = |params: &str| {
+        let mut opt = nao(
+            &format!("epochs_first = 100\ninitial_random = 50\n{params}"),
+            5,
+        );
+        opt.tell(&told).expect("tell");
+        let asked = genomes(&opt.ask(5).expect("ask"));
+        let report = opt.last_ask().expect("gradient ascent ran").clone();
+        assert_eq!((report.ascended, report.random_fill), (5, 0));
+        assert_eq!(report.gathered, if params.ends_with(" 0") { 5 } else { 30 });
+        let mut predicted = opt.predict(&asked).expect("predict");
+        predicted.sort_by(|a, b| b.total_cmp(a));
+        (asked, predicted)
+    };
+    let (first, first_pred) = ask("candidates = 0");
+    let (best, best_pred) = ask("candidates = 30");
+    let seen: BTreeSet<String> = told.iter().map(|o| key(&o.genome)).collect();
+    let keys: BTreeSet<String> = best.iter().map(|g| key(g)).collect();
+    assert_eq!(keys.len(), 5, "distinct proposals");
+    assert!(keys.is_disjoint(&seen), "no told architecture is proposed");
+    assert_ne!(first, best, "gathering more candidates changes the choice");
+    for (b, f) in best_pred.iter().zip(&first_pred) {
+        assert!(
+            b >= f,
+            "sorted predictions {best_pred:?} against {first_pred:?}"
+        );
+    }
+    assert!(best_pred.iter().sum::<f32>() > first_pred.iter().sum::<f32>());
+}
