@@ -181,10 +181,9 @@ def main():
     ap.add_argument("--keep-runs", action="store_true")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args()
-    args.xfer_params = args.xfer_params.replace("\\n", "\n")
-    args.nao_params = args.nao_params.replace("\\n", "\n")
-    if args.nao_params and not args.nao_params.endswith("\n"):
-        args.nao_params += "\n"
+    # The parameter options take literal "\n" for line breaks, so one shell word holds several keys.
+    for name in ("xfer_params", "rl_params", "nao_params"):
+        setattr(args, name, getattr(args, name).replace("\\n", "\n"))
     targets, methods = args.targets.split(","), args.methods.split(",")
     for m in methods:
         if m not in METHODS:

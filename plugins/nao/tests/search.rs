@@ -152,22 +152,22 @@ fn candidates_keeps_the_proposals_the_model_rates_best() {
         .enumerate()
         .map(|(i, g)| observe(i as u64, TARGET, g))
         .collect();
-    let ask = |params: &str| {
+    let ask = |candidates: usize| {
         let mut opt = nao(
-            &format!("epochs_first = 100\ninitial_random = 50\n{params}"),
+            &format!("epochs_first = 100\ninitial_random = 50\ncandidates = {candidates}\n"),
             5,
         );
         opt.tell(&told).expect("tell");
         let asked = genomes(&opt.ask(5).expect("ask"));
         let report = opt.last_ask().expect("gradient ascent ran").clone();
         assert_eq!((report.ascended, report.random_fill), (5, 0));
-        assert_eq!(report.gathered, if params.ends_with(" 0") { 5 } else { 30 });
+        assert_eq!(report.gathered, candidates.max(5));
         let mut predicted = opt.predict(&asked).expect("predict");
         predicted.sort_by(|a, b| b.total_cmp(a));
         (asked, predicted)
     };
-    let (first, first_pred) = ask("candidates = 0");
-    let (best, best_pred) = ask("candidates = 30");
+    let (first, first_pred) = ask(0);
+    let (best, best_pred) = ask(30);
     let seen: BTreeSet<String> = told.iter().map(|o| key(&o.genome)).collect();
     let keys: BTreeSet<String> = best.iter().map(|g| key(g)).collect();
     assert_eq!(keys.len(), 5, "distinct proposals");
