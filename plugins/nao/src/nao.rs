@@ -66,7 +66,8 @@ pub struct AskReport {
     pub starts: usize,
     pub from_sources: bool,
     /// New architectures the ascent gathered (more than it proposes when `candidates` asks for
-    /// more), the proposals among them, and the largest step size tried.
+    /// more and the start points are the target's), the proposals among them, and the largest
+    /// step size tried.
     pub gathered: usize,
     pub ascended: usize,
     pub max_eta: f64,
@@ -692,7 +693,16 @@ impl Nao {
             return self.random_unseen(n, &mut taken);
         }
         self.train_if_needed()?;
-        let (mut out, max_eta) = self.ascend(&starts, n.max(self.params.candidates), &mut taken)?;
+        // Choosing among candidates needs a surrogate that has seen the target. From source start
+        // points (the transfer plan's phase 1) it has not: propose the first `n`, which are the
+        // sources' best themselves, rather than the ones a transferred rating prefers (on a
+        // target the sources mislead, such as proteins, that rating cost the first evaluations).
+        let wanted = if from_sources {
+            n
+        } else {
+            n.max(self.params.candidates)
+        };
+        let (mut out, max_eta) = self.ascend(&starts, wanted, &mut taken)?;
         let gathered = out.len();
         if out.len() > n {
             // Keep the `n` the model rates best; ties keep the ascent's order.

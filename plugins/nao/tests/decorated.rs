@@ -226,3 +226,36 @@ fn target_share_lets_a_few_target_rows_outweigh_many_source_rows() {
         "Spearman on the target's rows: {half:.3} with target_share 0.5, {even:.3} with 0"
     );
 }
+
+/// `candidates` chooses by the model's rating only once the start points are the target's: from
+/// source start points (phase 1) the proposals are the ascent's first `n`, exactly what
+/// `candidates = 0` proposes, and after the phase switch the ascent gathers `candidates`.
+#[test]
+fn candidates_choose_only_from_target_start_points() {
+    let run = |candidates: usize| {
+        let factory = AllTasks {
+            inner: PlainHeadFactory::new(HeadConfig::default(), Device::Cpu),
+            phase_switch: 5,
+            target_share: 0.8,
+            log: Arc::default(),
+        };
+        let init = decorated_init(3, head_factory_box(factory), history());
+        let params = format!("epochs_first = 100\nepochs = 50\ncandidates = {candidates}\n");
+        let mut opt = Nao::new(xnas_core::parse_params(&params).unwrap(), &init).unwrap();
+        let first = opt.ask(5).unwrap();
+        let phase1 = opt.last_ask().unwrap().clone();
+        assert!(phase1.from_sources);
+        assert_eq!((phase1.gathered, phase1.ascended), (5, 5), "{phase1:?}");
+        tell_target(&mut opt, &first, 1000);
+        opt.ask(5).unwrap();
+        let phase2 = opt.last_ask().unwrap().clone();
+        assert!(!phase2.from_sources);
+        assert_eq!(phase2.gathered, candidates.max(5), "{phase2:?}");
+        first.into_iter().map(|p| p.genome).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        run(30),
+        run(0),
+        "phase 1 proposes the same with or without candidates"
+    );
+}
