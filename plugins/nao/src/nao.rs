@@ -693,10 +693,10 @@ impl Nao {
             return self.random_unseen(n, &mut taken);
         }
         self.train_if_needed()?;
-        // Choosing among candidates needs a surrogate that has seen the target. From source start
-        // points (the transfer plan's phase 1) it has not: propose the first `n`, which are the
-        // sources' best themselves, rather than the ones a transferred rating prefers (on a
-        // target the sources mislead, such as proteins, that rating cost the first evaluations).
+        // Choosing among candidates needs a surrogate that knows the target. From source start
+        // points (the transfer plan's phase 1: fewer than `phase_switch` target results) its
+        // rating is mostly the sources': propose the first `n`, the sources' best themselves (on
+        // targets the sources mislead, proteins and cora, choosing by it cost evaluations).
         let wanted = if from_sources {
             n
         } else {
