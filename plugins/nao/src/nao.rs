@@ -69,6 +69,9 @@ pub struct AskReport {
     /// more and the start points are the target's), the proposals among them, and the largest
     /// step size tried.
     pub gathered: usize,
+    /// Random unseen architectures that joined the candidates (`sampled_candidates`, from the
+    /// target's start points only).
+    pub sampled: usize,
     pub ascended: usize,
     pub max_eta: f64,
     /// Proposals filled in with random samples because the ascent found too few.
@@ -704,6 +707,17 @@ impl Nao {
         };
         let (mut out, max_eta) = self.ascend(&starts, wanted, &mut taken)?;
         let gathered = out.len();
+        // Random architectures rated beside the ascent's: the model may rank some of the space
+        // far from the start points above the ascent's neighbours. Not from source start points,
+        // for the reason above.
+        let sampled = if from_sources || self.params.sampled_candidates == 0 {
+            0
+        } else {
+            let s = self.random_unseen(self.params.sampled_candidates, &mut taken)?;
+            let count = s.len();
+            out.extend(s);
+            count
+        };
         if out.len() > n {
             // Keep the `n` the model rates best; ties keep the ascent's order.
             let scores = self.predict(&out)?;
@@ -722,15 +736,21 @@ impl Nao {
             starts: starts.len(),
             from_sources,
             gathered,
+            sampled,
             ascended,
             max_eta,
             random_fill: out.len() - ascended,
         };
         tracing::info!(
-            "nao: gradient ascent from {} {} architectures gathered {gathered} new, proposes \
+            "nao: gradient ascent from {} {} architectures gathered {gathered} new{}, proposes \
              {ascended} of {n} (step sizes {}..={max_eta}); {} random to fill",
             report.starts,
             if from_sources { "source" } else { "target" },
+            if sampled > 0 {
+                format!(" and {sampled} random ones joined them")
+            } else {
+                String::new()
+            },
             self.params.step_start,
             report.random_fill
         );

@@ -42,6 +42,9 @@ pub struct NaoParams {
     /// New architectures the ascent gathers per ask before keeping the `n` the model predicts
     /// best; at most `n` (0, say) keeps the first `n` new ones, NAO's own order.
     pub candidates: usize,
+    /// Random unseen architectures that join the ascent's candidates from the target's start
+    /// points, rated by the model like them (0 = none).
+    pub sampled_candidates: usize,
     /// Random proposals until the target has this many observations (plain mode).
     pub initial_random: usize,
     /// Symmetric-variant augmentation when the space declares symmetries.
@@ -97,6 +100,7 @@ impl Default for NaoParams {
             step_start: 1.0,
             max_step: 50.0,
             candidates: 50,
+            sampled_candidates: 0,
             initial_random: 10,
             augment: true,
             normalise: None,
@@ -128,6 +132,7 @@ struct Raw {
     step_start: Option<f64>,
     max_step: Option<f64>,
     candidates: Option<usize>,
+    sampled_candidates: Option<usize>,
     initial_random: Option<usize>,
     augment: Option<bool>,
     normalise: Option<String>,
@@ -223,6 +228,7 @@ impl TryFrom<Raw> for NaoParams {
             step_start: positive("step_start", r.step_start.unwrap_or(d.step_start))?,
             max_step: positive("max_step", r.max_step.unwrap_or(d.max_step))?,
             candidates: r.candidates.unwrap_or(d.candidates),
+            sampled_candidates: r.sampled_candidates.unwrap_or(d.sampled_candidates),
             initial_random: r.initial_random.unwrap_or(d.initial_random),
             augment: r.augment.unwrap_or(d.augment),
             normalise: r.normalise.map(normalise).transpose()?,

@@ -43,8 +43,14 @@ fn registered_with_its_capabilities_and_defaults() {
     );
     assert_eq!((p.epochs, p.epochs_first, p.top_k), (100, 300, 100));
     assert_eq!(
-        (p.step_start, p.max_step, p.candidates, p.initial_random),
-        (1.0, 50.0, 50, 10)
+        (
+            p.step_start,
+            p.max_step,
+            p.candidates,
+            p.sampled_candidates,
+            p.initial_random
+        ),
+        (1.0, 50.0, 50, 0, 10)
     );
     check("hidden = 32\n[head]\nhidden = [16]\nlr = 0.01\n").unwrap();
 }
@@ -61,6 +67,7 @@ fn bad_values_name_their_key() {
         ("encoder_dropout = 1.0", "encoder_dropout"),
         ("step_start = 10.0\nmax_step = 5.0", "max_step"),
         ("candidates = -1", "candidates"),
+        ("sampled_candidates = -5", "sampled_candidates"),
         ("device = \"gpu\"", "device"),
         ("normalise = \"zscore\"", "normalise"),
         ("[head]\nhidden = [0]", "head.hidden"),

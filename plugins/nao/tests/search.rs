@@ -181,3 +181,49 @@ fn candidates_keeps_the_proposals_the_model_rates_best() {
     }
     assert!(best_pred.iter().sum::<f32>() > first_pred.iter().sum::<f32>());
 }
+
+#[test]
+fn sampled_candidates_join_the_ascents_and_the_model_chooses_among_all() {
+    // Same told results and seed: the ascent gathers the same 30 in both; with
+    // `sampled_candidates = 100`, 100 random unseen architectures are rated beside them, so the
+    // chosen 5 are predicted at least as well, and some of them come from the samples.
+    let told: Vec<_> = distinct_samples(50, 11)
+        .iter()
+        .enumerate()
+        .map(|(i, g)| observe(i as u64, TARGET, g))
+        .collect();
+    let ask = |sampled: usize| {
+        let mut opt = nao(
+            &format!(
+                "epochs_first = 100\ninitial_random = 50\ncandidates = 30\n\
+                 sampled_candidates = {sampled}\n"
+            ),
+            5,
+        );
+        opt.tell(&told).expect("tell");
+        let asked = genomes(&opt.ask(5).expect("ask"));
+        let report = opt.last_ask().expect("gradient ascent ran").clone();
+        assert_eq!((report.gathered, report.sampled), (30, sampled));
+        assert_eq!((report.ascended, report.random_fill), (5, 0));
+        let mut predicted = opt.predict(&asked).expect("predict");
+        predicted.sort_by(|a, b| b.total_cmp(a));
+        (asked, predicted)
+    };
+    let (ascent_only, ascent_pred) = ask(0);
+    let (with_samples, samples_pred) = ask(100);
+    let seen: BTreeSet<String> = told.iter().map(|o| key(&o.genome)).collect();
+    let keys: BTreeSet<String> = with_samples.iter().map(|g| key(g)).collect();
+    assert_eq!(keys.len(), 5, "distinct proposals");
+    assert!(keys.is_disjoint(&seen), "no told architecture is proposed");
+    let ascent_keys: BTreeSet<String> = ascent_only.iter().map(|g| key(g)).collect();
+    assert!(
+        !keys.is_subset(&ascent_keys),
+        "some chosen architectures are random samples"
+    );
+    for (s, a) in samples_pred.iter().zip(&ascent_pred) {
+        assert!(
+            s >= a,
+            "sorted predictions {samples_pred:?} against {ascent_pred:?}"
+        );
+    }
+}
