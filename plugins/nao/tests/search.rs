@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use std::collections::BTreeSet;
-use xnas_core::{failed_observation, ErrorKind, Optimizer, Proposal};
+use xnas_core::{failed_observation, ErrorKind, Observation, Optimizer, Proposal};
+use xnas_opt_nao::AskReport;
 
 /// Fast training for the tests that check bookkeeping rather than search quality.
 const FAST: &str = "epochs_first = 20\nepochs = 10\n";
@@ -141,89 +142,74 @@ fn failures_pending_and_batch_sizes() {
     assert!(opt.ask(0).unwrap().is_empty());
 }
 
-#[test]
-fn candidates_keeps_the_proposals_the_model_rates_best() {
-    // Two optimizers told the same 50 random results with the same seed train the same model,
-    // and their ascents run the same steps: with `candidates = 0` one keeps the first 5 new
-    // architectures (NAO's order), the other gathers 30 and keeps the 5 it predicts best, so its
-    // picks dominate.
-    let told: Vec<_> = distinct_samples(50, 11)
+/// 50 random results of the target (seed 11): what the candidate tests tell.
+fn fifty_told() -> Vec<Observation> {
+    distinct_samples(50, 11)
         .iter()
         .enumerate()
         .map(|(i, g)| observe(i as u64, TARGET, g))
-        .collect();
-    let ask = |candidates: usize| {
-        let mut opt = nao(
-            &format!("epochs_first = 100\ninitial_random = 50\ncandidates = {candidates}\n"),
-            5,
-        );
-        opt.tell(&told).expect("tell");
-        let asked = genomes(&opt.ask(5).expect("ask"));
-        let report = opt.last_ask().expect("gradient ascent ran").clone();
-        assert_eq!((report.ascended, report.random_fill), (5, 0));
-        assert_eq!(report.gathered, candidates.max(5));
-        let mut predicted = opt.predict(&asked).expect("predict");
-        predicted.sort_by(|a, b| b.total_cmp(a));
-        (asked, predicted)
-    };
-    let (first, first_pred) = ask(0);
-    let (best, best_pred) = ask(30);
+        .collect()
+}
+
+/// One ask of 5 after `told`, with `params` (seed 5): the proposals, the ask's report, and the
+/// model's predictions for the proposals, best first. Same told results and seed train the same
+/// model, and the ascent runs the same steps.
+fn ask_after(told: &[Observation], params: &str) -> (Vec<Vec<u32>>, AskReport, Vec<f32>) {
+    let mut opt = nao(
+        &format!("epochs_first = 100\ninitial_random = 50\n{params}"),
+        5,
+    );
+    opt.tell(told).expect("tell");
+    let asked = genomes(&opt.ask(5).expect("ask"));
+    let report = opt.last_ask().expect("gradient ascent ran").clone();
+    assert_eq!((report.ascended, report.random_fill), (5, 0));
+    let mut predicted = opt.predict(&asked).expect("predict");
+    predicted.sort_by(|a, b| b.total_cmp(a));
+    (asked, report, predicted)
+}
+
+/// Five distinct proposals, none of them told, predicted at least as well (rank by rank) as
+/// `worse`'s.
+fn check_choice(told: &[Observation], asked: &[Vec<u32>], pred: &[f32], worse: &[f32]) {
     let seen: BTreeSet<String> = told.iter().map(|o| key(&o.genome)).collect();
-    let keys: BTreeSet<String> = best.iter().map(|g| key(g)).collect();
+    let keys: BTreeSet<String> = asked.iter().map(|g| key(g)).collect();
     assert_eq!(keys.len(), 5, "distinct proposals");
     assert!(keys.is_disjoint(&seen), "no told architecture is proposed");
-    assert_ne!(first, best, "gathering more candidates changes the choice");
-    for (b, f) in best_pred.iter().zip(&first_pred) {
-        assert!(
-            b >= f,
-            "sorted predictions {best_pred:?} against {first_pred:?}"
-        );
+    for (b, f) in pred.iter().zip(worse) {
+        assert!(b >= f, "sorted predictions {pred:?} against {worse:?}");
     }
+}
+
+#[test]
+fn candidates_keeps_the_proposals_the_model_rates_best() {
+    // With `candidates = 0` the first 5 new architectures (NAO's order), with 30 the 5 of 30
+    // the model predicts best, so its picks dominate.
+    let told = fifty_told();
+    let (first, report, first_pred) = ask_after(&told, "candidates = 0\n");
+    assert_eq!(report.gathered, 5);
+    let (best, report, best_pred) = ask_after(&told, "candidates = 30\n");
+    assert_eq!(report.gathered, 30);
+    check_choice(&told, &best, &best_pred, &first_pred);
+    assert_ne!(first, best, "gathering more candidates changes the choice");
     assert!(best_pred.iter().sum::<f32>() > first_pred.iter().sum::<f32>());
 }
 
 #[test]
 fn sampled_candidates_join_the_ascents_and_the_model_chooses_among_all() {
-    // Same told results and seed: the ascent gathers the same 30 in both; with
-    // `sampled_candidates = 100`, 100 random unseen architectures are rated beside them, so the
-    // chosen 5 are predicted at least as well, and some of them come from the samples.
-    let told: Vec<_> = distinct_samples(50, 11)
-        .iter()
-        .enumerate()
-        .map(|(i, g)| observe(i as u64, TARGET, g))
-        .collect();
-    let ask = |sampled: usize| {
-        let mut opt = nao(
-            &format!(
-                "epochs_first = 100\ninitial_random = 50\ncandidates = 30\n\
-                 sampled_candidates = {sampled}\n"
-            ),
-            5,
-        );
-        opt.tell(&told).expect("tell");
-        let asked = genomes(&opt.ask(5).expect("ask"));
-        let report = opt.last_ask().expect("gradient ascent ran").clone();
-        assert_eq!((report.gathered, report.sampled), (30, sampled));
-        assert_eq!((report.ascended, report.random_fill), (5, 0));
-        let mut predicted = opt.predict(&asked).expect("predict");
-        predicted.sort_by(|a, b| b.total_cmp(a));
-        (asked, predicted)
-    };
-    let (ascent_only, ascent_pred) = ask(0);
-    let (with_samples, samples_pred) = ask(100);
-    let seen: BTreeSet<String> = told.iter().map(|o| key(&o.genome)).collect();
-    let keys: BTreeSet<String> = with_samples.iter().map(|g| key(g)).collect();
-    assert_eq!(keys.len(), 5, "distinct proposals");
-    assert!(keys.is_disjoint(&seen), "no told architecture is proposed");
+    // The ascent gathers the same 30 in both; with `sampled_candidates = 100`, 100 random unseen
+    // architectures are rated beside them, so the chosen 5 are predicted at least as well, and
+    // some of them come from the samples.
+    let told = fifty_told();
+    let (ascent_only, report, ascent_pred) = ask_after(&told, "candidates = 30\n");
+    assert_eq!((report.gathered, report.sampled), (30, 0));
+    let (with_samples, report, samples_pred) =
+        ask_after(&told, "candidates = 30\nsampled_candidates = 100\n");
+    assert_eq!((report.gathered, report.sampled), (30, 100));
+    check_choice(&told, &with_samples, &samples_pred, &ascent_pred);
     let ascent_keys: BTreeSet<String> = ascent_only.iter().map(|g| key(g)).collect();
+    let keys: BTreeSet<String> = with_samples.iter().map(|g| key(g)).collect();
     assert!(
         !keys.is_subset(&ascent_keys),
         "some chosen architectures are random samples"
     );
-    for (s, a) in samples_pred.iter().zip(&ascent_pred) {
-        assert!(
-            s >= a,
-            "sorted predictions {samples_pred:?} against {ascent_pred:?}"
-        );
-    }
 }
