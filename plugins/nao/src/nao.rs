@@ -66,11 +66,10 @@ pub struct AskReport {
     pub starts: usize,
     pub from_sources: bool,
     /// New architectures the ascent gathered (more than it proposes when `candidates` asks for
-    /// more and the start points are the target's), the proposals among them, and the largest
-    /// step size tried.
+    /// more and the start points are the target's), the random unseen ones that joined them
+    /// (`sampled_candidates`, from the target's start points only), the proposals chosen among
+    /// both, and the largest step size tried.
     pub gathered: usize,
-    /// Random unseen architectures that joined the candidates (`sampled_candidates`, from the
-    /// target's start points only).
     pub sampled: usize,
     pub ascended: usize,
     pub max_eta: f64,
@@ -710,14 +709,14 @@ impl Nao {
         // Random architectures rated beside the ascent's: the model may rank some of the space
         // far from the start points above the ascent's neighbours. Not from source start points,
         // for the reason above.
-        let sampled = if from_sources || self.params.sampled_candidates == 0 {
+        let extra = if from_sources {
             0
         } else {
-            let s = self.random_unseen(self.params.sampled_candidates, &mut taken)?;
-            let count = s.len();
-            out.extend(s);
-            count
+            self.params.sampled_candidates
         };
+        let samples = self.random_unseen(extra, &mut taken)?;
+        let sampled = samples.len();
+        out.extend(samples);
         if out.len() > n {
             // Keep the `n` the model rates best; ties keep the ascent's order.
             let scores = self.predict(&out)?;
