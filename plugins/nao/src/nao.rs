@@ -19,6 +19,10 @@ use xnas_tch::seed::{component_seed, with_torch_seed};
 use xnas_tch::tch::{Device, Kind, Reduction, Tensor};
 use xnas_tch::{HeadConfig, PlainHeadFactory, TchContext, ThreadLimit, TokenView};
 
+/// Parents of `mutated_candidates`: the best this many target architectures, each mutated in
+/// turn (BANANAS's acquisition optimiser mutates the best 10).
+const MUTATION_PARENTS: usize = 10;
+
 /// Random draws `ask` may spend per call looking for unseen architectures before it gives up
 /// (a nearly exhausted space): it then proposes fewer, and the host stops when it gets none.
 const RANDOM_TRIES: usize = 2000;
@@ -67,10 +71,12 @@ pub struct AskReport {
     pub from_sources: bool,
     /// New architectures the ascent gathered (more than it proposes when `candidates` asks for
     /// more and the start points are the target's), the random unseen ones that joined them
-    /// (`sampled_candidates`, from the target's start points only), the proposals chosen among
-    /// both, and the largest step size tried.
+    /// (`sampled_candidates`), the mutations of the best target architectures that joined them
+    /// (`mutated_candidates`; both from the target's start points only), the proposals chosen
+    /// among all of them, and the largest step size tried.
     pub gathered: usize,
     pub sampled: usize,
+    pub mutated: usize,
     pub ascended: usize,
     pub max_eta: f64,
     /// Proposals filled in with random samples because the ascent found too few.
@@ -654,18 +660,23 @@ impl Nao {
         Ok((out, max_eta))
     }
 
-    /// Up to `n` random architectures not seen and not in `taken`.
-    fn random_unseen(
+    /// Up to `n` architectures from `draw(space, seed, i)` (the i-th draw of this call) that are
+    /// valid, not seen and not in `taken`, giving up after `RANDOM_TRIES` misses. Every draw
+    /// takes the next of `draws`' seeds under `component`, so a resumed search draws the same.
+    fn unseen(
         &mut self,
         n: usize,
         taken: &mut BTreeSet<String>,
+        component: &str,
+        mut draw: impl FnMut(&SpaceBox, u64, usize) -> PluginResult<Vec<u32>>,
     ) -> PluginResult<Vec<Vec<u32>>> {
-        let base = component_seed(self.seed, "sample");
+        let base = component_seed(self.seed, component);
         let mut out = Vec::with_capacity(n);
-        let mut misses = 0;
+        let (mut misses, mut i) = (0, 0);
         while out.len() < n && misses < RANDOM_TRIES {
-            let genome = self.space.sample(derive_seed(base, self.draws))?;
+            let genome = draw(&self.space, derive_seed(base, self.draws), i)?;
             self.draws += 1;
+            i += 1;
             match self.canonical(&genome) {
                 Some((g, key)) if !self.seen.contains(&key) && taken.insert(key.clone()) => {
                     out.push(g)
@@ -673,6 +684,16 @@ impl Nao {
                 _ => misses += 1,
             }
         }
+        Ok(out)
+    }
+
+    /// Up to `n` random architectures not seen and not in `taken`.
+    fn random_unseen(
+        &mut self,
+        n: usize,
+        taken: &mut BTreeSet<String>,
+    ) -> PluginResult<Vec<Vec<u32>>> {
+        let out = self.unseen(n, taken, "sample", |space, seed, _| space.sample(seed))?;
         if out.len() < n {
             tracing::warn!(
                 "nao: found only {} of {n} unseen architectures: {RANDOM_TRIES} random draws were \
@@ -681,6 +702,23 @@ impl Nao {
             );
         }
         Ok(out)
+    }
+
+    /// Up to `n` mutations of the best `MUTATION_PARENTS` of `parents` (best first), parent by
+    /// parent in turn, not seen and not in `taken`. Fewer where their neighbourhoods run out.
+    fn mutants(
+        &mut self,
+        parents: &[Vec<u32>],
+        n: usize,
+        taken: &mut BTreeSet<String>,
+    ) -> PluginResult<Vec<Vec<u32>>> {
+        let parents = &parents[..parents.len().min(MUTATION_PARENTS)];
+        if n == 0 || parents.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.unseen(n, taken, "mutate", |space, seed, i| {
+            space.mutate(&parents[i % parents.len()], seed)
+        })
     }
 
     fn propose(&mut self, n: usize) -> PluginResult<Vec<Vec<u32>>> {
@@ -717,6 +755,16 @@ impl Nao {
         let samples = self.random_unseen(extra, &mut taken)?;
         let sampled = samples.len();
         out.extend(samples);
+        // One-edit neighbours of the best target architectures, rated like the rest: the local
+        // search that is strong on NAS benchmarks, screened by the model.
+        let wanted_mutants = if from_sources {
+            0
+        } else {
+            self.params.mutated_candidates
+        };
+        let mutants = self.mutants(&starts, wanted_mutants, &mut taken)?;
+        let mutated = mutants.len();
+        out.extend(mutants);
         if out.len() > n {
             // Keep the `n` the model rates best; ties keep the ascent's order.
             let scores = self.predict(&out)?;
@@ -736,6 +784,7 @@ impl Nao {
             from_sources,
             gathered,
             sampled,
+            mutated,
             ascended,
             max_eta,
             random_fill: out.len() - ascended,
@@ -745,10 +794,11 @@ impl Nao {
              {ascended} of {n} (step sizes {}..={max_eta}); {} random to fill",
             report.starts,
             if from_sources { "source" } else { "target" },
-            if sampled > 0 {
-                format!(" and {sampled} random ones joined them")
-            } else {
-                String::new()
+            match (sampled, mutated) {
+                (0, 0) => String::new(),
+                (s, 0) => format!(" and {s} random ones joined them"),
+                (0, m) => format!(" and {m} mutations of the best joined them"),
+                (s, m) => format!(" and {s} random ones and {m} mutations of the best joined them"),
             },
             self.params.step_start,
             report.random_fill

@@ -45,6 +45,9 @@ pub struct NaoParams {
     /// Random unseen architectures that join the ascent's candidates from the target's start
     /// points, rated by the model like them (0 = none).
     pub sampled_candidates: usize,
+    /// Mutations of the best target architectures (the best 10 in turn) that join the ascent's
+    /// candidates from the target's start points, rated by the model like them (0 = none).
+    pub mutated_candidates: usize,
     /// Random proposals until the target has this many observations (plain mode).
     pub initial_random: usize,
     /// Symmetric-variant augmentation when the space declares symmetries.
@@ -101,6 +104,7 @@ impl Default for NaoParams {
             max_step: 50.0,
             candidates: 50,
             sampled_candidates: 0,
+            mutated_candidates: 0,
             initial_random: 10,
             augment: true,
             normalise: None,
@@ -133,6 +137,7 @@ struct Raw {
     max_step: Option<f64>,
     candidates: Option<usize>,
     sampled_candidates: Option<usize>,
+    mutated_candidates: Option<usize>,
     initial_random: Option<usize>,
     augment: Option<bool>,
     normalise: Option<String>,
@@ -229,6 +234,7 @@ impl TryFrom<Raw> for NaoParams {
             max_step: positive("max_step", r.max_step.unwrap_or(d.max_step))?,
             candidates: r.candidates.unwrap_or(d.candidates),
             sampled_candidates: r.sampled_candidates.unwrap_or(d.sampled_candidates),
+            mutated_candidates: r.mutated_candidates.unwrap_or(d.mutated_candidates),
             initial_random: r.initial_random.unwrap_or(d.initial_random),
             augment: r.augment.unwrap_or(d.augment),
             normalise: r.normalise.map(normalise).transpose()?,

@@ -230,7 +230,7 @@ fn target_share_lets_a_few_target_rows_outweigh_many_source_rows() {
 /// `candidates` chooses by the model's rating only once the start points are the target's: from
 /// source start points (phase 1) the proposals are the ascent's first `n`, exactly what
 /// `candidates = 0` proposes, and after the phase switch the ascent gathers `candidates` (and
-/// `sampled_candidates` random ones join them only then).
+/// `sampled_candidates` random ones and `mutated_candidates` mutations join them only then).
 #[test]
 fn candidates_choose_only_from_target_start_points() {
     let run = |candidates: usize| {
@@ -242,15 +242,21 @@ fn candidates_choose_only_from_target_start_points() {
         };
         let init = decorated_init(3, head_factory_box(factory), history());
         let params = format!(
-            "epochs_first = 100\nepochs = 50\ncandidates = {candidates}\nsampled_candidates = 20\n"
+            "epochs_first = 100\nepochs = 50\ncandidates = {candidates}\nsampled_candidates = 20\n\
+             mutated_candidates = 15\n"
         );
         let mut opt = Nao::new(xnas_core::parse_params(&params).unwrap(), &init).unwrap();
         let first = opt.ask(5).unwrap();
         let phase1 = opt.last_ask().unwrap().clone();
         assert!(phase1.from_sources);
         assert_eq!(
-            (phase1.gathered, phase1.sampled, phase1.ascended),
-            (5, 0, 5),
+            (
+                phase1.gathered,
+                phase1.sampled,
+                phase1.mutated,
+                phase1.ascended
+            ),
+            (5, 0, 0, 5),
             "{phase1:?}"
         );
         tell_target(&mut opt, &first, 1000);
@@ -258,8 +264,8 @@ fn candidates_choose_only_from_target_start_points() {
         let phase2 = opt.last_ask().unwrap().clone();
         assert!(!phase2.from_sources);
         assert_eq!(
-            (phase2.gathered, phase2.sampled),
-            (candidates.max(5), 20),
+            (phase2.gathered, phase2.sampled, phase2.mutated),
+            (candidates.max(5), 20, 15),
             "{phase2:?}"
         );
         first.into_iter().map(|p| p.genome).collect::<Vec<_>>()

@@ -48,9 +48,10 @@ fn registered_with_its_capabilities_and_defaults() {
             p.max_step,
             p.candidates,
             p.sampled_candidates,
+            p.mutated_candidates,
             p.initial_random
         ),
-        (1.0, 50.0, 50, 0, 10)
+        (1.0, 50.0, 50, 0, 0, 10)
     );
     check("hidden = 32\n[head]\nhidden = [16]\nlr = 0.01\n").unwrap();
 }
@@ -68,6 +69,7 @@ fn bad_values_name_their_key() {
         ("step_start = 10.0\nmax_step = 5.0", "max_step"),
         ("candidates = -1", "candidates"),
         ("sampled_candidates = -5", "sampled_candidates"),
+        ("mutated_candidates = 1.5", "mutated_candidates"),
         ("device = \"gpu\"", "device"),
         ("normalise = \"zscore\"", "normalise"),
         ("[head]\nhidden = [0]", "head.hidden"),
