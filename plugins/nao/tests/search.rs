@@ -204,44 +204,37 @@ fn candidates_keeps_the_proposals_the_model_rates_best() {
     assert!(best_pred.iter().sum::<f32>() > first_pred.iter().sum::<f32>());
 }
 
-#[test]
-fn sampled_candidates_join_the_ascents_and_the_model_chooses_among_all() {
-    // The ascent gathers the same 30 in both; with `sampled_candidates = 100`, 100 random unseen
-    // architectures are rated beside them, so the chosen 5 are predicted at least as well, and
-    // some of them come from the samples.
+/// The ascent gathers the same 30 with and without `extra` (the extra candidates' parameter);
+/// with it, the extra ones are rated beside them, so the chosen 5 are predicted at least as well,
+/// and some of them are extra ones (`what`). Returns the ask's report with `extra`.
+fn check_extra_candidates(extra: &str, what: &str) -> AskReport {
     let told = fifty_told();
     let (ascent_only, report, ascent_pred) = ask_after(&told, "candidates = 30\n");
-    assert_eq!((report.gathered, report.sampled), (30, 0));
-    let (with_samples, report, samples_pred) =
-        ask_after(&told, "candidates = 30\nsampled_candidates = 100\n");
-    assert_eq!((report.gathered, report.sampled), (30, 100));
-    check_choice(&told, &with_samples, &samples_pred, &ascent_pred);
+    assert_eq!(
+        (report.gathered, report.sampled, report.mutated),
+        (30, 0, 0)
+    );
+    let (with_extra, report, extra_pred) = ask_after(&told, &format!("candidates = 30\n{extra}\n"));
+    assert_eq!(report.gathered, 30);
+    check_choice(&told, &with_extra, &extra_pred, &ascent_pred);
     let ascent_keys: BTreeSet<String> = ascent_only.iter().map(|g| key(g)).collect();
-    let keys: BTreeSet<String> = with_samples.iter().map(|g| key(g)).collect();
+    let keys: BTreeSet<String> = with_extra.iter().map(|g| key(g)).collect();
     assert!(
         !keys.is_subset(&ascent_keys),
-        "some chosen architectures are random samples"
+        "some chosen architectures are {what}"
     );
+    report
+}
+
+#[test]
+fn sampled_candidates_join_the_ascents_and_the_model_chooses_among_all() {
+    let report = check_extra_candidates("sampled_candidates = 100", "random samples");
+    assert_eq!((report.sampled, report.mutated), (100, 0));
 }
 
 #[test]
 fn mutated_candidates_join_the_ascents_and_the_model_chooses_among_all() {
-    // As with the samples: 100 mutations of the 10 best told architectures are rated beside the
-    // ascent's 30, the chosen 5 are predicted at least as well, and some come from the mutations.
-    let told = fifty_told();
-    let (ascent_only, report, ascent_pred) = ask_after(&told, "candidates = 30\n");
-    assert_eq!((report.gathered, report.mutated), (30, 0));
-    let (with_mutants, report, mutants_pred) =
-        ask_after(&told, "candidates = 30\nmutated_candidates = 100\n");
-    assert_eq!(
-        (report.gathered, report.sampled, report.mutated),
-        (30, 0, 100)
-    );
-    check_choice(&told, &with_mutants, &mutants_pred, &ascent_pred);
-    let ascent_keys: BTreeSet<String> = ascent_only.iter().map(|g| key(g)).collect();
-    let keys: BTreeSet<String> = with_mutants.iter().map(|g| key(g)).collect();
-    assert!(
-        !keys.is_subset(&ascent_keys),
-        "some chosen architectures are mutations"
-    );
+    // 100 mutations of the 10 best told architectures.
+    let report = check_extra_candidates("mutated_candidates = 100", "mutations");
+    assert_eq!((report.sampled, report.mutated), (0, 100));
 }
