@@ -713,7 +713,7 @@ impl Nao {
         taken: &mut BTreeSet<String>,
     ) -> PluginResult<Vec<Vec<u32>>> {
         let parents = &parents[..parents.len().min(MUTATION_PARENTS)];
-        if n == 0 || parents.is_empty() {
+        if parents.is_empty() {
             return Ok(Vec::new());
         }
         self.unseen(n, taken, "mutate", |space, seed, i| {
@@ -736,32 +736,27 @@ impl Nao {
         // Choosing among candidates needs a surrogate that knows the target. From source start
         // points (the transfer plan's phase 1: fewer than `phase_switch` target results) its
         // rating is mostly the sources': propose the first `n`, the sources' best themselves (on
-        // targets the sources mislead, proteins and cora, choosing by it cost evaluations).
-        let wanted = if from_sources {
-            n
+        // targets the sources mislead, proteins and cora, choosing by it cost evaluations), and
+        // gather no random or mutated candidates beside them.
+        let p = &self.params;
+        let (wanted, wanted_samples, wanted_mutants) = if from_sources {
+            (n, 0, 0)
         } else {
-            n.max(self.params.candidates)
+            (
+                n.max(p.candidates),
+                p.sampled_candidates,
+                p.mutated_candidates,
+            )
         };
         let (mut out, max_eta) = self.ascend(&starts, wanted, &mut taken)?;
         let gathered = out.len();
         // Random architectures rated beside the ascent's: the model may rank some of the space
-        // far from the start points above the ascent's neighbours. Not from source start points,
-        // for the reason above.
-        let extra = if from_sources {
-            0
-        } else {
-            self.params.sampled_candidates
-        };
-        let samples = self.random_unseen(extra, &mut taken)?;
+        // far from the start points above the ascent's neighbours.
+        let samples = self.random_unseen(wanted_samples, &mut taken)?;
         let sampled = samples.len();
         out.extend(samples);
         // One-edit neighbours of the best target architectures, rated like the rest: the local
         // search that is strong on NAS benchmarks, screened by the model.
-        let wanted_mutants = if from_sources {
-            0
-        } else {
-            self.params.mutated_candidates
-        };
         let mutants = self.mutants(&starts, wanted_mutants, &mut taken)?;
         let mutated = mutants.len();
         out.extend(mutants);
