@@ -8,7 +8,9 @@ XNAS_DATA_DIR ?= $(XNAS_CACHE)/data
 PIP_TARGET    := $(XNAS_CACHE)/pip/nas-bench-graph-1.4.0
 NBG_DATA      := $(XNAS_DATA_DIR)/nasbench-graph/nasbench-graph.bin
 CARGO         ?= cargo
-export XNAS_DATA_DIR
+# task2vec keeps its trained probes in $XNAS_CACHE_DIR/probes.
+XNAS_CACHE_DIR ?= $(XNAS_CACHE)
+export XNAS_DATA_DIR XNAS_CACHE_DIR
 
 # libtorch for the tch plugins (docs/libtorch.md): the CPU-capable "light" recipe, from PyPI wheels.
 # tch 0.26 requires libtorch 2.13.0 exactly. A LIBTORCH set by the caller is used as it is.

@@ -45,12 +45,13 @@ mod traits;
 pub use abi::*;
 pub use error::{ErrorKind, PluginError, PluginResult};
 pub use export::{BuiltinPlugins, Meta, PluginSet};
-pub use params::parse_params;
+pub use params::{parse_params, CheckParams, Checked};
 pub use rank::{ranks, spearman};
 pub use seed::{component_seed, derive_seed, fnv1a64, Fnv1a64, SplitMix64};
 pub use traits::*;
 
-/// Re-exported so plugin crates need no direct dependency for the export macro.
+/// Re-exported for plugin code that names abi_stable types. The export macro's expansion names
+/// `::abi_stable` itself, so a plugin's dylib crate still depends on abi_stable directly.
 pub use abi_stable;
 #[doc(hidden)]
 pub use inventory;

@@ -1,5 +1,27 @@
-use crate::PluginError;
-use serde::de::DeserializeOwned;
+use crate::{PluginError, PluginResult};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+
+/// Range checks of a parameter type that serde's attributes cannot express.
+pub trait CheckParams {
+    /// An `INVALID_PARAMS` error whose message starts with the key in backticks
+    /// (`` `k = 2`: at least 3 ``), so that the host reports it at that key's line.
+    fn check(&self) -> PluginResult<()>;
+}
+
+/// Parameters that are checked as they are parsed. Register a plugin with `Checked<P>` as its
+/// parameter type and the host's parameter check (`xnas validate`, before any run) refuses what
+/// [`CheckParams::check`] refuses, not only the constructor at `xnas run`.
+#[derive(Debug, Clone)]
+pub struct Checked<P>(pub P);
+
+impl<'de, P: Deserialize<'de> + CheckParams> Deserialize<'de> for Checked<P> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = P::deserialize(d)?;
+        p.check().map_err(|e| D::Error::custom(e.message()))?;
+        Ok(Checked(p))
+    }
+}
 
 /// Parses a plugin's parameters from the TOML text the host passes across the ABI.
 ///
@@ -19,8 +41,13 @@ pub fn parse_params<T: DeserializeOwned>(text: &str) -> Result<T, PluginError> {
             line.split_once('=')
                 .map(|(k, _)| k.trim().trim_matches('"').to_string())
         });
+        // A message that starts with a key in backticks names its own.
         match key {
-            Some(k) if !k.is_empty() && !message.contains(&format!("`{k}`")) => {
+            Some(k)
+                if !k.is_empty()
+                    && !message.starts_with('`')
+                    && !message.contains(&format!("`{k}`")) =>
+            {
                 PluginError::invalid_params(format!("`{k}`: {message}"))
             }
             _ => PluginError::invalid_params(message),
@@ -54,5 +81,31 @@ mod tests {
             "{e}"
         );
         assert!(parse_params::<P>("population = 4\n").is_ok());
+    }
+
+    impl CheckParams for P {
+        fn check(&self) -> PluginResult<()> {
+            if self.population == 1 {
+                return Err(PluginError::invalid_params(
+                    "`population = 1`: expected 0 or at least 2",
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn checked_parameters_are_refused_as_they_parse() {
+        let e = parse_params::<Checked<P>>("name = \"a\"\npopulation = 1\n").unwrap_err();
+        assert_eq!(e.message(), "`population = 1`: expected 0 or at least 2");
+        let e = parse_params::<Checked<P>>("popsize = 3\n").unwrap_err();
+        assert!(e.message().starts_with("unknown field `popsize`"), "{e}");
+        assert_eq!(
+            parse_params::<Checked<P>>("population = 2\n")
+                .unwrap()
+                .0
+                .population,
+            2
+        );
     }
 }

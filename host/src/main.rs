@@ -11,6 +11,24 @@ use xnas_host::plugins::{Registry, Source};
 use xnas_host::run::{self, RunOptions, RunOutcome};
 use xnas_host::HostError;
 
+/// `print!` and `println!` that a closed stdout (`xnas report DIR | head`) does not turn into a
+/// panic: the output stops and the command finishes with its own exit code.
+macro_rules! out {
+    ($($arg:tt)*) => { write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! outln {
+    ($($arg:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+fn write_stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("warning: cannot write to stdout: {e}");
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "xnas",
@@ -95,7 +113,7 @@ enum Command {
     /// found cell). ARCH is an architecture file (JSON) or a run directory (its best architecture).
     Train {
         arch: PathBuf,
-        /// Take the search space's settings (datasets, training recipe) from this experiment file.
+        /// Take the search space's settings (datasets, training recipe) from this experiment file (for an architecture file; a run directory uses its own).
         #[arg(long, value_name = "FILE")]
         experiment: Option<PathBuf>,
         /// Task to train on (default: the file's task, or the run's target).
@@ -169,7 +187,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let text = std::fs::read_to_string(file).unwrap_or_default();
             if xnas_host::config::has_section(&text, "compare") {
                 let plan = xnas_host::compare::check(file, &cli.plugin_dirs)?;
-                println!(
+                outln!(
                     "{}: ok — comparison of {} variant{} on {} target{} × {} seed{} ({} runs)",
                     file.display(),
                     plan.variants.len(),
@@ -185,7 +203,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             if xnas_host::config::has_section(&text, "ablation") {
                 let ab = xnas_host::ablation::check(file, &cli.plugin_dirs)?;
                 let s = &ab.section;
-                println!(
+                outln!(
                     "{}: ok — ablation on {} ({} source × {} target knowledge sizes, {} split{})",
                     file.display(),
                     ab.targets.join(", "),
@@ -203,7 +221,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             // Loads the earlier runs and the meta-dataset file as a run would, so bad rows and
             // the target's data are caught here.
             let imported = run::knowledge::preview(&exp, &space, resolved.space.name())?;
-            println!(
+            outln!(
                 "{}: ok — {} with {} on {} ({} source task{})",
                 file.display(),
                 resolved.transfer.as_ref().map_or(
@@ -217,7 +235,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             );
             for o in &imported {
                 let n: u64 = o.counts.values().sum();
-                println!(
+                outln!(
                     "source knowledge: {n} observation{} from {} {}",
                     if n == 1 { "" } else { "s" },
                     match o.origin {
@@ -276,8 +294,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
             });
             let workers = workers.unwrap_or(*exp.file.executor.workers.get_ref()) as usize;
             let m = xnas_host::similarity::matrix(&exp, &resolved, &space, workers, &dir)?;
-            print!("{}", xnas_host::similarity::table(&m));
-            println!(
+            out!("{}", xnas_host::similarity::table(&m));
+            outln!(
                 "written: {}/{{distances.csv,similarity.json,heatmap.png,heatmap.svg}}",
                 dir.display()
             );
@@ -325,8 +343,8 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 plugin_dirs: cli.plugin_dirs.clone(),
             };
             let o = xnas_host::train::train(arch, &opts)?;
-            println!("{} on {}: {}", o.name, o.task, o.arch);
-            println!(
+            outln!("{} on {}: {}", o.name, o.task, o.arch);
+            outln!(
                 "validation metric {:.4}{} after {} epochs, {:.1} s{}",
                 o.metric,
                 o.test_metric
@@ -337,7 +355,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                     .as_u64()
                     .map_or(String::new(), |p| format!(", {p} parameters"))
             );
-            println!("written: {}", o.out_dir.join("train.json").display());
+            outln!("written: {}", o.out_dir.join("train.json").display());
             Ok(0)
         }
         Command::Report { run_dir } if xnas_host::ablation::is_ablation(run_dir) => {
@@ -352,18 +370,18 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Report { run_dir } => {
             let summary = run::rebuild_reports(run_dir, &cli.plugin_dirs)?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            outln!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(0)
         }
     }
 }
 
 fn print_comparison(w: &xnas_host::compare::summary::Written, dir: &Path) {
-    print!("{}", xnas_host::compare::summary::overview(&w.summary));
+    out!("{}", xnas_host::compare::summary::overview(&w.summary));
     if let Some(e) = &w.plot_error {
         eprintln!("warning: plots not written: {e}");
     }
-    println!(
+    outln!(
         "summary: {}\nplots:   {}\ncurves:  {}",
         dir.join("summary.md").display(),
         dir.join("plots").display(),
@@ -373,21 +391,26 @@ fn print_comparison(w: &xnas_host::compare::summary::Written, dir: &Path) {
 
 fn print_ablation(w: &xnas_host::ablation::Written, dir: &Path) {
     if let Some(t) = w.summary.tables.last() {
-        println!(
+        outln!(
             "{}: Spearman ρ on {} held-out architectures, {} ({} splits)",
-            w.summary.name, w.summary.held_out, t.target, w.summary.splits
+            w.summary.name,
+            w.summary.held_out,
+            t.target,
+            w.summary.splits
         );
         for c in &t.cells {
-            println!(
+            outln!(
                 "  S = {:>4} per source, K = {:>4}: {:.3}",
-                c.source_knowledge, c.target_knowledge, c.spearman.mean
+                c.source_knowledge,
+                c.target_knowledge,
+                c.spearman.mean
             );
         }
     }
     if let Some(e) = &w.plot_error {
         eprintln!("warning: plots not written: {e}");
     }
-    println!(
+    outln!(
         "table: {}\nplots: {}",
         dir.join("correlation.md").display(),
         dir.join("plots").display()
@@ -397,7 +420,7 @@ fn print_ablation(w: &xnas_host::ablation::Written, dir: &Path) {
 fn report_outcome(outcome: RunOutcome) -> Result<u8> {
     let s = &outcome.summary;
     match &s.best {
-        Some(b) => println!(
+        Some(b) => outln!(
             "best {} on {}: metric {:.4}{}{} (trial {}, {} evaluations, {} failed)",
             b.arch,
             s.target,
@@ -412,12 +435,14 @@ fn report_outcome(outcome: RunOutcome) -> Result<u8> {
             s.evaluations,
             s.failed
         ),
-        None => println!(
+        None => outln!(
             "no successful evaluation on {} ({} evaluations, {} failed)",
-            s.target, s.evaluations, s.failed
+            s.target,
+            s.evaluations,
+            s.failed
         ),
     }
-    println!("run directory: {}", outcome.run_dir.display());
+    outln!("run directory: {}", outcome.run_dir.display());
     Ok(if s.failed > 0 { 1 } else { 0 })
 }
 
@@ -435,15 +460,18 @@ fn list_plugins(extra_dirs: &[PathBuf], experiment: Option<&Path>) -> Result<u8>
     let mut entries: Vec<_> = registry.entries.iter().collect();
     entries.sort_by(|a, b| (a.info.kind, a.name()).cmp(&(b.info.kind, b.name())));
     if entries.is_empty() {
-        println!("no plugins found (searched --plugin-dir, XNAS_PLUGIN_PATH and next to the xnas binary)");
+        outln!("no plugins found (searched --plugin-dir, XNAS_PLUGIN_PATH, and next to the xnas binary and in its plugins/ folder)");
     } else {
-        println!(
+        outln!(
             "{:<18} {:<13} {:<8} {:<40} FILE",
-            "NAME", "KIND", "VERSION", "CAPABILITIES"
+            "NAME",
+            "KIND",
+            "VERSION",
+            "CAPABILITIES"
         );
         for e in entries {
             let caps: Vec<&str> = e.info.capabilities.iter().map(|c| c.as_str()).collect();
-            println!(
+            outln!(
                 "{:<18} {:<13} {:<8} {:<40} {}",
                 e.name(),
                 e.info.kind.name(),

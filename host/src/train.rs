@@ -113,6 +113,14 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
             .unwrap_or_default()
     };
     let mut plan = if arch.is_dir() {
+        if let Some(path) = &opts.experiment {
+            return Err(usage(format!(
+                "{} is a run directory, which trains with the run's own experiment: drop \
+                 --experiment {} (change parameters with --set KEY=VALUE)",
+                arch.display(),
+                path.display()
+            )));
+        }
         let (exp, dirs) = crate::run::stored_experiment(arch)?;
         let summary_path = arch.join("summary.json");
         let text =

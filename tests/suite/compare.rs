@@ -449,3 +449,68 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Relative paths in a comparison file keep meaning what they mean there, plugin parameters
+/// included, although each run's file is written (and resumed) under the output directory.
+#[test]
+fn relative_paths_in_plugin_parameters_resolve_against_the_comparison_file() {
+    let sb = Sandbox::new();
+    artefact(&lib_file("xnas_random"));
+    artefact(&lib_file("xnas_tabular"));
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tabular");
+    let exp = std::fs::read_to_string(examples.join("experiment.toml")).expect("example");
+    std::fs::create_dir_all(sb.path().join("study/data")).unwrap();
+    std::fs::copy(
+        examples.join("nbg-subset.csv"),
+        sb.path().join("study/data/table.csv"),
+    )
+    .expect("copy table");
+    let (head, _) = exp.split_once("[optimizer]").expect("example layout");
+    let text = head
+        .replace("table = \"nbg-subset.csv\"", "table = \"data/table.csv\"")
+        .replace("budget = { evaluations = 150 }", "budget = { evaluations = 8 }")
+        .replace("[experiment]\nname = \"tabular-evolution\"", "[experiment]\nname = \"rel\"")
+        + "[tasks]\n\n[compare]\ntargets = [\"cora\"]\nseeds = 2\n\n[[compare.variant]]\nname = \"random\"\noptimizer = { plugin = \"random\" }\n";
+    sb.write("study/cmp.toml", &text);
+    sb.run(&["validate", "study/cmp.toml"]).expect_code(0);
+    let out = sb.run(&[
+        "--quiet",
+        "compare",
+        "study/cmp.toml",
+        "--out",
+        "elsewhere/out",
+    ]);
+    out.expect_code(0);
+    let run = sb.path().join("elsewhere/out/runs/cora/random/seed-1");
+    assert_eq!(read_summary(&run)["evaluations"], 8, "{}", out.stderr());
+    let file = std::fs::read_to_string(run.with_extension("toml")).unwrap();
+    assert!(file.contains("table = \"data/table.csv\""), "{file}");
+    // The run directory is an ordinary run: its reports rebuild from the stored settings.
+    sb.run(&["report", run.to_str().unwrap()]).expect_code(0);
+
+    // In an experiment file, base_dir must be an absolute folder; the message names the key.
+    let single = file.replace(
+        &format!(
+            "base_dir = \"{}\"",
+            std::fs::canonicalize(sb.path().join("study"))
+                .unwrap()
+                .display()
+        ),
+        "base_dir = \"study\"",
+    );
+    assert_ne!(
+        single, file,
+        "the run's file names the comparison's folder:\n{file}"
+    );
+    sb.write("single.toml", &single);
+    let out = sb.run(&["validate", "single.toml"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr().starts_with("error: single.toml:")
+            && out
+                .stderr()
+                .contains("base_dir `study` is not an absolute path"),
+        "{}",
+        out.stderr()
+    );
+}

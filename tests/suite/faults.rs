@@ -31,6 +31,26 @@ fn assert_one_sentence(err: &str, file: &str, needle: &str) {
     assert!(err.len() < 2000, "stderr stays short ({} bytes)", err.len());
 }
 
+/// A closed stdout (`xnas plugins | head -0`) ends the output, not the host: no panic, and the
+/// command's own exit code.
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let sb = Sandbox::new();
+    sb.add_plugin("xnas_random", "libxnas_random.so");
+    // std::io::pipe needs Rust 1.87 (the workspace's rust-version).
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Out(sb
+        .xnas()
+        .args(["--plugin-dir", "plugins", "plugins"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run xnas"));
+    out.expect_code(0);
+    assert!(!out.stderr().contains("panicked"), "{}", out.stderr());
+}
+
 #[test]
 fn plugin_built_against_another_interface_version() {
     let out = listing_with(Some("fixture_old_abi"), "libxnas_old.so", None);

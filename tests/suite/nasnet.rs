@@ -250,6 +250,14 @@ fn train_the_best_architecture_of_a_run() {
     assert_eq!(t["arch"].as_str().unwrap(), best);
     assert_eq!(t["task"], "digits");
     assert_eq!(t["curve"].as_array().unwrap().len(), 1);
+    // A run trains with its own experiment: another one is refused, not silently ignored.
+    let out = sb.run(&["--quiet", "train", "run", "--experiment", "exp.toml"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr().contains("drop --experiment exp.toml"),
+        "{}",
+        out.stderr()
+    );
 }
 
 #[test]
@@ -311,6 +319,40 @@ fn bad_input_gets_one_clear_message_and_exit_2() {
     let out = sb.run(&["--quiet", "validate", "p.toml"]);
     out.expect_code(2);
     assert!(out.stderr().contains("combine"), "{}", out.stderr());
+
+    // Settings training cannot use are refused by `xnas validate`, at their line, rather than
+    // failing every trial of a search.
+    for (extra, replace, needle, line) in [
+        (
+            "",
+            Some(("batch_size = 64", "batch_size = 1")),
+            "`batch_size = 1`: expected at least 2",
+            17,
+        ),
+        (
+            "momentum = 1.0",
+            None,
+            "`momentum = 1`: expected 0 ≤ m < 1",
+            20,
+        ),
+        (
+            "",
+            Some(("filters = 8", "filters = 131072")),
+            "`filters = 131072`: expected at most 65536",
+            15,
+        ),
+    ] {
+        let mut text = experiment("nn-p", 1, 1, "random", extra);
+        if let Some((from, to)) = replace {
+            text = text.replace(from, to);
+        }
+        sb.write("p.toml", &text);
+        let out = sb.run(&["--quiet", "validate", "p.toml"]);
+        out.expect_code(2);
+        let e = out.stderr();
+        assert!(e.contains(needle), "{e}");
+        assert!(e.starts_with(&format!("error: p.toml:{line}:1:")), "{e}");
+    }
 }
 
 #[test]

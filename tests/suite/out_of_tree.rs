@@ -74,6 +74,19 @@ initial = 4
 target = "t"
 "#,
     );
+    // Its parameter check runs in `xnas validate`, at the key's line.
+    let text = std::fs::read_to_string(sb.path().join("exp.toml")).unwrap();
+    let bad = text.replace("initial = 4", "initial = 4\npatience = 0");
+    sb.write("bad.toml", &bad);
+    let out = sb.run(&["validate", "bad.toml"]);
+    out.expect_code(2);
+    let line = bad.lines().position(|l| l == "patience = 0").unwrap() + 1;
+    assert!(
+        out.stderr().starts_with(&format!("error: bad.toml:{line}:1:"))
+            && out.stderr().contains("`patience = 0`: expected at least 1"),
+        "{}",
+        out.stderr()
+    );
     sb.run(&["--quiet", "run", "exp.toml", "--out", "run"])
         .expect_code(0);
     let s = read_summary(&sb.path().join("run"));

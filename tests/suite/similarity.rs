@@ -447,20 +447,54 @@ fn landmark_net_scores_task_difficulty_normalised_for_chance() {
 #[test]
 fn bad_similarity_settings_name_the_problem() {
     let sb = Sandbox::new();
-    for (params, expect) in [
-        ("channels = 2", "channels = 2"),
-        ("probe_epochs = 0", "probe_epochs must be at least 1"),
-        ("probe_layers = 3", "probe_layers"),
+    for (plugin, params, expect) in [
+        (
+            "task2vec",
+            "channels = 2",
+            "`channels = 2`: the probe takes 1 (grey) or 3",
+        ),
+        (
+            "task2vec",
+            "probe_epochs = 0",
+            "`probe_epochs = 0`: expected at least 1",
+        ),
+        (
+            "task2vec",
+            "probe_layers = 3",
+            "unknown field `probe_layers`",
+        ),
+        (
+            "landmark-net",
+            "learning_rate = 0.0",
+            "`learning_rate = 0`: expected a positive",
+        ),
+        (
+            "landmark-archs",
+            "k = 2",
+            "`k = 2`: a rank correlation needs at least 3",
+        ),
     ] {
-        sb.write(
-            "exp.toml",
-            &image_experiment(&format!(
-                "[similarity]\nplugin = \"task2vec\"\n[similarity.params]\n{params}\n"
-            )),
-        );
+        let text = image_experiment(&format!(
+            "[similarity]\nplugin = \"{plugin}\"\n[similarity.params]\n{params}\n"
+        ));
+        let line = text
+            .lines()
+            .position(|l| l == params)
+            .expect("the key's line")
+            + 1;
+        sb.write("exp.toml", &text);
         let out = sb.run(&["similarity", "exp.toml"]);
         out.expect_code(2);
         assert!(out.stderr().contains(expect), "{params}: {}", out.stderr());
+        // `xnas validate` refuses the same, at the key's line.
+        let out = sb.run(&["validate", "exp.toml"]);
+        out.expect_code(2);
+        let e = out.stderr();
+        assert!(e.contains(expect), "{params}: {e}");
+        assert!(
+            e.starts_with(&format!("error: exp.toml:{line}:1:")),
+            "{params}: {e}"
+        );
     }
     // A task with no dataset anywhere is named, with the table to add.
     let text = image_experiment("[similarity]\nplugin = \"task2vec\"\n").replace(

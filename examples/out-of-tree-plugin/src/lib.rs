@@ -28,7 +28,7 @@ use serde::Deserialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use xnas_core::abi_stable::std_types::RNone;
 use xnas_core::{
-    capability, derive_seed, Meta, Observation, Optimizer, OptimizerInit, PluginError,
+    capability, derive_seed, CheckParams, Checked, Meta, Observation, Optimizer, OptimizerInit, PluginError,
     PluginResult, PluginSet, Proposal, SearchSpace, SpaceBox, TrialStatus,
 };
 
@@ -49,6 +49,20 @@ pub struct LocalSearchParams {
     /// Draws of `mutate` tried to find a neighbour not proposed before (then a repeat is accepted).
     #[serde(default = "default_max_redraws")]
     pub max_redraws: u32,
+}
+
+/// Range checks serde cannot express. Registered as `Checked<LocalSearchParams>` (below), they run
+/// as the parameters are parsed, so `xnas validate` refuses `patience = 0` before any run. The
+/// message starts with the key in backticks: the host reports it at that key's line.
+impl CheckParams for LocalSearchParams {
+    fn check(&self) -> PluginResult<()> {
+        if self.patience == 0 {
+            return Err(PluginError::invalid_params(
+                "`patience = 0`: expected at least 1 (neighbours without improvement before a restart)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_initial() -> u32 {
@@ -107,9 +121,7 @@ impl LocalSearch {
     /// The constructor registered below: called by the host with parsed parameters and what the
     /// experiment set up (the space, the target task, the seed, source-task history).
     pub fn new(params: LocalSearchParams, init: &OptimizerInit) -> PluginResult<Self> {
-        if params.patience == 0 {
-            return Err(PluginError::invalid_params("patience must be at least 1"));
-        }
+        params.check()?;
         Ok(LocalSearch {
             params,
             space: init.space.clone(),
@@ -288,7 +300,7 @@ pub fn register(set: &mut PluginSet) {
             // What the host may rely on: this optimizer speaks ask/tell and nothing more.
             capabilities: &[capability::ASK_TELL],
         },
-        LocalSearch::new,
+        |Checked(p): Checked<LocalSearchParams>, init: &OptimizerInit| LocalSearch::new(p, init),
     );
 }
 

@@ -173,7 +173,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
             )));
         }
     }
-    absolutise_paths(&mut template, base_dir);
+    set_base_dir(&mut template, base_dir);
 
     let name = template
         .get("experiment")
@@ -480,32 +480,16 @@ fn run_file(
     )
 }
 
-/// Relative paths of the comparison file resolve against its folder; the generated files live
-/// elsewhere, so they get absolute paths.
-fn absolutise_paths(t: &mut Table, base: &Path) {
-    let fix = |v: &mut Value| {
-        if let Value::String(s) = v {
-            let p = Path::new(s.as_str());
-            if p.is_relative() {
-                *s = base.join(p).display().to_string();
-            }
-        }
+/// Relative paths of the comparison file (in `[plugins]`, `[tasks]` and any plugin's
+/// parameters) resolve against its folder. The generated files live elsewhere, so they name that
+/// folder as their `[experiment] base_dir`, absolute.
+fn set_base_dir(t: &mut Table, base: &Path) {
+    let Some(exp) = t.get_mut("experiment").and_then(Value::as_table_mut) else {
+        return;
     };
-    if let Some(p) = t.get_mut("plugins").and_then(Value::as_table_mut) {
-        for key in ["dirs", "files"] {
-            if let Some(a) = p.get_mut(key).and_then(Value::as_array_mut) {
-                a.iter_mut().for_each(fix);
-            }
-        }
-    }
-    if let Some(tasks) = t.get_mut("tasks").and_then(Value::as_table_mut) {
-        if let Some(a) = tasks.get_mut("source_runs").and_then(Value::as_array_mut) {
-            a.iter_mut().for_each(fix);
-        }
-        if let Some(f) = tasks.get_mut("source_file") {
-            fix(f);
-        }
-    }
+    // One the comparison file gives is kept (and checked like any run's).
+    exp.entry("base_dir")
+        .or_insert_with(|| Value::String(base.display().to_string()));
 }
 
 #[cfg(test)]
@@ -630,7 +614,7 @@ optimizer = { plugin = "random" }
     }
 
     #[test]
-    fn named_targets_drop_themselves_from_the_sources_and_paths_become_absolute() {
+    fn named_targets_drop_themselves_from_the_sources_and_paths_keep_the_files_folder() {
         let text = FILE
             .replace(
                 "targets = \"leave-one-out\"\ntasks = [\"cora\", \"citeseer\", \"pubmed\"]",
@@ -643,7 +627,8 @@ optimizer = { plugin = "random" }
         let p = plan(&text).unwrap();
         let t: Table = toml::from_str(&p.runs[0].experiment).unwrap();
         assert_eq!(t["tasks"]["sources"].as_array().unwrap().len(), 1);
-        assert_eq!(t["tasks"]["source_file"].as_str(), Some("/base/meta.csv"));
+        assert_eq!(t["tasks"]["source_file"].as_str(), Some("meta.csv"));
+        assert_eq!(t["experiment"]["base_dir"].as_str(), Some("/base"));
     }
 
     #[test]

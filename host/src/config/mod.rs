@@ -37,6 +37,10 @@ pub struct ExperimentSection {
     /// of workers, so results do not depend on parallelism.
     #[serde(default = "default_batch_size")]
     pub batch_size: Spanned<u32>,
+    /// The absolute folder relative paths in this file resolve against, plugin parameters
+    /// included; default: the file's own folder. `xnas compare` writes it into the runs' files, which live
+    /// in the comparison's output, so that paths keep meaning what the comparison file meant.
+    pub base_dir: Option<Spanned<String>>,
 }
 
 fn default_batch_size() -> Spanned<u32> {
@@ -193,12 +197,34 @@ impl Experiment {
     pub fn parse(text: String, path: PathBuf, base_dir: PathBuf) -> HostResult<Experiment> {
         let file: ExperimentFile =
             toml::from_str(&text).map_err(|e| toml_error(&text, &path, &e))?;
-        let exp = Experiment {
+        let mut exp = Experiment {
             file,
             text,
             path,
             base_dir,
         };
+        // Absolute only: a stored run re-parses its file against the folder it resolved to.
+        if let Some(dir) = &exp.file.experiment.base_dir {
+            let p = Path::new(dir.get_ref());
+            let problem = if !p.is_absolute() {
+                "is not an absolute path"
+            } else if !p.is_dir() {
+                "is not a folder"
+            } else {
+                ""
+            };
+            if !problem.is_empty() {
+                return Err(exp.error_at(
+                    dir.span(),
+                    format!(
+                        "base_dir `{}` {problem}: give the absolute folder this file's relative \
+                         paths are meant from, or leave base_dir out to use the file's own folder",
+                        dir.get_ref()
+                    ),
+                ));
+            }
+            exp.base_dir = p.to_path_buf();
+        }
         exp.check_structure()?;
         Ok(exp)
     }
@@ -457,6 +483,40 @@ plugin = "random"
 target = "a"
 sources = ["b"]
 "#;
+
+    #[test]
+    fn a_plugins_message_points_at_the_key_it_names() {
+        let e = parse(&OK.replace(
+            "plugin = \"s\"",
+            "plugin = \"s\"\nparams = { cells = 2, blocks = 11 }",
+        ))
+        .unwrap();
+        let table = e.file.search_space.params.as_ref().unwrap().span();
+        let key = |m: &str| line_col(&e.text, e.key_span(table.clone(), m).start);
+        assert_eq!(key("`blocks = 11`: expected 1 ..= 10"), (7, 23));
+        assert_eq!(key("unknown field `blocks`"), (7, 23));
+        assert_eq!(
+            key("`epochs = 0`: not written here"),
+            line_col(&e.text, table.start)
+        );
+    }
+
+    #[test]
+    fn base_dir_must_be_an_absolute_folder() {
+        let with = |d: &str| OK.replace("name = \"t\"", &format!("name = \"t\"\nbase_dir = {d:?}"));
+        let tmp = std::env::temp_dir();
+        let e = parse(&with(tmp.to_str().unwrap())).unwrap();
+        assert_eq!(e.base_dir, tmp);
+        assert_eq!(e.resolve_path("x.csv"), tmp.join("x.csv"));
+        for (d, why) in [
+            ("data", "is not an absolute path"),
+            ("/no/such/folder", "is not a folder"),
+        ] {
+            let err = parse(&with(d)).unwrap_err().to_string();
+            assert!(err.starts_with("exp.toml:4:12:"), "{err}");
+            assert!(err.contains(&format!("base_dir `{d}` {why}")), "{err}");
+        }
+    }
 
     #[test]
     fn accepts_a_minimal_file() {

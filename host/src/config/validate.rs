@@ -30,9 +30,19 @@ pub fn data_dir() -> PathBuf {
 
 impl Experiment {
     /// Narrows a parameter table's span to the key a plugin's message names in backticks
-    /// (`unknown field `popsize``), when that key is written in the table.
-    fn key_span(&self, table: std::ops::Range<usize>, message: &str) -> std::ops::Range<usize> {
-        let Some(key) = message.split('`').nth(1).filter(|k| !k.is_empty()) else {
+    /// (`unknown field `popsize``, `` `blocks = 11`: … ``), when that key is written in the table.
+    pub(crate) fn key_span(
+        &self,
+        table: std::ops::Range<usize>,
+        message: &str,
+    ) -> std::ops::Range<usize> {
+        let Some(key) = message
+            .split('`')
+            .nth(1)
+            .and_then(|k| k.split('=').next())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        else {
             return table;
         };
         let mut offset = table.start;

@@ -269,7 +269,7 @@ impl Registry {
         } else {
             msg.push_str(&format!("; available: {}", known.join(", ")));
         }
-        msg.push_str(". Plugins are searched in [plugins] dirs, XNAS_PLUGIN_PATH and next to the xnas binary");
+        msg.push_str(". Plugins are searched in --plugin-dir, [plugins] dirs and files, XNAS_PLUGIN_PATH, and next to the xnas binary and in its plugins/ folder");
         if !self.failures.is_empty() {
             msg.push_str(&format!(
                 " ({} plugin librar{} failed to load: run `xnas plugins`)",

@@ -278,8 +278,8 @@ pub fn read_meta_csv(
                     return Err(knowledge_err(
                         at(line),
                         format!(
-                        "column `status`: `{other}` is not `ok` or `failed`; only `ok` rows are \
-                             used (or drop the column)"
+                        "column `status`: `{other}` is not `ok`, `failed` or `pending`; only `ok` \
+                             rows are used (or drop the column)"
                     ),
                     ))
                 }

@@ -11,8 +11,8 @@
 use serde::Deserialize;
 use std::collections::HashSet;
 use xnas_core::{
-    capability, component_seed, derive_seed, spearman, Meta, PluginError, PluginResult, PluginSet,
-    SearchSpace, Similarity, SimilarityInit, SpaceBox,
+    capability, component_seed, derive_seed, spearman, CheckParams, Checked, Meta, PluginError,
+    PluginResult, PluginSet, SearchSpace, Similarity, SimilarityInit, SpaceBox,
 };
 
 /// `[similarity.params]` of `landmark-archs`.
@@ -42,14 +42,21 @@ pub struct LandmarkArchs {
     params: LandmarkParams,
 }
 
-impl LandmarkArchs {
-    pub fn new(params: LandmarkParams, init: &SimilarityInit) -> PluginResult<Self> {
-        if params.k < 3 {
+impl CheckParams for LandmarkParams {
+    fn check(&self) -> PluginResult<()> {
+        if self.k < 3 {
             return Err(PluginError::invalid_params(format!(
-                "k = {}: a rank correlation needs at least 3 landmark architectures",
-                params.k
+                "`k = {}`: a rank correlation needs at least 3 landmark architectures",
+                self.k
             )));
         }
+        Ok(())
+    }
+}
+
+impl LandmarkArchs {
+    pub fn new(params: LandmarkParams, init: &SimilarityInit) -> PluginResult<Self> {
+        params.check()?;
         Ok(LandmarkArchs {
             space: init.space.clone(),
             params,
@@ -164,7 +171,8 @@ pub fn register(set: &mut PluginSet) {
             description: "k fixed architectures evaluated on every task; distance = 1 - Spearman rho of their scores",
             capabilities: &[capability::LANDMARKS],
         },
-        LandmarkArchs::new,
+        // Checked as parsed: `xnas validate` refuses k < 3 too.
+        |Checked(p): Checked<LandmarkParams>, init: &SimilarityInit| LandmarkArchs::new(p, init),
     )
     .similarity(
         Meta {

@@ -132,7 +132,7 @@ fn failures_pending_and_batch_sizes() {
             .map(|p| {
                 id += 1;
                 assert!(all.insert(key(&p.genome)), "proposed twice: {:?}", p.genome);
-                if id % 3 == 0 {
+                if id.is_multiple_of(3) {
                     failed_observation(id, TARGET, p.genome.to_vec())
                 } else {
                     observe(id, TARGET, &p.genome)

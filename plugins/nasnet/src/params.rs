@@ -141,7 +141,19 @@ impl NasnetParams {
                 return bad(format!("`{name} = 0`: expected at least 1"));
             }
         }
-        if self.filters % 2 != 0 {
+        // Batch norm needs two images; larger networks are refused before they overflow.
+        if self.batch_size < 2 {
+            return bad("`batch_size = 1`: expected at least 2 (batch norm)".into());
+        }
+        for (name, v, most) in [
+            ("filters", self.filters, 1 << 16),
+            ("cells", self.cells, 1 << 10),
+        ] {
+            if v > most {
+                return bad(format!("`{name} = {v}`: expected at most {most}"));
+            }
+        }
+        if !self.filters.is_multiple_of(2) {
             return bad(format!(
                 "`filters = {}`: must be even (a factorized reduction splits the channels in two)",
                 self.filters
@@ -161,6 +173,12 @@ impl NasnetParams {
         }
         if self.learning_rate == 0.0 {
             return bad("`learning_rate = 0`: expected a positive number".into());
+        }
+        if self.momentum >= 1.0 {
+            return bad(format!(
+                "`momentum = {}`: expected 0 ≤ m < 1",
+                self.momentum
+            ));
         }
         if !(0.0..1.0).contains(&self.drop_path) {
             return bad(format!(

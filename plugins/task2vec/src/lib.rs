@@ -25,7 +25,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tch::Device;
 use xnas_core::{
-    capability, derive_seed, Meta, PluginError, PluginResult, PluginSet, Similarity, SimilarityInit,
+    capability, derive_seed, CheckParams, Checked, Meta, PluginError, PluginResult, PluginSet,
+    Similarity, SimilarityInit,
 };
 use xnas_tch::data::{load_task_cached, TaskData};
 use xnas_tch::tch;
@@ -168,7 +169,8 @@ pub fn register(set: &mut PluginSet) {
             description: "Task2Vec: diagonal Fisher of a trained probe CNN, one value per filter; symmetric cosine distance",
             capabilities: &[capability::TRAINABLE],
         },
-        Task2Vec::new,
+        // Checked as parsed, so `xnas validate` refuses what the constructor would.
+        |Checked(p): Checked<Task2VecParams>, init: &SimilarityInit| Task2Vec::new(p, init),
     )
     .similarity(
         Meta {
@@ -177,6 +179,6 @@ pub fn register(set: &mut PluginSet) {
             description: "TAPAS's dataset difficulty: chance-normalised accuracy of a fixed small network; distance = difference",
             capabilities: &[capability::TRAINABLE],
         },
-        LandmarkNet::new,
+        |Checked(p): Checked<LandmarkNetParams>, init: &SimilarityInit| LandmarkNet::new(p, init),
     );
 }

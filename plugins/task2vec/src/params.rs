@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use xnas_core::{PluginError, PluginResult};
+use xnas_core::{CheckParams, PluginError, PluginResult};
 use xnas_tch::data::{DatasetSpec, PRESETS};
 
 /// One dataset per task; a task without a table that is named like a preset reads the preset.
@@ -98,16 +98,18 @@ impl Default for Task2VecParams {
 fn check_common(channels: i64, size: i64, batch: usize) -> PluginResult<()> {
     if channels != 1 && channels != 3 {
         return Err(PluginError::invalid_params(format!(
-            "channels = {channels}: the probe takes 1 (grey) or 3 (colour) channels"
+            "`channels = {channels}`: the probe takes 1 (grey) or 3 (colour) channels"
         )));
     }
     if !(8..=256).contains(&size) {
         return Err(PluginError::invalid_params(format!(
-            "size = {size}: the probe's input side must be between 8 and 256 pixels"
+            "`size = {size}`: the probe's input side must be between 8 and 256 pixels"
         )));
     }
     if batch == 0 {
-        return Err(PluginError::invalid_params("batch must be at least 1"));
+        return Err(PluginError::invalid_params(
+            "`batch = 0`: expected at least 1",
+        ));
     }
     Ok(())
 }
@@ -116,14 +118,14 @@ fn check_common(channels: i64, size: i64, batch: usize) -> PluginResult<()> {
 fn at_least_one(fields: &[(&str, usize)]) -> PluginResult<()> {
     match fields.iter().find(|(_, v)| *v == 0) {
         Some((k, _)) => Err(PluginError::invalid_params(format!(
-            "{k} must be at least 1"
+            "`{k} = 0`: expected at least 1"
         ))),
         None => Ok(()),
     }
 }
 
-impl Task2VecParams {
-    pub fn check(&self) -> PluginResult<()> {
+impl CheckParams for Task2VecParams {
+    fn check(&self) -> PluginResult<()> {
         check_common(self.channels, self.size, self.batch)?;
         at_least_one(&[
             ("probe_epochs", self.probe_epochs),
@@ -133,18 +135,21 @@ impl Task2VecParams {
         ])?;
         if self.fisher_samples < self.batch {
             return Err(PluginError::invalid_params(format!(
-                "fisher_samples = {} is less than one batch ({}): the estimate would be empty",
+                "`fisher_samples = {}` is less than one batch ({}): the estimate would be empty",
                 self.fisher_samples, self.batch
             )));
         }
         if !self.classifier_lr.is_finite() || self.classifier_lr <= 0.0 {
-            return Err(PluginError::invalid_params(
-                "classifier_lr must be positive",
-            ));
+            return Err(PluginError::invalid_params(format!(
+                "`classifier_lr = {}`: expected a positive number",
+                self.classifier_lr
+            )));
         }
         Ok(())
     }
+}
 
+impl Task2VecParams {
     pub fn probe_dir(&self) -> PathBuf {
         self.probe_dir.clone().unwrap_or_else(|| {
             match std::env::var_os("XNAS_CACHE_DIR") {
@@ -198,8 +203,8 @@ impl Default for LandmarkNetParams {
     }
 }
 
-impl LandmarkNetParams {
-    pub fn check(&self) -> PluginResult<()> {
+impl CheckParams for LandmarkNetParams {
+    fn check(&self) -> PluginResult<()> {
         check_common(self.channels, self.size, self.batch)?;
         at_least_one(&[
             ("epochs", self.epochs),
@@ -208,9 +213,10 @@ impl LandmarkNetParams {
             ("repeats", self.repeats),
         ])?;
         if !self.learning_rate.is_finite() || self.learning_rate <= 0.0 {
-            return Err(PluginError::invalid_params(
-                "learning_rate must be positive",
-            ));
+            return Err(PluginError::invalid_params(format!(
+                "`learning_rate = {}`: expected a positive number",
+                self.learning_rate
+            )));
         }
         Ok(())
     }

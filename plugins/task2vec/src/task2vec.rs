@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
-use xnas_core::{derive_seed, PluginError, PluginResult, Similarity, SimilarityInit, SplitMix64};
+use xnas_core::{
+    derive_seed, CheckParams, PluginError, PluginResult, Similarity, SimilarityInit, SplitMix64,
+};
 use xnas_tch::tch;
 
 /// Version of the probe recipe in the cache key: bump when the architecture or training changes.
