@@ -40,9 +40,13 @@ help:
 
 # --- set-up ------------------------------------------------------------------------------------
 
+# Into a temporary folder, renamed when complete (see libtorch below for why).
 $(PIP_TARGET)/.installed:
+	rm -rf $(PIP_TARGET).tmp
 	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-		--target $(PIP_TARGET) nas-bench-graph==1.4.0 numpy
+		--target $(PIP_TARGET).tmp nas-bench-graph==1.4.0 numpy
+	rm -rf $(PIP_TARGET)
+	mv $(PIP_TARGET).tmp $(PIP_TARGET)
 	touch $@
 
 $(NBG_DATA): plugins/nasbench-graph/convert.py $(PIP_TARGET)/.installed

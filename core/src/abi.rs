@@ -139,7 +139,8 @@ pub struct Arch {
 pub struct SpaceInit {
     /// Every task id the experiment uses (target and sources): a benchmark refuses unknown ones up front.
     pub tasks: RVec<RString>,
-    /// Directory of the experiment file; relative paths in parameters are resolved against it.
+    /// The experiment's base folder (`[experiment] base_dir`, else the experiment file's); relative
+    /// paths in parameters are resolved against it.
     pub base_dir: RString,
     /// The host's data directory (`XNAS_DATA_DIR`, default `~/.cache/xnas/data`), where set-up
     /// puts converted benchmark tables.

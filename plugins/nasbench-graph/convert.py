@@ -248,6 +248,9 @@ def main():
             nonfinite += sum(1 for x in vals if not math.isfinite(x))
             out += row.pack(key_index[k], *vals)
     out += END
+    if nonfinite:
+        fail(f"{nonfinite} non-finite values in the tables (NaN or infinite accuracy, latency or "
+             "parameters); the package's data is not what this converter was checked against")
 
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "nasbench-graph.bin")

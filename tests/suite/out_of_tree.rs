@@ -82,7 +82,8 @@ target = "t"
     out.expect_code(2);
     let line = bad.lines().position(|l| l == "patience = 0").unwrap() + 1;
     assert!(
-        out.stderr().starts_with(&format!("error: bad.toml:{line}:1:"))
+        out.stderr()
+            .starts_with(&format!("error: bad.toml:{line}:1:"))
             && out.stderr().contains("`patience = 0`: expected at least 1"),
         "{}",
         out.stderr()

@@ -59,7 +59,7 @@ pub struct Budget {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PluginsSection {
-    /// Directories searched for plugin libraries (`libxnas_*.so`), relative to the file.
+    /// Directories searched for plugin libraries (`libxnas_*.so`), relative to the base folder.
     #[serde(default)]
     pub dirs: Vec<Spanned<String>>,
     /// Plugin library files loaded whatever their name.
@@ -101,11 +101,11 @@ pub struct TasksSection {
     /// Architectures per source task sampled from the space and evaluated as source knowledge.
     #[serde(default)]
     pub source_samples: u32,
-    /// Earlier run directories (relative to the file) whose successful trials on the source
+    /// Earlier run directories (relative to the base folder) whose successful trials on the source
     /// tasks become source knowledge.
     #[serde(default)]
     pub source_runs: Vec<Spanned<String>>,
-    /// A meta-dataset CSV (relative to the file) of observations on the source tasks.
+    /// A meta-dataset CSV (relative to the base folder) of observations on the source tasks.
     pub source_file: Option<Spanned<String>>,
 }
 

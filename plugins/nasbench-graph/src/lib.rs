@@ -57,7 +57,7 @@ pub enum OpsMode {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NasBenchGraphParams {
-    /// The converted data file; relative to the experiment file's directory. Default:
+    /// The converted data file; relative to the experiment's base folder (`[experiment] base_dir`, else its file's). Default:
     /// `<data dir>/nasbench-graph/nasbench-graph.bin`.
     #[serde(default)]
     pub data: Option<String>,

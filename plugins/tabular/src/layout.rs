@@ -19,7 +19,7 @@ pub struct TabularParams {
     pub names: Vec<String>,
     /// Per-position choice labels, used in genome text; `None` writes genomes as integers.
     pub labels: Option<Vec<Vec<String>>>,
-    /// The CSV table; a relative path is resolved against the experiment file's directory.
+    /// The CSV table; a relative path is resolved against the experiment's base folder (`[experiment] base_dir`, else its file's).
     pub table: String,
 }
 

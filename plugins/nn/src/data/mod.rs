@@ -116,7 +116,7 @@ pub fn default_data_dir() -> PathBuf {
 /// Reads task `name`'s files as `spec` describes them, splits the training file into train and
 /// valid, and normalises every split with the training split's per-channel mean and std.
 ///
-/// Relative paths of the spec are resolved against `base_dir` (the experiment file's folder);
+/// Relative paths of the spec are resolved against `base_dir` (the experiment's base folder);
 /// presets are read from `<data_dir>/images/<preset>/` (filled by `make images`). Every file
 /// the spec names is checked to exist before any is read.
 pub fn load_task(
