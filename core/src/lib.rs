@@ -14,6 +14,10 @@
 //! The host holds ABI objects ([`SpaceBox`], [`OptimizerBox`], ...) and uses them through the same
 //! author traits, so plugin code and host code speak one vocabulary.
 //!
+//! With the `testkit` feature, `xnas_core::testkit` offers conformance checks for a plugin's own
+//! tests: `check_space` and `check_optimizer` drive a plugin the way the host does and report the
+//! contract it breaks.
+//!
 //! ## Interface versioning
 //!
 //! The root module carries this crate's version. A plugin built against `xnas-core` 0.1.x loads
@@ -40,6 +44,8 @@ pub mod log;
 mod params;
 pub mod rank;
 mod seed;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod traits;
 
 pub use abi::*;
