@@ -1,5 +1,5 @@
-//! The out-of-tree example plugin: its own Cargo project, built by the test, loaded into the
-//! built host, listed and used for a search.
+//! The out-of-tree example plugin: its own Cargo project, built and tested (the testkit's
+//! conformance checks) by the test, loaded into the built host, listed and used for a search.
 
 use std::path::Path;
 use std::process::Command;
@@ -22,6 +22,17 @@ fn out_of_tree_plugin_builds_loads_and_searches() {
         .status()
         .unwrap();
     assert!(status.success(), "building the out-of-tree plugin failed");
+    // Its own tests, the testkit's conformance checks among them, as an author runs them.
+    let status = Command::new(env!("CARGO"))
+        .args(["test", "--offline", "--manifest-path"])
+        .arg(example.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the out-of-tree plugin's own tests failed"
+    );
     let built = target.join("debug").join(lib_file("xnas_local_search"));
     assert!(built.exists(), "{} missing", built.display());
 
