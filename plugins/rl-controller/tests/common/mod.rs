@@ -31,17 +31,8 @@ pub fn params(text: &str) -> RlParams {
     xnas_core::parse_params(text).unwrap()
 }
 
-pub fn init(space: &SpaceBox, target: &str, seed: u64) -> OptimizerInit {
-    OptimizerInit {
-        space: space.clone(),
-        target: target.into(),
-        sources: RVec::new(),
-        history: RVec::new(),
-        seed,
-        heads: RNone,
-        base_dir: ".".into(),
-    }
-}
+/// An optimizer's init for `space`, `target` and `seed`, nothing else (no sources, no heads).
+pub use xnas_core::testkit::optimizer_init as init;
 
 pub fn controller(space: &SpaceBox, text: &str, seed: u64) -> RlController {
     RlController::new(params(text), &init(space, "cora", seed)).unwrap()
