@@ -164,6 +164,20 @@ impl Report {
     pub fn has_passed(&self, check: &str) -> bool {
         self.passed.iter().any(|(c, _)| *c == check)
     }
+
+    /// Asserts that each of `checks` ran and passed (not skipped), showing the report if not.
+    ///
+    /// # Panics
+    ///
+    /// On the first check in `checks` that did not pass.
+    pub fn assert_passed(&self, checks: &[&str]) {
+        for check in checks {
+            assert!(
+                self.has_passed(check),
+                "check `{check}` did not pass:\n{self}"
+            );
+        }
+    }
 }
 
 impl fmt::Display for Report {

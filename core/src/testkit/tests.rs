@@ -261,6 +261,14 @@ fn assert_space_caught(flaw: SpaceFlaw, check: &str, parts: &[&str]) {
 }
 
 #[test]
+#[should_panic(expected = "check `evaluate` did not pass")]
+fn assert_passed_refuses_a_skipped_check() {
+    // No task of the toy space is a benchmark here, so `evaluate` is skipped.
+    let report = check_space(&ToySpace, &[]).unwrap();
+    report.assert_passed(&["sample", "evaluate"]);
+}
+
+#[test]
 fn the_toy_space_passes_every_space_check() {
     let report = check_space(&ToySpace, &["a", "b"]).unwrap();
     for check in [
