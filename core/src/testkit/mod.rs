@@ -74,7 +74,7 @@ pub use space::{check_space, check_space_with, SpaceOptions};
 pub use toy::ToySpace;
 
 use crate::adapters::panic_message;
-use crate::error::PluginError;
+use crate::error::{PluginError, PluginResult};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -202,6 +202,14 @@ impl fmt::Display for Report {
 /// An error as the kit reports it: kind and message.
 fn err_text(e: &PluginError) -> String {
     format!("{} error: {}", e.kind.name(), e.message())
+}
+
+/// A call's result for a message: `ok`'s text of the value, or `failed (…)` with the error.
+fn outcome_text<T>(r: &PluginResult<T>, ok: impl FnOnce(&T) -> String) -> String {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => format!("failed ({})", err_text(e)),
+    }
 }
 
 /// Runs one call into the plugin; a panic becomes a [`Failure`] of `check` naming `call`.

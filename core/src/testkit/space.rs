@@ -4,7 +4,7 @@
 //! source knowledge, `parse` to read stored architecture texts back and `best_metric` for the
 //! regret; optimizers call `describe`, `sample`, `mutate`, `canonical` and `symmetric_variants`.
 
-use super::{err_text, guarded, same_f64, Failure, Report};
+use super::{err_text, guarded, outcome_text, same_f64, Failure, Report};
 use crate::abi::{Arch, EvalRequest, EvalResult, SpaceDesc};
 use crate::error::PluginResult;
 use crate::seed::derive_seed;
@@ -211,10 +211,7 @@ fn check_samples<S: SearchSpace + ?Sized>(
         })?;
         let again = guarded("sample/deterministic", call, || space.sample(seed))?;
         if again.as_ref() != Ok(&genome) {
-            let second = match &again {
-                Ok(g) => format!("{g:?}"),
-                Err(e) => format!("failed ({})", err_text(e)),
-            };
+            let second = outcome_text(&again, |g| format!("{g:?}"));
             return Err(Failure::new(
                 "sample/deterministic",
                 format!(
@@ -254,10 +251,7 @@ fn check_samples<S: SearchSpace + ?Sized>(
         })?;
         let again = canonical(space, "canonical/deterministic", &genome)?;
         if again.as_ref() != Ok(&arch) {
-            let second = match &again {
-                Ok(a) => arch_text(a),
-                Err(e) => format!("failed ({})", err_text(e)),
-            };
+            let second = outcome_text(&again, arch_text);
             return Err(Failure::new(
                 "canonical/deterministic",
                 format!(
@@ -467,10 +461,7 @@ fn check_mutate<S: SearchSpace + ?Sized>(
         })?;
         let again = guarded("mutate/deterministic", call, || space.mutate(&parent, seed))?;
         if again.as_ref() != Ok(&child) {
-            let second = match &again {
-                Ok(g) => format!("{g:?}"),
-                Err(e) => format!("failed ({})", err_text(e)),
-            };
+            let second = outcome_text(&again, |g| format!("{g:?}"));
             return Err(Failure::new(
                 "mutate/deterministic",
                 format!(
@@ -595,17 +586,14 @@ fn check_variants<S: SearchSpace + ?Sized>(
     Ok(out)
 }
 
-fn outcome_text(r: &PluginResult<EvalResult>) -> String {
-    match r {
-        Ok(r) => format!(
-            "metric {}, test metric {:?}, curve {:?}, extras `{}`",
-            r.metric,
-            r.test_metric.into_option(),
-            r.curve.as_slice(),
-            r.extras
-        ),
-        Err(e) => format!("an error ({})", err_text(e)),
-    }
+fn eval_text(r: &EvalResult) -> String {
+    format!(
+        "metric {}, test metric {:?}, curve {:?}, extras `{}`",
+        r.metric,
+        r.test_metric.into_option(),
+        r.curve.as_slice(),
+        r.extras
+    )
 }
 
 /// Same outcome, as far as the host's determinism goes (the cost may be measured time).
@@ -709,8 +697,8 @@ fn check_evaluate<S: SearchSpace + ?Sized>(
                          function of its request (the host's workers share the space, and a \
                          trial's result must not depend on which one ran it)",
                         describe(&req),
-                        outcome_text(&here),
-                        outcome_text(&there)
+                        outcome_text(&here, eval_text),
+                        outcome_text(&there, eval_text)
                     ),
                 ));
             }
