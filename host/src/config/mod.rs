@@ -207,13 +207,13 @@ impl Experiment {
         if let Some(dir) = &exp.file.experiment.base_dir {
             let p = Path::new(dir.get_ref());
             let problem = if !p.is_absolute() {
-                "is not an absolute path"
+                Some("is not an absolute path")
             } else if !p.is_dir() {
-                "is not a folder"
+                Some("is not a folder")
             } else {
-                ""
+                None
             };
-            if !problem.is_empty() {
+            if let Some(problem) = problem {
                 return Err(exp.error_at(
                     dir.span(),
                     format!(
