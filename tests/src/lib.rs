@@ -190,6 +190,35 @@ pub fn finished_target_trials(store: &Path) -> i64 {
     count_finished(store, " AND role = 'target'")
 }
 
+/// Starts `xnas --quiet run exp.toml --out run` in `sb` and kills it with SIGKILL once
+/// `count(store)` reaches `at`, to test resuming from a crash; returns the count after the kill.
+/// Fails if the run ends before that or gets nowhere within `patience`.
+pub fn run_and_kill(
+    sb: &Sandbox,
+    at: i64,
+    count: fn(&Path) -> i64,
+    patience: std::time::Duration,
+) -> i64 {
+    let mut child = sb
+        .xnas()
+        .args(["--quiet", "run", "exp.toml", "--out", "run"])
+        .spawn()
+        .unwrap();
+    let store = sb.path().join("run/store.sqlite");
+    let t = std::time::Instant::now();
+    while count(&store) < at {
+        assert!(t.elapsed() < patience, "run made no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    count(&store)
+}
+
 fn count_finished(store: &Path, and: &str) -> i64 {
     use rusqlite::{Connection, OpenFlags};
     let Ok(conn) = Connection::open_with_flags(store, OpenFlags::SQLITE_OPEN_READ_ONLY) else {

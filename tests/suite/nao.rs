@@ -3,7 +3,7 @@
 //! `xnas resume` (which restores the saved optimizer state) gives the trials of an uninterrupted run.
 
 use crate::nbg_experiment;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use xnas_tests::*;
 
 /// Short training rounds: these tests check the wiring, not NAO's search quality.
@@ -70,32 +70,10 @@ fn kill_9_then_resume_matches_an_uninterrupted_run() {
 
     let sb = Sandbox::new();
     sb.write("exp.toml", &text);
-    let mut child = sb
-        .xnas()
-        .args(["--quiet", "run", "exp.toml", "--out", "run"])
-        .spawn()
-        .unwrap();
-    let store = sb.path().join("run/store.sqlite");
-    let t = Instant::now();
     // Three batches of 8 done: two random, one from the first trained model. The saved state
     // holds that model; the kill lands in the next training round.
-    while finished_trials(&store) < 24 {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "run made no progress"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        finished_trials(&store) < 40,
-        "killed too late to test anything"
-    );
+    let at_kill = run_and_kill(&sb, 24, finished_trials, Duration::from_secs(120));
+    assert!(at_kill < 40, "killed too late to test anything");
 
     sb.run(&["--quiet", "resume", "run"]).expect_code(0);
     let rows = read_trials(&sb.path().join("run"));

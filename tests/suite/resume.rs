@@ -1,7 +1,7 @@
 //! `kill -9` then `xnas resume`: no evaluation lost or run twice, and a deterministic optimizer
 //! ends on the same best architecture as an uninterrupted run.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use xnas_tests::*;
 
 fn experiment(evaluations: u64) -> String {
@@ -46,27 +46,7 @@ fn kill_9_then_resume_loses_nothing_and_repeats_nothing() {
     let sb = Sandbox::new();
     sb.add_plugin("fixture_panicky", "libslow.so");
     sb.write("exp.toml", &experiment(evaluations));
-    let mut child = sb
-        .xnas()
-        .args(["--quiet", "run", "exp.toml", "--out", "run"])
-        .spawn()
-        .unwrap();
-    let store = sb.path().join("run/store.sqlite");
-    let t = Instant::now();
-    while finished_trials(&store) < 30 {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "run made no progress"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    let at_kill = finished_trials(&store);
+    let at_kill = run_and_kill(&sb, 30, finished_trials, Duration::from_secs(60));
     assert!(
         at_kill < evaluations as i64,
         "killed too late to test anything"
@@ -90,7 +70,10 @@ fn kill_9_then_resume_loses_nothing_and_repeats_nothing() {
     assert_eq!(a["best"], b["best"]);
     // The store never holds a second result for a trial (recording one is refused), and the
     // evaluation counter of the fixture shows no finished trial was evaluated again.
-    assert_eq!(finished_trials(&store), evaluations as i64);
+    assert_eq!(
+        finished_trials(&sb.path().join("run/store.sqlite")),
+        evaluations as i64
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! (the controller declares `state`: resume restores it and replays only the unfinished batch).
 
 use crate::nbg_experiment;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use xnas_tests::*;
 
 fn rl_experiment(name: &str, evaluations: u64) -> String {
@@ -93,31 +93,9 @@ fn resume_after_kill_9_matches_an_uninterrupted_run() {
     let sb = Sandbox::new();
     sb.add_plugin("fixture_panicky", "libslow.so");
     sb.write("exp.toml", &slow_experiment());
-    let mut child = sb
-        .xnas()
-        .args(["--quiet", "run", "exp.toml", "--out", "run"])
-        .spawn()
-        .unwrap();
-    let store = sb.path().join("run/store.sqlite");
-    let t = Instant::now();
     // Past a few saved states, with evaluations still to go.
-    while finished_trials(&store) < 14 {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "run made no progress"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        finished_trials(&store) < 40,
-        "killed too late to test anything"
-    );
+    let at_kill = run_and_kill(&sb, 14, finished_trials, Duration::from_secs(120));
+    assert!(at_kill < 40, "killed too late to test anything");
 
     sb.run(&["--quiet", "resume", "run"]).expect_code(0);
     let rows = read_trials(&sb.path().join("run"));

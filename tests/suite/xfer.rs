@@ -165,7 +165,7 @@ fn xfer_examples_validate() {
 /// trials of an uninterrupted run.
 #[test]
 fn xfer_nao_kill_9_then_resume_matches_an_uninterrupted_run() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     artefact(&lib_file("xnas_nao"));
     let text = nbg_experiment(
         "xfer-nao-resume",
@@ -188,32 +188,10 @@ fn xfer_nao_kill_9_then_resume_matches_an_uninterrupted_run() {
 
     let sb = sandbox();
     sb.write("exp.toml", &text);
-    let mut child = sb
-        .xnas()
-        .args(["--quiet", "run", "exp.toml", "--out", "run"])
-        .spawn()
-        .unwrap();
-    let store = sb.path().join("run/store.sqlite");
-    let t = Instant::now();
     // Two batches of 8 proposed by the transferred model are done; the kill lands in a later
     // training round (150 epochs over 60+ observations).
-    while finished_target_trials(&store) < 16 {
-        assert!(
-            t.elapsed() < Duration::from_secs(180),
-            "run made no progress"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(
-        finished_target_trials(&store) < 40,
-        "killed too late to test anything"
-    );
+    let at_kill = run_and_kill(&sb, 16, finished_target_trials, Duration::from_secs(180));
+    assert!(at_kill < 40, "killed too late to test anything");
     sb.run(&["--quiet", "resume", "run"]).expect_code(0);
     assert_eq!(read_trials(&sb.path().join("run")), expected);
 }
