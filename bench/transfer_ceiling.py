@@ -14,6 +14,13 @@ target's table minus the best among those k. Orders:
   source; candidates ordered by their mean rank over the sources that drew them, then the
   undrawn architectures in random order. (xnas draws genomes and canonicalises them, which
   favours architectures with many genome forms; this draws canonical keys uniformly.)
+* `best-source`: the single source whose whole table ranks the target's architectures most like
+  the target does (Spearman over the target's whole table, so it knows the answer), that
+  source's order. What choosing the one most similar earlier task (as warm-started DARTS does
+  with Task2Vec) could give at best.
+* `weighted-after-10`: 10 random target evaluations, then the rest ordered by the sources' whole
+  tables weighted by each source's Spearman with the target on those 10 (negative weights 0), as
+  a similarity-weighted ensemble of per-task models would with perfect models.
 * `random`: a uniformly random order (random search without repeats), for scale.
 
 Reads the table `make data` writes (format in plugins/nasbench-graph/convert.py). Standard
@@ -74,6 +81,33 @@ def percentiles(values):
     return {k: i / n for i, k in enumerate(keys)}
 
 
+def average_ranks(xs):
+    """Ranks 0..n-1 with ties given their mean rank."""
+    order = sorted(range(len(xs)), key=xs.__getitem__)
+    ranks, i = [0.0] * len(xs), 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+            j += 1
+        for m in range(i, j + 1):
+            ranks[order[m]] = (i + j) / 2
+        i = j + 1
+    return ranks
+
+
+def spearman(table_a, table_b):
+    """Spearman's rho over the keys both tables have (0 where it is undefined)."""
+    keys = [k for k in table_a if k in table_b]
+    if len(keys) < 3:
+        return 0.0
+    a = average_ranks([table_a[k] for k in keys])
+    b = average_ranks([table_b[k] for k in keys])
+    try:
+        return statistics.correlation(a, b)
+    except statistics.StatisticsError:  # one side constant
+        return 0.0
+
+
 def regrets(table, order):
     best, found, out = max(table.values()), float("-inf"), []
     for i, key in enumerate(order[: max(BUDGETS)]):
@@ -98,14 +132,17 @@ def main():
     tables = read_tables(args.table)
     tasks = list(tables)
     ranks = {t: percentiles(tables[t]) for t in tasks}
-    methods = ("full-table", f"sampled-{args.samples}", "random")
+    methods = ("full-table", f"sampled-{args.samples}", "best-source", "weighted-after-10", "random")
     per_target = {m: {} for m in methods}
     for target in tasks:
         sources = [s for s in tasks if s != target]
         keys = sorted(tables[target])
         score = {k: statistics.mean(ranks[s][k] for s in sources if k in ranks[s]) for k in keys}
         per_target["full-table"][target] = regrets(tables[target], sorted(keys, key=lambda k: -score[k]))
-        sampled, shuffled = [], []
+        best = max(sources, key=lambda s: spearman(tables[s], tables[target]))
+        per_target["best-source"][target] = regrets(
+            tables[target], sorted(keys, key=lambda k: -ranks[best].get(k, -1.0)))
+        sampled, shuffled, weighted = [], [], []
         for seed in range(args.seeds):
             rng = random.Random(seed)
             drawn = {}
@@ -122,8 +159,20 @@ def main():
             order = keys[:]
             rng.shuffle(order)
             shuffled.append(regrets(tables[target], order))
+            first = order[:10]
+            seen = {k: tables[target][k] for k in first}
+            w = {s: max(0.0, spearman(tables[s], seen)) for s in sources}
+
+            def rating(k):
+                have = [s for s in sources if k in ranks[s] and w[s] > 0]
+                total = sum(w[s] for s in have)
+                return sum(w[s] * ranks[s][k] for s in have) / total if total else 0.0
+
+            rest = sorted(order[10:], key=lambda k: -rating(k))
+            weighted.append(regrets(tables[target], first + rest))
         per_target[methods[1]][target] = mean_curve(sampled)
         per_target["random"][target] = mean_curve(shuffled)
+        per_target["weighted-after-10"][target] = mean_curve(weighted)
 
     head = " | ".join(f"regret@{k}" for k in BUDGETS)
     print(f"Mean regret ×100 over the {len(tasks)} targets ({args.seeds} seeds for the sampled orders)\n")
