@@ -296,18 +296,16 @@ impl Model {
         tch_no_grad(run).context("nao greedy decoding")
     }
 
-    /// Parameters by name, sorted (for state files).
-    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut v: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
+    /// Parameters named `{prefix}{variable}`, sorted (for state files).
+    pub fn named_parameters(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        xnas_tch::snapshot::named_variables(&self.vs, prefix)
     }
 
     /// Scales the parameters' gradients so their global L2 norm is at most `max_norm`
     /// (`torch.nn.utils.clip_grad_norm_`); returns the norm before clipping.
     pub fn clip_gradients(&self, max_norm: f64) -> PluginResult<f64> {
         let grads: Vec<Tensor> = self
-            .named_parameters()
+            .named_parameters("")
             .into_iter()
             .map(|(_, p)| p.grad())
             .filter(Tensor::defined)

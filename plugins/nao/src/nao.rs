@@ -5,7 +5,6 @@ use crate::params::NaoParams;
 use crate::state;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
-use std::io::Cursor;
 use std::time::Instant;
 use xnas_core::abi_stable::std_types::{RNone, RSome, RVec};
 use xnas_core::{
@@ -16,6 +15,7 @@ use xnas_core::{
 use xnas_tch::adam::{Adam, AdamConfig};
 use xnas_tch::matrix::{check_shape, to_matrix, to_tensor};
 use xnas_tch::seed::{component_seed, with_torch_seed};
+use xnas_tch::snapshot;
 use xnas_tch::tch::{Device, Kind, Reduction, Tensor};
 use xnas_tch::{HeadConfig, PlainHeadFactory, TchContext, ThreadLimit, TokenView};
 
@@ -890,21 +890,9 @@ impl Optimizer for Nao {
         let what = "nao save_state";
         let meta = serde_json::to_vec(&self.saved())
             .map_err(|e| PluginError::other(format!("{what}: {e}")))?;
-        let mut named: Vec<(String, Tensor)> = self
-            .model
-            .named_parameters()
-            .into_iter()
-            .map(|(n, t)| (format!("model.{n}"), t))
-            .collect();
+        let mut named = self.model.named_parameters("model.");
         named.extend(self.adam.state()?);
-        // Saved from the CPU so a state moves between devices.
-        let cpu = named
-            .iter()
-            .map(|(n, t)| t.f_to_device(Device::Cpu).map(|t| (n.clone(), t)))
-            .collect::<Result<Vec<_>, _>>()
-            .context(what)?;
-        let mut tensors = Vec::new();
-        Tensor::save_multi_to_stream(&cpu, &mut tensors).context(what)?;
+        let tensors = snapshot::to_bytes(&named, what)?;
         let head = self.head.save_state()?;
         Ok(state::pack(&state::Parts {
             meta: &meta,
@@ -934,32 +922,19 @@ impl Optimizer for Nao {
                 mine.tasks
             )));
         }
-        let loaded =
-            Tensor::load_multi_from_stream_with_device(Cursor::new(parts.tensors), self.device())
-                .map_err(|e| PluginError::data(format!("nao state: unreadable tensors ({e})")))?;
+        let what = "nao state";
+        let loaded = snapshot::from_bytes(parts.tensors, self.device(), what, "nao model")?;
         // Check every parameter before changing anything.
-        let mut copies = Vec::new();
-        for (name, var) in self.model.named_parameters() {
-            let key = format!("model.{name}");
-            let src = loaded
-                .iter()
-                .find(|(n, _)| *n == key)
-                .map(|(_, t)| t.shallow_clone())
-                .ok_or_else(|| PluginError::data(format!("nao state: `{key}` is missing")))?;
-            if src.size() != var.size() {
-                return Err(PluginError::data(format!(
-                    "nao state: `{key}` has shape {:?}, this model has {:?}",
-                    src.size(),
-                    var.size()
-                )));
-            }
-            copies.push((var, src));
-        }
+        let copies = snapshot::match_saved(
+            self.model.named_parameters("model."),
+            &loaded,
+            what,
+            "this model",
+            "",
+        )?;
         self.adam.load_state(&loaded)?;
         self.head.load_state(parts.head)?;
-        for (mut var, src) in copies {
-            xnas_tch::tch::no_grad(|| var.f_copy_(&src)).context("nao load_state")?;
-        }
+        snapshot::restore(copies, what)?;
         self.adam.zero_grad()?;
         self.data = saved.data;
         self.seen = saved.seen.into_iter().collect();

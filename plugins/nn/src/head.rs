@@ -10,8 +10,8 @@ use crate::adam::{Adam, AdamConfig};
 use crate::error::TchContext;
 use crate::matrix::{check_shape, to_matrix, to_tensor};
 use crate::mlp::{Mlp, MlpConfig};
+use crate::snapshot;
 use serde::Deserialize;
-use std::io::Cursor;
 use tch::{nn, Device, Kind, Tensor};
 use xnas_core::{
     head_box, Head, HeadBox, HeadFactory, HeadSpec, Matrix, PluginError, PluginResult,
@@ -85,7 +85,6 @@ struct Pass {
 pub struct PlainHead {
     name: String,
     in_features: usize,
-    out_features: usize,
     device: Device,
     vs: nn::VarStore,
     mlp: Mlp,
@@ -126,7 +125,6 @@ impl PlainHead {
         Ok(PlainHead {
             name,
             in_features: mlp_config.in_features,
-            out_features: mlp_config.out_features,
             device,
             vs,
             mlp,
@@ -141,26 +139,56 @@ impl PlainHead {
 
     /// Parameters and Adam state, by name.
     fn named_state(&self) -> PluginResult<Vec<(String, Tensor)>> {
-        let mut named: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(n, t)| (format!("param.{n}"), t))
-            .collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut named = snapshot::named_variables(&self.vs, "param.");
         named.extend(self.adam.state()?);
         Ok(named)
     }
+}
+
+/// A leaf copy of a head's input features on `device`: its `.grad` after [`backpropagate`] is
+/// the feature gradient `Head::backward` returns.
+pub fn leaf_input(features: &Matrix, device: Device, what: &str) -> PluginResult<Tensor> {
+    to_tensor(features, device)?
+        .f_set_requires_grad(true)
+        .context(what)
+}
+
+/// `Head::backward` of a forward pass from the leaf `input` to `output`: accumulates the
+/// parameters' gradients for `grad_output` (rows × outputs) and returns the features' gradient.
+pub fn backpropagate(
+    input: &Tensor,
+    output: &Tensor,
+    grad_output: &Matrix,
+    device: Device,
+    what: &str,
+) -> PluginResult<Matrix> {
+    let (rows, outputs) = (output.size()[0], output.size()[1]);
+    check_shape(
+        grad_output,
+        Some(rows as usize),
+        Some(outputs as usize),
+        what,
+    )?;
+    let grad = to_tensor(grad_output, device)?;
+    // Σ output ⊙ grad_output has gradient grad_output w.r.t. the outputs, so its backward is the
+    // vector-Jacobian product: into the parameters' .grad (accumulating) and the input's.
+    output
+        .f_mul(&grad)
+        .and_then(|t| t.f_sum(Kind::Float))
+        .and_then(|t| t.f_backward())
+        .context(what)?;
+    let feature_grad = input.grad();
+    if !feature_grad.defined() {
+        return Ok(Matrix::zeros(rows as usize, input.size()[1] as usize));
+    }
+    to_matrix(&feature_grad)
 }
 
 impl Head for PlainHead {
     fn forward(&mut self, features: &Matrix, _tasks: &[u32], train: bool) -> PluginResult<Matrix> {
         let what = self.what("forward");
         check_shape(features, None, Some(self.in_features), &what)?;
-        // A leaf copy of the features: its `.grad` after `backward` is the feature gradient.
-        let input = to_tensor(features, self.device)?
-            .f_set_requires_grad(true)
-            .context(&what)?;
+        let input = leaf_input(features, self.device, &what)?;
         let output = self.mlp.forward(&input, train)?;
         let result = to_matrix(&output)?;
         self.last = Some(Pass { input, output });
@@ -172,21 +200,7 @@ impl Head for PlainHead {
         let pass = self.last.take().ok_or_else(|| {
             PluginError::other(format!("{what}: called without a forward pass before it"))
         })?;
-        let rows = pass.output.size()[0] as usize;
-        check_shape(grad_output, Some(rows), Some(self.out_features), &what)?;
-        let grad = to_tensor(grad_output, self.device)?;
-        // Σ output ⊙ grad_output has gradient grad_output w.r.t. the outputs, so its backward is
-        // the vector-Jacobian product: into the parameters' .grad (accumulating) and the input's.
-        pass.output
-            .f_mul(&grad)
-            .and_then(|t| t.f_sum(Kind::Float))
-            .and_then(|t| t.f_backward())
-            .context(&what)?;
-        let feature_grad = pass.input.grad();
-        if !feature_grad.defined() {
-            return Ok(Matrix::zeros(rows, self.in_features));
-        }
-        to_matrix(&feature_grad)
+        backpropagate(&pass.input, &pass.output, grad_output, self.device, &what)
     }
 
     fn step(&mut self) -> PluginResult<()> {
@@ -194,47 +208,24 @@ impl Head for PlainHead {
     }
 
     fn save_state(&self) -> PluginResult<Vec<u8>> {
-        let what = self.what("save_state");
-        let named = self.named_state()?;
-        // Saved from the CPU so a state moves between devices.
-        let cpu = named
-            .iter()
-            .map(|(n, t)| t.f_to_device(Device::Cpu).map(|t| (n.clone(), t)))
-            .collect::<Result<Vec<_>, _>>()
-            .context(&what)?;
-        let mut bytes = Vec::new();
-        Tensor::save_multi_to_stream(&cpu, &mut bytes).context(&what)?;
-        Ok(bytes)
+        snapshot::to_bytes(&self.named_state()?, &self.what("save_state"))
     }
 
     fn load_state(&mut self, state: &[u8]) -> PluginResult<()> {
         let what = self.what("load_state");
-        let loaded = Tensor::load_multi_from_stream_with_device(Cursor::new(state), self.device)
-            .map_err(|e| PluginError::data(format!("{what}: not a saved head state ({e})")))?;
+        let saved = snapshot::from_bytes(state, self.device, &what, "head state")?;
         // Check every parameter, then Adam's state, before changing anything.
-        let mut copies = Vec::new();
-        for (name, var) in self.vs.variables() {
-            let key = format!("param.{name}");
-            let src = loaded
-                .iter()
-                .find(|(n, _)| *n == key)
-                .map(|(_, t)| t)
-                .ok_or_else(|| PluginError::data(format!("{what}: `{key}` is missing")))?;
-            if src.size() != var.size() {
-                return Err(PluginError::data(format!(
-                    "{what}: `{key}` has shape {:?}, this head has {:?} (another head's state?)",
-                    src.size(),
-                    var.size()
-                )));
-            }
-            copies.push((var, src));
-        }
+        let copies = snapshot::match_saved(
+            snapshot::named_variables(&self.vs, "param."),
+            &saved,
+            &what,
+            "this head",
+            " (another head's state?)",
+        )?;
         self.adam
-            .load_state(&loaded)
+            .load_state(&saved)
             .map_err(|e| PluginError::data(format!("{what}: {}", e.message())))?;
-        for (mut var, src) in copies {
-            tch::no_grad(|| var.f_copy_(src)).context(&what)?;
-        }
+        snapshot::restore(copies, &what)?;
         // A restored head starts a new step: no pending pass, no stale gradients.
         self.last = None;
         self.adam.zero_grad()

@@ -38,6 +38,7 @@ pub mod matrix;
 pub mod mlp;
 pub mod normalise;
 pub mod seed;
+pub mod snapshot;
 pub mod threads;
 pub mod tokens;
 

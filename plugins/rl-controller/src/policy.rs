@@ -14,7 +14,6 @@
 //! `Σ_t ⟨h_t, g_t⟩`.
 
 use crate::params::{Ratio, RlParams};
-use std::io::Cursor;
 use xnas_core::{
     Head, HeadBox, HeadFactory, HeadFactoryBox, HeadSpec, Matrix, PluginError, PluginResult,
     SpaceDesc, SplitMix64,
@@ -22,6 +21,7 @@ use xnas_core::{
 use xnas_tch::adam::{Adam, AdamConfig};
 use xnas_tch::matrix::{check_shape, to_matrix, to_tensor};
 use xnas_tch::seed::component_seed;
+use xnas_tch::snapshot;
 use xnas_tch::tch::{self, nn, Device, Kind, Tensor};
 use xnas_tch::tokens::SOS;
 use xnas_tch::{TchContext, TokenView};
@@ -673,13 +673,7 @@ impl Policy {
 
     /// Parameters and Adam state by name (for saving).
     pub fn named_tensors(&self) -> PluginResult<Vec<(String, Tensor)>> {
-        let mut named: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(n, t)| (format!("param.{n}"), t))
-            .collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut named = snapshot::named_variables(&self.vs, "param.");
         named.extend(self.adam.state()?);
         Ok(named)
     }
@@ -687,15 +681,7 @@ impl Policy {
     /// Saves parameters and Adam state (CPU tensors, so a state moves between devices).
     pub fn save_tensors(&self) -> PluginResult<Vec<u8>> {
         let what = "rl-controller: saving state";
-        let cpu = self
-            .named_tensors()?
-            .into_iter()
-            .map(|(n, t)| t.f_to_device(Device::Cpu).map(|t| (n, t)))
-            .collect::<Result<Vec<_>, _>>()
-            .context(what)?;
-        let mut bytes = Vec::new();
-        Tensor::save_multi_to_stream(&cpu, &mut bytes).context(what)?;
-        Ok(bytes)
+        snapshot::to_bytes(&self.named_tensors()?, what)
     }
 
     /// Each head's saved state, in head order.
@@ -710,26 +696,14 @@ impl Policy {
     /// checked before anything is changed.
     pub fn load(&mut self, tensors: &[u8], heads: &[(String, Vec<u8>)]) -> PluginResult<()> {
         let what = "rl-controller state";
-        let loaded = Tensor::load_multi_from_stream_with_device(Cursor::new(tensors), self.device)
-            .map_err(|e| PluginError::data(format!("{what}: not a saved controller ({e})")))?;
-        let mut copies = Vec::new();
-        for (name, var) in self.vs.variables() {
-            let key = format!("param.{name}");
-            let src = loaded
-                .iter()
-                .find(|(n, _)| *n == key)
-                .map(|(_, t)| t)
-                .ok_or_else(|| PluginError::data(format!("{what}: `{key}` is missing")))?;
-            if src.size() != var.size() {
-                return Err(PluginError::data(format!(
-                    "{what}: `{key}` has shape {:?}, this controller has {:?} (saved with \
-                     another `hidden` or another search space?)",
-                    src.size(),
-                    var.size()
-                )));
-            }
-            copies.push((var, src));
-        }
+        let loaded = snapshot::from_bytes(tensors, self.device, what, "controller")?;
+        let copies = snapshot::match_saved(
+            snapshot::named_variables(&self.vs, "param."),
+            &loaded,
+            what,
+            "this controller",
+            " (saved with another `hidden` or another search space?)",
+        )?;
         if heads.len() != self.heads.len()
             || heads
                 .iter()
@@ -745,9 +719,7 @@ impl Policy {
         self.adam
             .load_state(&loaded)
             .map_err(|e| PluginError::data(format!("{what}: {}", e.message())))?;
-        for (mut var, src) in copies {
-            tch::no_grad(|| var.f_copy_(src)).context(what)?;
-        }
+        snapshot::restore(copies, what)?;
         self.adam.zero_grad()?;
         for (h, (_, bytes)) in self.heads.iter_mut().zip(heads) {
             h.head.load_state(bytes)?;

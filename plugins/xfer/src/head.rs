@@ -11,16 +11,16 @@
 //!   last `step` are updated (each has its own Adam), so momentum never moves a residual that saw
 //!   no data.
 
-use std::collections::HashMap;
-use std::io::Cursor;
 use xnas_core::{
     head_box, Head, HeadBox, HeadFactory, HeadSpec, Matrix, PluginError, PluginResult, TransferPlan,
 };
 use xnas_tch::adam::{Adam, AdamConfig};
-use xnas_tch::matrix::{check_shape, to_matrix, to_tensor};
+use xnas_tch::head::{backpropagate, leaf_input};
+use xnas_tch::matrix::{check_shape, to_matrix};
 use xnas_tch::mlp::{Mlp, MlpConfig};
 use xnas_tch::seed::component_seed;
-use xnas_tch::tch::{nn, Device, Kind, Tensor};
+use xnas_tch::snapshot;
+use xnas_tch::tch::{nn, Device, Tensor};
 use xnas_tch::TchContext;
 
 use crate::params::XferParams;
@@ -110,13 +110,7 @@ impl Part {
 
     /// Parameters (`<prefix>param.<var>`) and Adam state (`<prefix>adam.…`), in name order.
     fn named_state(&self) -> PluginResult<Vec<(String, Tensor)>> {
-        let mut named: Vec<(String, Tensor)> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(n, t)| (format!("{}param.{n}", self.prefix), t))
-            .collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut named = snapshot::named_variables(&self.vs, &format!("{}param.", self.prefix));
         for (n, t) in self.adam.state()? {
             named.push((format!("{}{n}", self.prefix), t));
         }
@@ -128,35 +122,30 @@ impl Part {
     #[allow(clippy::type_complexity)]
     fn check_loaded(
         &self,
-        loaded: &HashMap<String, Tensor>,
+        saved: &[(String, Tensor)],
         what: &str,
     ) -> PluginResult<(Vec<(Tensor, Tensor)>, Vec<(String, Tensor)>)> {
-        let find = |key: &str, like: &Tensor| -> PluginResult<Tensor> {
-            let src = loaded
-                .get(key)
-                .ok_or_else(|| PluginError::data(format!("{what}: `{key}` is missing")))?;
-            if src.size() != like.size() {
-                return Err(PluginError::data(format!(
-                    "{what}: `{key}` has shape {:?}, this head has {:?} (another head's state?)",
-                    src.size(),
-                    like.size()
-                )));
-            }
-            Ok(src.shallow_clone())
-        };
-        let mut copies = Vec::new();
-        for (name, var) in self.vs.variables() {
-            let src = find(&format!("{}param.{name}", self.prefix), &var)?;
-            copies.push((var, src));
-        }
-        let mut adam = Vec::new();
-        for (name, current) in self.adam.state()? {
-            let src = find(&format!("{}{name}", self.prefix), &current)?;
-            adam.push((name, src));
-        }
+        let check = |named| snapshot::match_saved(named, saved, what, "this head", OTHER_HEAD);
+        let copies = check(snapshot::named_variables(
+            &self.vs,
+            &format!("{}param.", self.prefix),
+        ))?;
+        let adam = self.adam.state()?;
+        let prefixed = adam
+            .iter()
+            .map(|(n, t)| (format!("{}{n}", self.prefix), t.shallow_clone()))
+            .collect();
+        let adam = adam
+            .into_iter()
+            .zip(check(prefixed)?)
+            .map(|((name, _), (_, src))| (name, src))
+            .collect();
         Ok((copies, adam))
     }
 }
+
+/// The end of the message for a saved tensor of another shape.
+const OTHER_HEAD: &str = " (another head's state?)";
 
 /// The last forward pass, kept for `backward`.
 struct Pass {
@@ -170,7 +159,6 @@ struct Pass {
 pub struct XferHead {
     name: String,
     in_features: usize,
-    out_features: usize,
     device: Device,
     residual_l2: f64,
     universal: Part,
@@ -248,7 +236,6 @@ impl XferHead {
         Ok(XferHead {
             name,
             in_features,
-            out_features,
             device: params.device,
             residual_l2: params.residual_l2,
             universal,
@@ -296,10 +283,7 @@ impl Head for XferHead {
             )));
         }
         let groups = self.rows_by_task(tasks, &what)?;
-        // A leaf copy of the features: its `.grad` after `backward` is the feature gradient.
-        let input = to_tensor(features, self.device)?
-            .f_set_requires_grad(true)
-            .context(&what)?;
+        let input = leaf_input(features, self.device, &what)?;
         // The universal part on the whole batch, each present task's residual on its rows only.
         let mut output = self.universal.mlp.forward(&input, train)?;
         let mut present = Vec::with_capacity(groups.len());
@@ -334,25 +318,13 @@ impl Head for XferHead {
         let pass = self.last.take().ok_or_else(|| {
             PluginError::other(format!("{what}: called without a forward pass before it"))
         })?;
-        let rows = pass.output.size()[0] as usize;
-        check_shape(grad_output, Some(rows), Some(self.out_features), &what)?;
-        let grad = to_tensor(grad_output, self.device)?;
-        // Σ output ⊙ grad_output has gradient grad_output w.r.t. the outputs: its backward is the
-        // vector-Jacobian product into the parameters' .grad (accumulating) and the input's.
-        pass.output
-            .f_mul(&grad)
-            .and_then(|t| t.f_sum(Kind::Float))
-            .and_then(|t| t.f_backward())
-            .context(&what)?;
+        let feature_grad =
+            backpropagate(&pass.input, &pass.output, grad_output, self.device, &what)?;
         self.universal.pending = true;
         for &task in &pass.present {
             self.residuals[task].pending = true;
         }
-        let feature_grad = pass.input.grad();
-        if !feature_grad.defined() {
-            return Ok(Matrix::zeros(rows, self.in_features));
-        }
-        to_matrix(&feature_grad)
+        Ok(feature_grad)
     }
 
     fn step(&mut self) -> PluginResult<()> {
@@ -389,39 +361,25 @@ impl Head for XferHead {
         for part in &self.residuals {
             named.extend(part.named_state()?);
         }
-        // Saved from the CPU so a state moves between devices.
-        let cpu = named
-            .iter()
-            .map(|(n, t)| t.f_to_device(Device::Cpu).map(|t| (n.clone(), t)))
-            .collect::<Result<Vec<_>, _>>()
-            .context(&what)?;
-        let mut bytes = Vec::new();
-        Tensor::save_multi_to_stream(&cpu, &mut bytes).context(&what)?;
-        Ok(bytes)
+        snapshot::to_bytes(&named, &what)
     }
 
     fn load_state(&mut self, state: &[u8]) -> PluginResult<()> {
         let what = self.what("load_state");
-        let loaded: HashMap<String, Tensor> =
-            Tensor::load_multi_from_stream_with_device(Cursor::new(state), self.device)
-                .map_err(|e| PluginError::data(format!("{what}: not a saved head state ({e})")))?
-                .into_iter()
-                .collect();
+        let saved = snapshot::from_bytes(state, self.device, &what, "head state")?;
         // Check every part before changing anything: a bad state leaves the head as it was.
         let parts: Vec<&mut Part> = std::iter::once(&mut self.universal)
             .chain(self.residuals.iter_mut())
             .collect();
         let mut checked = Vec::with_capacity(parts.len());
         for part in &parts {
-            checked.push(part.check_loaded(&loaded, &what)?);
+            checked.push(part.check_loaded(&saved, &what)?);
         }
         for (part, (copies, adam)) in parts.into_iter().zip(checked) {
             part.adam
                 .load_state(&adam)
                 .map_err(|e| PluginError::data(format!("{what}: {}", e.message())))?;
-            for (mut var, src) in copies {
-                xnas_tch::tch::no_grad(|| var.f_copy_(&src)).context(&what)?;
-            }
+            snapshot::restore(copies, &what)?;
             // A restored head starts a new step: no stale gradients.
             part.adam.zero_grad()?;
             part.pending = false;
