@@ -51,7 +51,7 @@ mod traits;
 pub use abi::*;
 pub use error::{ErrorKind, PluginError, PluginResult};
 pub use export::{BuiltinPlugins, Meta, PluginSet};
-pub use params::{parse_params, CheckParams, Checked};
+pub use params::{parse_params, range, CheckParams, Checked};
 pub use rank::{ranks, spearman};
 pub use seed::{component_seed, derive_seed, fnv1a64, Fnv1a64, SplitMix64};
 pub use traits::*;

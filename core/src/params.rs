@@ -23,6 +23,62 @@ impl<'de, P: Deserialize<'de> + CheckParams> Deserialize<'de> for Checked<P> {
     }
 }
 
+/// Range checks for parameter conversions (`TryFrom<Raw> for Params`): each returns the value or
+/// a message that starts with the key in backticks, so the host reports it at that key's line.
+pub mod range {
+    /// A finite number > 0.
+    pub fn positive(key: &str, v: f64) -> Result<f64, String> {
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("`{key}` is {v}: it must be a positive number"))
+        }
+    }
+
+    /// A finite number ≥ 0.
+    pub fn non_negative(key: &str, v: f64) -> Result<f64, String> {
+        if v >= 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("`{key}` is {v}: it must be 0 or more"))
+        }
+    }
+
+    /// A count ≥ 1.
+    pub fn at_least_one(key: &str, v: usize) -> Result<usize, String> {
+        if v >= 1 {
+            Ok(v)
+        } else {
+            Err(format!("`{key}` is 0: it must be at least 1"))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn values_in_range_pass_and_others_name_the_key() {
+            assert_eq!(positive("lr", 0.5), Ok(0.5));
+            for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+                let e = positive("lr", bad).unwrap_err();
+                assert!(e.starts_with("`lr` is "), "{e}");
+            }
+            assert_eq!(non_negative("decay", 0.0), Ok(0.0));
+            assert_eq!(
+                non_negative("decay", -0.1).unwrap_err(),
+                "`decay` is -0.1: it must be 0 or more"
+            );
+            assert!(non_negative("decay", f64::NAN).is_err());
+            assert_eq!(at_least_one("epochs", 1), Ok(1));
+            assert_eq!(
+                at_least_one("epochs", 0).unwrap_err(),
+                "`epochs` is 0: it must be at least 1"
+            );
+        }
+    }
+}
+
 /// Parses a plugin's parameters from the TOML text the host passes across the ABI.
 ///
 /// Declare the parameter struct with `#[serde(deny_unknown_fields)]` and defaults; the error

@@ -3,6 +3,7 @@
 //! `xnas validate` catches them, and every message starts with the key in backticks.
 
 use serde::Deserialize;
+use xnas_core::range::{at_least_one, non_negative, positive};
 use xnas_core::Normalise;
 
 /// Parameters of the `nao` optimizer, validated.
@@ -145,35 +146,11 @@ struct Raw {
     head: Option<HeadParams>,
 }
 
-fn positive(key: &str, v: f64) -> Result<f64, String> {
-    if v > 0.0 && v.is_finite() {
-        Ok(v)
-    } else {
-        Err(format!("`{key}` is {v}: it must be a positive number"))
-    }
-}
-
-fn non_negative(key: &str, v: f64) -> Result<f64, String> {
-    if v >= 0.0 && v.is_finite() {
-        Ok(v)
-    } else {
-        Err(format!("`{key}` is {v}: it must be 0 or more"))
-    }
-}
-
 fn probability(key: &str, v: f64) -> Result<f64, String> {
     if (0.0..1.0).contains(&v) {
         Ok(v)
     } else {
         Err(format!("`{key}` is {v}: a dropout rate is in [0, 1)"))
-    }
-}
-
-fn at_least_one(key: &str, v: usize) -> Result<usize, String> {
-    if v >= 1 {
-        Ok(v)
-    } else {
-        Err(format!("`{key}` is 0: it must be at least 1"))
     }
 }
 

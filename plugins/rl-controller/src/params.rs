@@ -2,6 +2,7 @@
 //! keys refused, and checked in `TryFrom`, so `xnas validate` reports a bad value with its key.
 
 use serde::Deserialize;
+use xnas_core::range::{at_least_one, non_negative, positive};
 use xnas_tch::tch::Device;
 use xnas_tch::HeadConfig;
 
@@ -157,30 +158,6 @@ impl Default for RawParams {
             threads: 1,
             head: PlainHeadParams::default(),
         }
-    }
-}
-
-fn positive(key: &str, v: f64) -> Result<f64, String> {
-    if v > 0.0 && v.is_finite() {
-        Ok(v)
-    } else {
-        Err(format!("`{key}` is {v}: it must be a positive number"))
-    }
-}
-
-fn non_negative(key: &str, v: f64) -> Result<f64, String> {
-    if v >= 0.0 && v.is_finite() {
-        Ok(v)
-    } else {
-        Err(format!("`{key}` is {v}: it must be 0 or more"))
-    }
-}
-
-fn at_least_one(key: &str, v: usize) -> Result<usize, String> {
-    if v >= 1 {
-        Ok(v)
-    } else {
-        Err(format!("`{key}` is 0: it must be at least 1"))
     }
 }
 

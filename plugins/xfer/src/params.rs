@@ -2,6 +2,7 @@
 //! its key.
 
 use serde::Deserialize;
+use xnas_core::range::{non_negative, positive};
 use xnas_core::{capability, Normalise, PluginInfo};
 use xnas_tch::tch::Device;
 
@@ -149,22 +150,6 @@ fn default_residual_l2() -> f64 {
 }
 fn default_device() -> String {
     "cpu".into()
-}
-
-fn positive(key: &str, value: f64) -> Result<f64, String> {
-    if value > 0.0 && value.is_finite() {
-        Ok(value)
-    } else {
-        Err(format!("`{key}` is {value}: it must be a positive number"))
-    }
-}
-
-fn non_negative(key: &str, value: f64) -> Result<f64, String> {
-    if value >= 0.0 && value.is_finite() {
-        Ok(value)
-    } else {
-        Err(format!("`{key}` is {value}: it must be a number ≥ 0"))
-    }
 }
 
 impl TryFrom<RawParams> for XferParams {
