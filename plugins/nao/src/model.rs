@@ -5,7 +5,7 @@
 //! `Le = L / fold` encoder steps, `H` hidden, `V` vocabulary (SOS = EOS = 0).
 
 use xnas_core::{PluginError, PluginResult, SplitMix64};
-use xnas_tch::tch::{nn, Device, Kind, Reduction, Tensor};
+use xnas_tch::tch::{nn, Device, Kind, Reduction, TchError, Tensor};
 use xnas_tch::{TchContext, TokenView};
 
 /// Sizes and rates of the model.
@@ -48,7 +48,7 @@ pub struct Model {
 }
 
 /// L2-normalises along the last dimension (F.normalize: divides by max(‖x‖, 1e-12)).
-pub fn normalise(x: &Tensor) -> Result<Tensor, xnas_tch::tch::TchError> {
+pub fn normalise(x: &Tensor) -> Result<Tensor, TchError> {
     let norm = x
         .f_square()?
         .f_sum_dim_intlist(-1, true, None::<Kind>)?
@@ -58,7 +58,7 @@ pub fn normalise(x: &Tensor) -> Result<Tensor, xnas_tch::tch::TchError> {
 }
 
 /// `normalise(mean over steps)`: `[N, Le, H]` → `[N, H]`.
-pub fn pool(out: &Tensor) -> Result<Tensor, xnas_tch::tch::TchError> {
+pub fn pool(out: &Tensor) -> Result<Tensor, TchError> {
     normalise(&out.f_mean_dim(1, false, None::<Kind>)?)
 }
 
@@ -160,31 +160,14 @@ impl Model {
 
     /// Encodes `[N, L]` tokens (§1.2); dropout only when `train`.
     pub fn encode(&self, tokens: &Tensor, train: bool) -> PluginResult<Encoded> {
-        let run = || -> Result<Encoded, xnas_tch::tch::TchError> {
+        let run = || -> Result<Encoded, TchError> {
             let n = tokens.size()[0];
             let (h, f) = (self.config.hidden as i64, self.config.fold as i64);
-            let mut x = Tensor::f_embedding(&self.enc_emb, tokens, -1, false, false)?;
-            if train && self.config.encoder_dropout > 0.0 {
-                x = x.f_dropout(self.config.encoder_dropout, true)?;
-            }
+            let x = embed(&self.enc_emb, tokens, self.config.encoder_dropout, train)?;
             // Folding: `fold` consecutive token embeddings make one encoder step.
             let x = x.f_reshape([n, self.len / f, f * self.config.emb as i64])?;
             let zeros = Tensor::f_zeros([1, n, h], (Kind::Float, self.device))?;
-            let (out, _, _) = x.f_lstm(
-                &[&zeros, &zeros],
-                &[
-                    &self.enc_lstm[0],
-                    &self.enc_lstm[1],
-                    &self.enc_lstm[2],
-                    &self.enc_lstm[3],
-                ],
-                true,
-                1,
-                0.0,
-                train,
-                false,
-                true,
-            )?;
+            let out = lstm(&x, &zeros, &self.enc_lstm, train)?;
             let out = normalise(&out)?;
             let emb = pool(&out)?;
             Ok(Encoded { out, emb })
@@ -194,7 +177,7 @@ impl Model {
 
     /// Attention and vocabulary projection of decoder outputs `o` (`[N, T, H]`) over `memory`
     /// (`[N, Le, H]`); returns logits `[N, T, V]` (§1.4).
-    fn attend(&self, o: &Tensor, memory: &Tensor) -> Result<Tensor, xnas_tch::tch::TchError> {
+    fn attend(&self, o: &Tensor, memory: &Tensor) -> Result<Tensor, TchError> {
         let q = o.f_linear(&self.attn_in, None::<&Tensor>)?;
         let a = q
             .f_bmm(&memory.f_transpose(1, 2)?)?
@@ -214,27 +197,14 @@ impl Model {
         decoder_input: &Tensor,
         train: bool,
     ) -> PluginResult<Tensor> {
-        let run = || -> Result<Tensor, xnas_tch::tch::TchError> {
-            let mut y = Tensor::f_embedding(&self.dec_emb, decoder_input, -1, false, false)?;
-            if train && self.config.decoder_dropout > 0.0 {
-                y = y.f_dropout(self.config.decoder_dropout, true)?;
-            }
-            let state = enc.emb.f_unsqueeze(0)?;
-            let (o, _, _) = y.f_lstm(
-                &[&state, &state],
-                &[
-                    &self.dec_lstm[0],
-                    &self.dec_lstm[1],
-                    &self.dec_lstm[2],
-                    &self.dec_lstm[3],
-                ],
-                true,
-                1,
-                0.0,
+        let run = || -> Result<Tensor, TchError> {
+            let y = embed(
+                &self.dec_emb,
+                decoder_input,
+                self.config.decoder_dropout,
                 train,
-                false,
-                true,
             )?;
+            let o = lstm(&y, &enc.emb.f_unsqueeze(0)?, &self.dec_lstm, train)?;
             self.attend(&o, &enc.out)?.f_log_softmax(-1, None::<Kind>)
         };
         run().context("nao decoder")
@@ -264,7 +234,7 @@ impl Model {
     /// Greedy decoding with the token view's masks (§1.4, inference): every position gets one of
     /// its own choices, so the result always decodes to a genome of the space's shape.
     pub fn decode_greedy(&self, memory: &Tensor, emb: &Tensor) -> PluginResult<Vec<Vec<i64>>> {
-        let run = || -> Result<Vec<Vec<i64>>, xnas_tch::tch::TchError> {
+        let run = || -> Result<Vec<Vec<i64>>, TchError> {
             let n = emb.size()[0];
             let (mut h, mut c) = (emb.shallow_clone(), emb.shallow_clone());
             let mut input = Tensor::f_zeros([n], (Kind::Int64, self.device))?; // SOS
@@ -331,4 +301,30 @@ impl Model {
 
 fn tch_no_grad<T>(f: impl FnOnce() -> T) -> T {
     xnas_tch::tch::no_grad(f)
+}
+
+/// Embeds `tokens` in `table`, with dropout `p` when training.
+fn embed(table: &Tensor, tokens: &Tensor, p: f64, train: bool) -> Result<Tensor, TchError> {
+    let x = Tensor::f_embedding(table, tokens, -1, false, false)?;
+    if train && p > 0.0 {
+        x.f_dropout(p, true)
+    } else {
+        Ok(x)
+    }
+}
+
+/// A one-layer, batch-first LSTM over `x` (`[N, T, in]`) started with hidden and cell state
+/// `state` (`[1, N, H]`); its outputs `[N, T, H]`. `w` is `[w_ih, w_hh, b_ih, b_hh]`.
+fn lstm(x: &Tensor, state: &Tensor, w: &[Tensor; 4], train: bool) -> Result<Tensor, TchError> {
+    let (out, _, _) = x.f_lstm(
+        &[state, state],
+        &[&w[0], &w[1], &w[2], &w[3]],
+        true,
+        1,
+        0.0,
+        train,
+        false,
+        true,
+    )?;
+    Ok(out)
 }
