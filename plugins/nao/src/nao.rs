@@ -1,6 +1,6 @@
 //! The `nao` optimizer: data bookkeeping, training rounds, gradient ascent, ask/tell and state.
 
-use crate::model::{pool, Model, ModelConfig};
+use crate::model::{pool, Encoded, Model, ModelConfig};
 use crate::params::NaoParams;
 use crate::state;
 use serde::{Deserialize, Serialize};
@@ -499,17 +499,22 @@ impl Nao {
         Ok((mse, rec))
     }
 
-    /// The model's predictions for the target (σ of the head's logit; eval mode).
-    pub fn predict(&mut self, genomes: &[Vec<u32>]) -> PluginResult<Vec<f32>> {
-        if genomes.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// The encoder's outputs for `genomes` (eval mode, no graph).
+    fn encode_eval(&self, genomes: &[Vec<u32>]) -> PluginResult<Encoded> {
         let tokens = genomes
             .iter()
             .map(|g| self.view.encode(g))
             .collect::<PluginResult<Vec<_>>>()?;
         let x = self.model.tokens(&tokens)?;
-        let enc = xnas_tch::tch::no_grad(|| self.model.encode(&x, false))?;
+        xnas_tch::tch::no_grad(|| self.model.encode(&x, false))
+    }
+
+    /// The model's predictions for the target (σ of the head's logit; eval mode).
+    pub fn predict(&mut self, genomes: &[Vec<u32>]) -> PluginResult<Vec<f32>> {
+        if genomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let enc = self.encode_eval(genomes)?;
         let logits = self
             .head
             .forward(&to_matrix(&enc.emb)?, &vec![0; genomes.len()], false)?;
@@ -519,12 +524,7 @@ impl Nao {
 
     /// Encodes and greedily decodes genomes (the reconstruction, eval mode).
     pub fn reconstruct(&self, genomes: &[Vec<u32>]) -> PluginResult<Vec<Vec<u32>>> {
-        let tokens = genomes
-            .iter()
-            .map(|g| self.view.encode(g))
-            .collect::<PluginResult<Vec<_>>>()?;
-        let x = self.model.tokens(&tokens)?;
-        let enc = xnas_tch::tch::no_grad(|| self.model.encode(&x, false))?;
+        let enc = self.encode_eval(genomes)?;
         self.model
             .decode_greedy(&enc.out, &enc.emb)?
             .iter()
@@ -592,12 +592,7 @@ impl Nao {
         taken: &mut BTreeSet<String>,
     ) -> PluginResult<(Vec<Vec<u32>>, f64)> {
         let what = "nao gradient ascent";
-        let tokens = starts
-            .iter()
-            .map(|g| self.view.encode(g))
-            .collect::<PluginResult<Vec<_>>>()?;
-        let x = self.model.tokens(&tokens)?;
-        let enc = xnas_tch::tch::no_grad(|| self.model.encode(&x, false))?;
+        let enc = self.encode_eval(starts)?;
         // A leaf copy of the encoder outputs: its gradient is g = ∂Σσ(f)/∂enc_out.
         let memory = enc
             .out
