@@ -73,6 +73,16 @@ impl SplitMix64 {
             }
         }
     }
+    /// Uniform integer in `0..n` other than `current` (`n > 1`, `current < n`): a mutation's new
+    /// value for a gene. One draw of [`below`](Self::below)`(n - 1)`.
+    pub fn below_except(&mut self, n: u32, current: u32) -> u32 {
+        let v = self.below(n - 1);
+        if v >= current {
+            v + 1
+        } else {
+            v
+        }
+    }
     /// Uniform float in `[0, 1)`.
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -117,5 +127,28 @@ mod tests {
             seen[r.below(5) as usize] += 1;
         }
         assert!(seen.iter().all(|&c| c > 150), "{seen:?}");
+    }
+
+    #[test]
+    fn below_except_never_gives_the_current_value_and_covers_the_others() {
+        let mut r = SplitMix64::new(7);
+        for current in 0..4 {
+            let mut seen = [0u32; 4];
+            for _ in 0..900 {
+                seen[r.below_except(4, current) as usize] += 1;
+            }
+            assert_eq!(seen[current as usize], 0, "{seen:?}");
+            let others = seen
+                .iter()
+                .enumerate()
+                .filter(|&(v, _)| v != current as usize);
+            assert!(others.into_iter().all(|(_, &c)| c > 200), "{seen:?}");
+        }
+        // The same draws as below(n - 1), shifted past `current`.
+        let (mut a, mut b) = (SplitMix64::new(3), SplitMix64::new(3));
+        for _ in 0..100 {
+            let v = b.below(5);
+            assert_eq!(a.below_except(6, 2), if v >= 2 { v + 1 } else { v });
+        }
     }
 }

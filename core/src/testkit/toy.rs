@@ -105,12 +105,8 @@ impl SearchSpace for ToySpace {
         self.check(genome)?;
         let mut rng = SplitMix64::new(seed);
         let p = rng.below(CHOICES.len() as u32) as usize;
-        let mut v = rng.below(CHOICES[p] - 1);
-        if v >= genome[p] {
-            v += 1;
-        }
         let mut child = genome.to_vec();
-        child[p] = v;
+        child[p] = rng.below_except(CHOICES[p], genome[p]);
         Ok(child)
     }
 

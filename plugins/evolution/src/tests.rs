@@ -66,12 +66,8 @@ impl SearchSpace for Fake {
             .push((genome.to_vec(), seed));
         let mut rng = SplitMix64::new(seed);
         let p = rng.below(self.len as u32) as usize;
-        let mut v = rng.below(self.k - 1);
-        if v >= genome[p] {
-            v += 1;
-        }
         let mut child = genome.to_vec();
-        child[p] = v;
+        child[p] = rng.below_except(self.k, genome[p]);
         Ok(child)
     }
     fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {

@@ -231,10 +231,7 @@ impl SearchSpace for TabularSpace {
         };
         for _ in 0..MUTATE_TRIES {
             let p = self.mutable[rng.below(self.mutable.len() as u32) as usize];
-            let mut v = rng.below(self.layout.choices[p] - 1);
-            if v >= genome[p] {
-                v += 1;
-            }
+            let v = rng.below_except(self.layout.choices[p], genome[p]);
             if self.is_available(self.layout.replace(base, genome, p, v)) {
                 return Ok(changed(p, v));
             }
