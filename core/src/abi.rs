@@ -6,6 +6,7 @@
 //! version (see the crate docs).
 
 use crate::error::PluginError;
+pub use crate::oneshot::*;
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec};
@@ -50,8 +51,11 @@ pub mod capability {
     /// The optimizer's surrogate predicts the target metric of given architectures
     /// (`Optimizer::predict`; the ablation experiment needs it).
     pub const PREDICT: &str = "predict";
-    /// Optimizer: drives its own supernet training (one-shot); reserved for DARTS-family plugins.
+    /// Optimizer: a one-shot method (DARTS family) that drives a space's supernet; the host
+    /// creates it with `create_one_shot` and runs it by epochs, not ask/tell.
     pub const ONE_SHOT: &str = "one-shot";
+    /// Search space: builds weight-sharing supernets for one-shot optimizers (the supernet protocol).
+    pub const SUPERNET: &str = "supernet";
     /// Search space: evaluates by table lookup (a benchmark); knows the best metric per task.
     pub const BENCHMARK: &str = "benchmark";
     /// Search space: records a test metric alongside the validation metric.
@@ -188,6 +192,14 @@ pub trait FfiSearchSpace: Clone + Send + Sync {
     fn best_metric(&self, task: RStr<'_>) -> ROption<f64>;
     #[sabi(last_prefix_field)]
     fn evaluate(&self, request: &EvalRequest) -> RResult<EvalResult, PluginError>;
+    /// Appended after the prefix; the host and one-shot optimizers call these only on spaces
+    /// declaring `supernet`. The edges and candidate ops every supernet of the space shares.
+    fn supernet_layout(&self) -> RResult<SupernetLayout, PluginError>;
+    /// Builds a weight-sharing supernet for `spec`.
+    fn build_supernet(&self, spec: &SupernetSpec) -> RResult<SupernetBox, PluginError>;
+    /// The genome of a derived cell: `selection[e]` is the op chosen on layout edge `e`, or −1
+    /// where the edge is dropped.
+    fn supernet_genome(&self, selection: RSlice<'_, i32>) -> RResult<Genome, PluginError>;
 }
 
 /// An owned, cloneable handle to a search space (cloning shares the plugin object). Use it through the author trait (`xnas_core::SearchSpace`).
@@ -525,6 +537,12 @@ pub struct PluginMod {
         params: RStr<'_>,
         init: &SimilarityInit,
     ) -> RResult<SimilarityBox, PluginError>,
+    /// Creates an optimizer declaring `one-shot` (a plugin of kind optimizer).
+    pub create_one_shot: extern "C" fn(
+        name: RStr<'_>,
+        params: RStr<'_>,
+        init: &OneShotInit,
+    ) -> RResult<OneShotBox, PluginError>,
 }
 
 impl RootModule for PluginModRef {

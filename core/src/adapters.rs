@@ -81,6 +81,17 @@ impl<T: SearchSpace> FfiSearchSpace for GuardedSpace<T> {
     fn evaluate(&self, request: &EvalRequest) -> RResult<EvalResult, PluginError> {
         guard("evaluate", || self.0.evaluate(request))
     }
+    fn supernet_layout(&self) -> RResult<SupernetLayout, PluginError> {
+        guard("supernet_layout", || self.0.supernet_layout())
+    }
+    fn build_supernet(&self, spec: &SupernetSpec) -> RResult<SupernetBox, PluginError> {
+        guard("build_supernet", || self.0.build_supernet(spec))
+    }
+    fn supernet_genome(&self, selection: RSlice<'_, i32>) -> RResult<Genome, PluginError> {
+        guard("supernet_genome", || {
+            self.0.supernet_genome(selection.as_slice()).map(rvec)
+        })
+    }
 }
 
 /// Wraps a search space into its ABI object.
@@ -123,6 +134,17 @@ impl SearchSpace for SpaceBox {
     }
     fn evaluate(&self, request: &EvalRequest) -> PluginResult<EvalResult> {
         FfiSearchSpace::evaluate(&self.0, request).into_result()
+    }
+    fn supernet_layout(&self) -> PluginResult<SupernetLayout> {
+        FfiSearchSpace::supernet_layout(&self.0).into_result()
+    }
+    fn build_supernet(&self, spec: &SupernetSpec) -> PluginResult<SupernetBox> {
+        FfiSearchSpace::build_supernet(&self.0, spec).into_result()
+    }
+    fn supernet_genome(&self, selection: &[i32]) -> PluginResult<Vec<u32>> {
+        FfiSearchSpace::supernet_genome(&self.0, selection.into())
+            .into_result()
+            .map(Vec::from)
     }
 }
 

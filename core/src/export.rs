@@ -7,7 +7,7 @@ use crate::adapters::guard;
 use crate::error::{PluginError, PluginResult};
 use crate::params::parse_params;
 use crate::traits::*;
-use crate::{optimizer_box, similarity_box, space_box, transfer_box};
+use crate::{one_shot_box, optimizer_box, similarity_box, space_box, transfer_box};
 use abi_stable::std_types::{RResult, RString, RVec};
 use serde::de::DeserializeOwned;
 
@@ -42,12 +42,14 @@ type MakeOptimizer = Box<dyn Fn(&str, &OptimizerInit) -> PluginResult<OptimizerB
 type MakeTransfer = Box<dyn Fn(&str, &TransferInit) -> PluginResult<TransferBox> + Send + Sync>;
 type MakeSimilarity =
     Box<dyn Fn(&str, &SimilarityInit) -> PluginResult<SimilarityBox> + Send + Sync>;
+type MakeOneShot = Box<dyn Fn(&str, &OneShotInit) -> PluginResult<OneShotBox> + Send + Sync>;
 
 enum Maker {
     Space(MakeSpace),
     Optimizer(MakeOptimizer),
     Transfer(MakeTransfer),
     Similarity(MakeSimilarity),
+    OneShot(MakeOneShot),
 }
 
 struct Entry {
@@ -155,6 +157,31 @@ impl PluginSet {
         self
     }
 
+    /// A one-shot optimizer: listed as an optimizer with the `one-shot` capability (added here if
+    /// `meta` does not name it), created by the host with `create_one_shot`.
+    pub fn one_shot<P, O>(
+        &mut self,
+        meta: Meta,
+        make: fn(P, &OneShotInit) -> PluginResult<O>,
+    ) -> &mut Self
+    where
+        P: DeserializeOwned + 'static,
+        O: OneShot,
+    {
+        let mut info = meta.info(PluginKind::OPTIMIZER);
+        if !info.has(capability::ONE_SHOT) {
+            info.capabilities.push(capability::ONE_SHOT.into());
+        }
+        self.entries.push(Entry {
+            info,
+            check: checker::<P>(),
+            make: Maker::OneShot(Box::new(move |text, init| {
+                make(parse_params(text)?, init).map(one_shot_box)
+            })),
+        });
+        self
+    }
+
     /// The listing of this set.
     pub fn infos(&self) -> Vec<PluginInfo> {
         self.entries.iter().map(|e| e.info.clone()).collect()
@@ -204,6 +231,9 @@ impl PluginSet {
         guard("create", || {
             match &self.find(PluginKind::OPTIMIZER, name)?.make {
                 Maker::Optimizer(f) => f(params, init),
+                Maker::OneShot(_) => Err(PluginError::unsupported(format!(
+                    "optimizer `{name}` is a one-shot optimizer; it does not speak ask/tell"
+                ))),
                 _ => unreachable!("entry kind matches its maker"),
             }
         })
@@ -233,6 +263,22 @@ impl PluginSet {
             match &self.find(PluginKind::SIMILARITY, name)?.make {
                 Maker::Similarity(f) => f(params, init),
                 _ => unreachable!("entry kind matches its maker"),
+            }
+        })
+    }
+
+    pub fn create_one_shot(
+        &self,
+        name: &str,
+        params: &str,
+        init: &OneShotInit,
+    ) -> RResult<OneShotBox, PluginError> {
+        guard("create", || {
+            match &self.find(PluginKind::OPTIMIZER, name)?.make {
+                Maker::OneShot(f) => f(params, init),
+                _ => Err(PluginError::unsupported(format!(
+                    "optimizer `{name}` is not a one-shot optimizer (it speaks ask/tell)"
+                ))),
             }
         })
     }
@@ -358,6 +404,17 @@ macro_rules! export_plugins {
                 }
             }
 
+            extern "C" fn create_one_shot(
+                name: RStr<'_>,
+                params: RStr<'_>,
+                init: &OneShotInit,
+            ) -> RResult<OneShotBox, PluginError> {
+                match set() {
+                    Ok(s) => s.create_one_shot(name.as_str(), params.as_str(), init),
+                    Err(e) => RResult::RErr(e),
+                }
+            }
+
             #[$crate::abi_stable::export_root_module]
             pub fn get_library() -> PluginModRef {
                 PluginMod {
@@ -368,6 +425,7 @@ macro_rules! export_plugins {
                     create_optimizer,
                     create_transfer,
                     create_similarity,
+                    create_one_shot,
                 }
                 .leak_into_prefix()
             }

@@ -41,6 +41,9 @@ pub use adapters::{
 mod error;
 pub mod export;
 pub mod log;
+mod oneshot;
+mod supernet_adapters;
+pub use supernet_adapters::{one_shot_box, supernet_box};
 mod params;
 pub mod rank;
 mod seed;

@@ -28,6 +28,25 @@ pub trait SearchSpace: Send + Sync + 'static {
     }
     /// Evaluates one architecture. An `Err` marks the trial failed; the search goes on.
     fn evaluate(&self, request: &EvalRequest) -> PluginResult<EvalResult>;
+    /// The edges and candidate ops of this space's supernets (spaces declaring `supernet`).
+    fn supernet_layout(&self) -> PluginResult<SupernetLayout> {
+        Err(PluginError::unsupported(
+            "this search space offers no supernet (it does not declare `supernet`)",
+        ))
+    }
+    /// Builds a weight-sharing supernet (spaces declaring `supernet`).
+    fn build_supernet(&self, _spec: &SupernetSpec) -> PluginResult<SupernetBox> {
+        Err(PluginError::unsupported(
+            "this search space offers no supernet (it does not declare `supernet`)",
+        ))
+    }
+    /// The genome of a derived cell: `selection[e]` is the op chosen on layout edge `e`, or −1
+    /// where the edge is dropped.
+    fn supernet_genome(&self, _selection: &[i32]) -> PluginResult<Vec<u32>> {
+        Err(PluginError::unsupported(
+            "this search space offers no supernet (it does not declare `supernet`)",
+        ))
+    }
 }
 
 /// An ask/tell optimizer. It must be deterministic given its seed and the observations it was
@@ -101,5 +120,42 @@ pub trait Similarity: Send + 'static {
     }
     fn embed_scores(&mut self, task: &str, _scores: &[f64]) -> PluginResult<Vec<f32>> {
         self.embed(task)
+    }
+}
+
+/// A weight-sharing supernet built by a space for a one-shot optimizer (the supernet protocol;
+/// see [`FfiSupernet`] for each call's contract). `mix` is rows = layout edges × cols = the
+/// edge's candidates.
+pub trait Supernet: Send + 'static {
+    fn info(&self) -> PluginResult<SupernetInfo>;
+    fn train_step(&mut self, mix: &Matrix) -> PluginResult<BatchStats>;
+    fn arch_grad(&mut self, mix: &Matrix) -> PluginResult<ArchGrad>;
+    fn unrolled_arch_grad(&mut self, mix: &Matrix) -> PluginResult<ArchGrad>;
+    fn evaluate(&mut self, mix: &Matrix) -> PluginResult<BatchStats>;
+    fn end_epoch(&mut self) -> PluginResult<u32>;
+    fn set_skip_dropout(&mut self, p: f64) -> PluginResult<()>;
+    fn set_task(&mut self, task: u32) -> PluginResult<()>;
+    fn save_state(&self) -> PluginResult<Vec<u8>>;
+    fn load_state(&mut self, state: &[u8]) -> PluginResult<()>;
+    fn snapshot(&mut self) -> PluginResult<u32>;
+    fn restore(&mut self, id: u32) -> PluginResult<()>;
+    fn drop_snapshot(&mut self, id: u32) -> PluginResult<()>;
+    fn interpolate(&mut self, base: u32, others: &[u32], epsilon: f64) -> PluginResult<()>;
+    fn export_weights(&self) -> PluginResult<Vec<u8>>;
+    fn import_weights(&mut self, weights: &[u8]) -> PluginResult<ImportReport>;
+}
+
+/// A one-shot optimizer (DARTS family): owns the architecture parameters, drives a supernet it
+/// builds from `OneShotInit::space`, and derives the final architectures. The host runs it by
+/// steps, checkpoints it at every epoch's end and evaluates what `derive` returns as trials.
+/// It must be deterministic given its seed: a resumed search continues exactly.
+pub trait OneShot: Send + 'static {
+    fn run(&mut self, max_steps: u32) -> PluginResult<SearchProgress>;
+    fn save_state(&self) -> PluginResult<Vec<u8>>;
+    fn load_state(&mut self, state: &[u8]) -> PluginResult<()>;
+    fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>>;
+    /// What the run keeps for later runs; none by default.
+    fn artifacts(&self) -> PluginResult<Vec<Artifact>> {
+        Ok(Vec::new())
     }
 }

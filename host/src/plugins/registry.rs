@@ -107,6 +107,20 @@ impl PluginEntry {
         }
         .into_result()
     }
+
+    pub fn create_one_shot(
+        &self,
+        params: &str,
+        init: &OneShotInit,
+    ) -> Result<OneShotBox, PluginError> {
+        match &self.origin {
+            Origin::Library { lib, .. } => {
+                (lib.module.create_one_shot())(self.name().into(), params.into(), init)
+            }
+            Origin::Builtin { set, .. } => set.create_one_shot(self.name(), params, init),
+        }
+        .into_result()
+    }
 }
 
 /// Where to look for plugin libraries.
