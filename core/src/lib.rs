@@ -47,6 +47,7 @@ pub use supernet_adapters::{one_shot_box, supernet_box};
 mod params;
 pub mod rank;
 mod seed;
+pub mod state;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod traits;
