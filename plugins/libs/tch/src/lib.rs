@@ -14,6 +14,8 @@
 //! * [`adam`]: Adam whose state can be saved.
 //! * [`head`]: the plain head factory of the head protocol.
 //! * [`normalise`]: per-task normalisation of metrics before histories are pooled.
+//! * [`probe`] and [`image_tasks`]: the probe network and the image tasks of the similarity
+//!   plugins `task2vec` and `landmark-net`.
 //!
 //! ## Linking
 //!
@@ -34,9 +36,11 @@ pub mod data;
 pub mod device;
 mod error;
 pub mod head;
+pub mod image_tasks;
 pub mod matrix;
 pub mod mlp;
 pub mod normalise;
+pub mod probe;
 pub mod seed;
 pub mod snapshot;
 pub mod threads;

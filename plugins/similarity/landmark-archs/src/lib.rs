@@ -1,18 +1,15 @@
-//! Two similarity measures that need no data of their own:
-//!
-//! * `landmark-archs`: `k` fixed architectures, sampled from the search space with a fixed seed,
-//!   are evaluated on every task (by the host, through the space: a benchmark's table or real
-//!   training); a task is embedded as its landmarks' validation metrics, and the distance of two
-//!   tasks is 1 − Spearman's ρ of those metrics (0 = they rank the landmarks alike, 2 = in
-//!   reverse). Architectures that rank alike across tasks is what transfer needs.
-//! * `random`: every task gets a number drawn from (run seed, task name), distance = their
-//!   difference. With `top_k` it keeps k random sources: the control for a real measure.
+//! `landmark-archs`, a similarity measure that needs no data of its own: `k` fixed
+//! architectures, sampled from the search space with a fixed seed, are evaluated on every task
+//! (by the host, through the space: a benchmark's table or real training); a task is embedded as
+//! its landmarks' validation metrics, and the distance of two tasks is 1 − Spearman's ρ of those
+//! metrics (0 = they rank the landmarks alike, 2 = in reverse). Architectures that rank alike
+//! across tasks is what transfer needs.
 
 use serde::Deserialize;
 use std::collections::HashSet;
 use xnas_core::{
-    capability, component_seed, derive_seed, spearman, CheckParams, Checked, Meta, PluginError,
-    PluginResult, PluginSet, SearchSpace, Similarity, SimilarityInit, SpaceBox,
+    capability, derive_seed, spearman, CheckParams, Checked, Meta, PluginError, PluginResult,
+    PluginSet, SearchSpace, Similarity, SimilarityInit, SpaceBox,
 };
 
 /// `[similarity.params]` of `landmark-archs`.
@@ -134,35 +131,6 @@ impl Similarity for LandmarkArchs {
     }
 }
 
-/// `[similarity.params]` of `random`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RandomParams {
-    #[serde(default)]
-    pub tasks: Option<serde::de::IgnoredAny>,
-}
-
-pub struct RandomSimilarity {
-    seed: u64,
-}
-
-impl Similarity for RandomSimilarity {
-    fn embed(&mut self, task: &str) -> PluginResult<Vec<f32>> {
-        // FNV-1a of the name, mixed with the run's seed: a new draw per seed, stable per task.
-        let u = component_seed(self.seed, task) >> 11;
-        Ok(vec![(u as f64 / (1u64 << 53) as f64) as f32])
-    }
-
-    fn distance(&self, a: &[f32], b: &[f32]) -> PluginResult<f64> {
-        match (a, b) {
-            ([x], [y]) => Ok(f64::from((x - y).abs())),
-            _ => Err(PluginError::invalid_params(
-                "random similarity embeddings have one value",
-            )),
-        }
-    }
-}
-
 pub fn register(set: &mut PluginSet) {
     set.similarity(
         Meta {
@@ -173,32 +141,7 @@ pub fn register(set: &mut PluginSet) {
         },
         // Checked as parsed: `xnas validate` refuses k < 3 too.
         |Checked(p): Checked<LandmarkParams>, init: &SimilarityInit| LandmarkArchs::new(p, init),
-    )
-    .similarity(
-        Meta {
-            name: "random",
-            version: env!("CARGO_PKG_VERSION"),
-            description: "control: ranks the sources at random (a new draw per run seed)",
-            capabilities: &[],
-        },
-        |_p: RandomParams, init: &SimilarityInit| Ok(RandomSimilarity { seed: init.seed }),
     );
 }
 
 xnas_core::builtin_plugins!(register);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_draws_differ_by_seed_and_are_stable_per_task() {
-        let mut a = RandomSimilarity { seed: 1 };
-        let mut b = RandomSimilarity { seed: 2 };
-        let x = a.embed("cora").unwrap();
-        assert_eq!(x, a.embed("cora").unwrap());
-        assert_ne!(x, b.embed("cora").unwrap());
-        assert_ne!(x, a.embed("citeseer").unwrap());
-        assert!((0.0..1.0).contains(&x[0]));
-    }
-}

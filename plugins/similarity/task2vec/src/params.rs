@@ -1,34 +1,11 @@
-//! `[similarity.params]` of `task2vec` and `landmark-net` (docs/plugins/similarity.md).
+//! `[similarity.params]` of `task2vec` (docs/plugins/similarity.md).
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use xnas_core::{CheckParams, PluginError, PluginResult};
-use xnas_tch::data::{DatasetSpec, PRESETS};
-
-/// One dataset per task; a task without a table that is named like a preset reads the preset.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(transparent)]
-pub struct TaskTables(pub BTreeMap<String, DatasetSpec>);
-
-impl TaskTables {
-    pub fn spec(&self, task: &str) -> PluginResult<DatasetSpec> {
-        if let Some(s) = self.0.get(task) {
-            return Ok(s.clone());
-        }
-        if PRESETS.contains(&task) {
-            return Ok(DatasetSpec {
-                preset: Some(task.to_string()),
-                ..Default::default()
-            });
-        }
-        Err(PluginError::unknown_task(format!(
-            "task `{task}` has no dataset: add a `[similarity.params.tasks.{task}]` table (or a \
-             `[search_space.params.tasks.{task}]` one, which the similarity plugin also reads), for \
-             example `preset = \"fashion-mnist\"`; see docs/data.md"
-        )))
-    }
-}
+use xnas_tch::data::DatasetSpec;
+use xnas_tch::image_tasks::TaskTables;
+use xnas_tch::probe::{at_least_one, check_input};
 
 fn preset(name: &str) -> DatasetSpec {
     DatasetSpec {
@@ -95,38 +72,9 @@ impl Default for Task2VecParams {
     }
 }
 
-fn check_common(channels: i64, size: i64, batch: usize) -> PluginResult<()> {
-    if channels != 1 && channels != 3 {
-        return Err(PluginError::invalid_params(format!(
-            "`channels = {channels}`: the probe takes 1 (grey) or 3 (colour) channels"
-        )));
-    }
-    if !(8..=256).contains(&size) {
-        return Err(PluginError::invalid_params(format!(
-            "`size = {size}`: the probe's input side must be between 8 and 256 pixels"
-        )));
-    }
-    if batch == 0 {
-        return Err(PluginError::invalid_params(
-            "`batch = 0`: expected at least 1",
-        ));
-    }
-    Ok(())
-}
-
-/// The first of `fields` that is 0, as the error naming it.
-fn at_least_one(fields: &[(&str, usize)]) -> PluginResult<()> {
-    match fields.iter().find(|(_, v)| *v == 0) {
-        Some((k, _)) => Err(PluginError::invalid_params(format!(
-            "`{k} = 0`: expected at least 1"
-        ))),
-        None => Ok(()),
-    }
-}
-
 impl CheckParams for Task2VecParams {
     fn check(&self) -> PluginResult<()> {
-        check_common(self.channels, self.size, self.batch)?;
+        check_input(self.channels, self.size, self.batch)?;
         at_least_one(&[
             ("probe_epochs", self.probe_epochs),
             ("probe_samples", self.probe_samples),
@@ -160,64 +108,5 @@ impl Task2VecParams {
             }
             .join("probes")
         })
-    }
-}
-
-/// `landmark-net`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LandmarkNetParams {
-    pub tasks: TaskTables,
-    pub channels: i64,
-    pub size: i64,
-    pub epochs: usize,
-    pub batch: usize,
-    pub learning_rate: f64,
-    /// Training images used (the first n of the task's seeded training split).
-    pub max_train: usize,
-    /// Validation images scored.
-    pub max_valid: usize,
-    /// Independent trainings averaged (TAPAS: the DCN is comparable only averaged over seeds).
-    pub repeats: usize,
-    pub seed: u64,
-    pub device: String,
-    pub threads: usize,
-}
-
-impl Default for LandmarkNetParams {
-    fn default() -> Self {
-        LandmarkNetParams {
-            tasks: TaskTables::default(),
-            channels: 1,
-            size: 28,
-            epochs: 2,
-            batch: 64,
-            learning_rate: 1e-3,
-            max_train: 5000,
-            max_valid: 2000,
-            repeats: 2,
-            seed: 0,
-            device: "cpu".into(),
-            threads: 0,
-        }
-    }
-}
-
-impl CheckParams for LandmarkNetParams {
-    fn check(&self) -> PluginResult<()> {
-        check_common(self.channels, self.size, self.batch)?;
-        at_least_one(&[
-            ("epochs", self.epochs),
-            ("max_train", self.max_train),
-            ("max_valid", self.max_valid),
-            ("repeats", self.repeats),
-        ])?;
-        if !self.learning_rate.is_finite() || self.learning_rate <= 0.0 {
-            return Err(PluginError::invalid_params(format!(
-                "`learning_rate = {}`: expected a positive number",
-                self.learning_rate
-            )));
-        }
-        Ok(())
     }
 }

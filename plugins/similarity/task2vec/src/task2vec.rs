@@ -7,8 +7,6 @@
 //! model's softmax (the true Fisher, not the empirical one); the task's classifier is excluded.
 
 use crate::params::Task2VecParams;
-use crate::probe::{self, prepare, Probe};
-use crate::DataAccess;
 use std::path::PathBuf;
 use std::time::Instant;
 use tch::nn::{self, Module};
@@ -16,6 +14,8 @@ use tch::{Device, Kind, Tensor};
 use xnas_core::{
     derive_seed, CheckParams, PluginError, PluginResult, Similarity, SimilarityInit, SplitMix64,
 };
+use xnas_tch::image_tasks::ImageTasks;
+use xnas_tch::probe::{self, prepare, Probe};
 use xnas_tch::tch;
 
 /// Version of the probe recipe in the cache key: bump when the architecture or training changes.
@@ -23,7 +23,7 @@ const PROBE_RECIPE: u32 = 1;
 
 pub struct Task2Vec {
     params: Task2VecParams,
-    data: DataAccess,
+    data: ImageTasks,
     device: Device,
     probe: Option<Probe>,
 }
@@ -31,8 +31,8 @@ pub struct Task2Vec {
 impl Task2Vec {
     pub fn new(params: Task2VecParams, init: &SimilarityInit) -> PluginResult<Self> {
         params.check()?;
-        let device = crate::setup(params.threads, &params.device)?;
-        let data = DataAccess::new(params.tasks.clone(), init)?;
+        let device = probe::setup(params.threads, &params.device)?;
+        let data = ImageTasks::new(params.tasks.clone(), init)?;
         Ok(Task2Vec {
             params,
             data,

@@ -1,15 +1,15 @@
-//! The probe network shared by `task2vec` and `landmark-net`: four 3×3 conv–BN–ReLU layers
-//! (32, 64 stride 2, 64, 128 stride 2 filters), global average pooling and a linear classifier.
-//! Every task's images are brought to the probe's input (`channels` × `size` × `size`) first, so
-//! one probe embeds tasks of any shape.
+//! The probe network of the similarity plugins `task2vec` and `landmark-net`: four 3×3
+//! conv–BN–ReLU layers (32, 64 stride 2, 64, 128 stride 2 filters), global average pooling and a
+//! linear classifier. Every task's images are brought to the probe's input (`channels` × `size` ×
+//! `size`) first, so one probe embeds tasks of any shape. Also the parameter checks and set-up
+//! the two plugins share.
 
+use crate::data::ImageSet;
+use crate::seed::with_torch_seed;
 use std::path::Path;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 use xnas_core::{derive_seed, PluginError, PluginResult, SplitMix64};
-use xnas_tch::data::ImageSet;
-use xnas_tch::seed::with_torch_seed;
-use xnas_tch::tch;
 
 /// (out channels, stride) of the four conv layers.
 pub const LAYERS: [(i64, i64); 4] = [(32, 1), (64, 2), (64, 1), (128, 2)];
@@ -99,6 +99,45 @@ impl Probe {
                 path.display()
             ))
         })
+    }
+}
+
+/// Sets libtorch's intra-op threads (process-wide; 0 leaves libtorch's default) and parses the
+/// `device` parameter.
+pub fn setup(threads: usize, device: &str) -> PluginResult<Device> {
+    if threads > 0 {
+        tch::set_num_threads(threads as i32);
+    }
+    crate::device::parse("device", device)
+}
+
+/// Checks the probe's input parameters: `channels` 1 or 3, `size` 8 to 256, `batch` ≥ 1.
+pub fn check_input(channels: i64, size: i64, batch: usize) -> PluginResult<()> {
+    if channels != 1 && channels != 3 {
+        return Err(PluginError::invalid_params(format!(
+            "`channels = {channels}`: the probe takes 1 (grey) or 3 (colour) channels"
+        )));
+    }
+    if !(8..=256).contains(&size) {
+        return Err(PluginError::invalid_params(format!(
+            "`size = {size}`: the probe's input side must be between 8 and 256 pixels"
+        )));
+    }
+    if batch == 0 {
+        return Err(PluginError::invalid_params(
+            "`batch = 0`: expected at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// The first of `fields` that is 0, as the error naming it.
+pub fn at_least_one(fields: &[(&str, usize)]) -> PluginResult<()> {
+    match fields.iter().find(|(_, v)| *v == 0) {
+        Some((k, _)) => Err(PluginError::invalid_params(format!(
+            "`{k} = 0`: expected at least 1"
+        ))),
+        None => Ok(()),
     }
 }
 
