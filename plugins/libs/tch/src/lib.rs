@@ -4,7 +4,8 @@
 //! (and re-use `xnas_tch::tch`) rather than on tch directly, so one tch and one libtorch set-up
 //! serve them all. The host never links it.
 //!
-//! * [`data`]: image tasks from files (CIFAR binary, IDX, CSV), split and normalised.
+//! * [`data`]: image tasks as tensors (read, split and normalised by the tch-free `xnas-data`),
+//!   loaded once per process.
 //! * [`device`]: `"cpu" | "cuda" | "cuda:N" | "auto"` settings, and [`init`], which loads
 //!   libtorch's CUDA backend where it can (call it before using `tch` directly).
 //! * [`seed`]: per-component seeds and torch's generator.

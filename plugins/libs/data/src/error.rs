@@ -1,5 +1,5 @@
 //! [`DataError`]: everything that can go wrong between a [`DatasetSpec`](super::DatasetSpec) and a
-//! [`TaskData`](super::TaskData). Each message is one sentence that names the task, the file (and
+//! [`Task`](super::Task). Each message is one sentence that names the task, the file (and
 //! the spec key or preset that named it), what is wrong and what to do.
 
 use std::fmt;

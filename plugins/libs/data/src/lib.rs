@@ -1,14 +1,13 @@
-//! Image tasks from files: readers for CIFAR-10/100 binary, IDX (MNIST, Fashion-MNIST) and CSV
-//! pixel tables; a deterministic train/valid split of the training set; per-channel
-//! normalisation. Trainable search spaces (`nasnet`) and similarity plugins read tasks here.
+//! # xnas-data: image tasks from files, without libtorch
 //!
-//! INTERFACE (fixed; the readers fill it in): everything is on the CPU; trainers move batches
-//! to their device.
+//! Readers for CIFAR-10/100 binary, IDX (MNIST, Fashion-MNIST) and CSV pixel tables; a
+//! deterministic train/valid split of the training set; per-channel normalisation. Trainable
+//! search spaces (`nasnet`) and similarity plugins read tasks through `xnas_tch::data`, which
+//! turns a [`Task`]'s splits into tensors; this crate never names tch.
 //!
 //! * [`DatasetSpec`]: what a user writes per task (`{ preset = "fashion-mnist" }`,
 //!   `{ format = "idx" | "cifar10" | "cifar100" | "csv", ... }`); docs/data.md has every key.
-//! * [`load_task`] reads, splits and normalises; [`load_task_cached`] does it once per process
-//!   and hands out handles to the same tensors.
+//! * [`read_task`] reads, splits and normalises, on the CPU.
 //! * [`DataError`]: one sentence per problem, naming the file; converts into `PluginError`.
 //!
 //! ## Split and normalisation
@@ -37,24 +36,21 @@ pub use spec::{
 
 use read::{read_cifar, read_csv, read_idx, read_many, Raw};
 use spec::{Plan, Source};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use tch::Tensor;
 use xnas_core::SplitMix64;
 
 /// Images and labels of one split.
-#[derive(Debug)]
-pub struct ImageSet {
-    /// `[N, C, H, W]` float32, normalised with the task's training mean and std.
-    pub images: Tensor,
-    /// `[N]` int64 class indices in `0..classes`.
-    pub labels: Tensor,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// `[N, C, H, W]` row-major, normalised with the task's training mean and std.
+    pub images: Vec<f32>,
+    /// `N` class indices in `0..classes`.
+    pub labels: Vec<i64>,
 }
 
-impl ImageSet {
+impl Split {
     pub fn len(&self) -> usize {
-        self.labels.size()[0] as usize
+        self.labels.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -62,46 +58,20 @@ impl ImageSet {
     }
 }
 
-/// A loaded task: the training split, the validation split held out of the training file, and
+/// A read task: the training split, the validation split held out of the training file, and
 /// the test split where the task has one.
-#[derive(Debug)]
-pub struct TaskData {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
     pub name: String,
-    pub train: ImageSet,
-    pub valid: ImageSet,
-    pub test: Option<ImageSet>,
+    pub train: Split,
+    pub valid: Split,
+    pub test: Option<Split>,
     pub classes: usize,
     /// `[C, H, W]`.
     pub shape: [usize; 3],
     /// Per-channel mean and std of the training split's raw pixels in [0, 1], used to normalise.
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
-}
-
-impl ImageSet {
-    /// Another handle to the same tensors (no copy; see [`load_task_cached`]).
-    pub fn shallow_clone(&self) -> ImageSet {
-        ImageSet {
-            images: self.images.shallow_clone(),
-            labels: self.labels.shallow_clone(),
-        }
-    }
-}
-
-impl TaskData {
-    /// Another handle to the same tensors (no copy; see [`load_task_cached`]).
-    pub fn shallow_clone(&self) -> TaskData {
-        TaskData {
-            name: self.name.clone(),
-            train: self.train.shallow_clone(),
-            valid: self.valid.shallow_clone(),
-            test: self.test.as_ref().map(ImageSet::shallow_clone),
-            classes: self.classes,
-            shape: self.shape,
-            mean: self.mean.clone(),
-            std: self.std.clone(),
-        }
-    }
 }
 
 /// The data directory of the presets when the host gives none: `XNAS_DATA_DIR`, else
@@ -119,53 +89,16 @@ pub fn default_data_dir() -> PathBuf {
 /// Relative paths of the spec are resolved against `base_dir` (the experiment's base folder);
 /// presets are read from `<data_dir>/images/<preset>/` (filled by `make images`). Every file
 /// the spec names is checked to exist before any is read.
-pub fn load_task(
+pub fn read_task(
     name: &str,
     spec: &DatasetSpec,
     base_dir: &Path,
     data_dir: &Path,
-) -> Result<TaskData, DataError> {
+) -> Result<Task, DataError> {
     let plan = spec.plan(name, base_dir, data_dir)?;
     check_files_exist(name, &plan, base_dir, data_dir)?;
     let (train, test, classes) = read_source(name, &plan.source)?;
     build(name, &plan, train, test, classes)
-}
-
-/// [`load_task`] once per process for each (`name`, `spec`, `base_dir`, `data_dir`): later calls
-/// return new handles to the same tensors (`Tensor::shallow_clone`, no copy), which callers must
-/// treat as read-only (an in-place operation would change every holder's data). The cache holds
-/// the `TaskData` itself, not an `Arc` (tch's `Tensor` is `Send` but not `Sync`); the returned
-/// `Arc` is a fresh one per call, for callers that pass the task around a thread. Concurrent
-/// first calls for the same task load it once; errors are not cached.
-pub fn load_task_cached(
-    name: &str,
-    spec: &DatasetSpec,
-    base_dir: &Path,
-    data_dir: &Path,
-) -> Result<Arc<TaskData>, DataError> {
-    type Slot = Arc<Mutex<Option<TaskData>>>;
-    static CACHE: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
-    let key = format!(
-        "{name}\u{0}{spec:?}\u{0}{}\u{0}{}",
-        base_dir.display(),
-        data_dir.display()
-    );
-    let slot = {
-        let mut map = CACHE
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        map.entry(key).or_default().clone()
-    };
-    let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
-    if guard.is_none() {
-        *guard = Some(load_task(name, spec, base_dir, data_dir)?);
-    }
-    // An `Arc` of a `!Sync` value is not `Send` either: callers get cheap clones within their
-    // thread, and each thread calls this function for its own handle.
-    #[allow(clippy::arc_with_non_send_sync)]
-    let data = Arc::new(guard.as_ref().expect("loaded above").shallow_clone());
-    Ok(data)
 }
 
 fn check_files_exist(
@@ -272,7 +205,7 @@ fn build(
     train: Raw,
     test: Option<Raw>,
     classes: usize,
-) -> Result<TaskData, DataError> {
+) -> Result<Task, DataError> {
     let n = train.len();
     let valid_rows = plan.valid.rows(n);
     if valid_rows >= n {
@@ -318,7 +251,7 @@ fn build(
         })
         .collect();
 
-    let set = |raw: &Raw, rows: &mut dyn Iterator<Item = usize>, len: usize| -> ImageSet {
+    let set = |raw: &Raw, rows: &mut dyn Iterator<Item = usize>, len: usize| -> Split {
         let d = raw.row_len();
         let mut pixels = Vec::with_capacity(len * d);
         let mut labels = Vec::with_capacity(len);
@@ -330,15 +263,9 @@ fn build(
             });
             labels.push(raw.labels[i]);
         }
-        let dims = [
-            len as i64,
-            shape[0] as i64,
-            shape[1] as i64,
-            shape[2] as i64,
-        ];
-        ImageSet {
-            images: Tensor::from_slice(&pixels).view(dims),
-            labels: Tensor::from_slice(&labels),
+        Split {
+            images: pixels,
+            labels,
         }
     };
     let train_set = set(&train, &mut train_idx.iter().copied(), train_idx.len());
@@ -348,7 +275,7 @@ fn build(
         let len = plan.limit_test.map_or(t.len(), |l| l.min(t.len()));
         set(&t, &mut (0..len), len)
     });
-    Ok(TaskData {
+    Ok(Task {
         name: name.to_string(),
         train: train_set,
         valid: valid_set,
