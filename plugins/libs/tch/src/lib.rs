@@ -22,15 +22,9 @@
 //!
 //! libtorch is found at run time through an rpath, not `LD_LIBRARY_PATH` (docs/libtorch.md):
 //! this crate's build script sets it on its own test binaries and passes the directory on as
-//! `DEP_XNAS_TCH_LIBTORCH_LIB`. A plugin's cdylib crate that (directly) depends on this crate
-//! adds a build script:
-//!
-//! ```text
-//! fn main() {
-//!     let lib = std::env::var("DEP_XNAS_TCH_LIBTORCH_LIB").expect("depends on xnas-tch");
-//!     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
-//! }
-//! ```
+//! `DEP_XNAS_TCH_LIBTORCH_LIB`. A crate that links tch into a cdylib or binary (a plugin's
+//! `dylib/` crate, a plugin's own tests) depends on this crate directly, on `xnas-build` as a
+//! build-dependency, and has the build script `fn main() { xnas_build::libtorch_rpath(); }`.
 
 pub mod adam;
 pub mod data;

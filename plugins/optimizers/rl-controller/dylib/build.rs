@@ -1,5 +1,4 @@
-//! libtorch has no rpath of its own: bake its directory into this cdylib (plugins/libs/tch/src/lib.rs).
+//! libtorch's lib directory as an rpath of this crate's cdylib (docs/libtorch.md).
 fn main() {
-    let lib = std::env::var("DEP_XNAS_TCH_LIBTORCH_LIB").expect("depends on xnas-tch");
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    xnas_build::libtorch_rpath();
 }
