@@ -1,14 +1,14 @@
 //! `evolution` against the xnas testkit, with populations small enough that the kit's rounds
 //! reach tournaments and mutations (and identity mutations), not only the initial samples.
 
-use xnas_core::testkit::{self, OptimizerOptions, ToySpace};
 use xnas_core::{parse_params, space_box, PluginSet};
 use xnas_opt_evolution::{register, Evolution};
+use xnas_testkit::{OptimizerOptions, ToySpace};
 
 fn conforms(params: &str) {
     let space = space_box(ToySpace);
     let report =
-        testkit::check_optimizer(|init| Evolution::new(parse_params(params)?, init), &space)
+        xnas_testkit::check_optimizer(|init| Evolution::new(parse_params(params)?, init), &space)
             .unwrap_or_else(|f| panic!("with `{params}`: {f}"));
     println!("`{params}`: {report}");
     // On failure the captured output above names the parameters.
@@ -32,7 +32,7 @@ fn evolution_conforms_as_registered_with_single_proposal_batches() {
         state_after: 10,
         ..OptimizerOptions::default()
     };
-    testkit::check_optimizer_with(
+    xnas_testkit::check_optimizer_with(
         |init| {
             set.create_optimizer("evolution", "population = 5\nsample_size = 3", init)
                 .into_result()

@@ -4,14 +4,13 @@
 mod common;
 
 use xnas_core::parse_params;
-use xnas_core::testkit;
 use xnas_opt_nao::Nao;
 
 #[test]
 fn nao_conforms() {
     // Short training: the kit checks the protocol, not the surrogate's quality.
     let params = "epochs_first = 4\nepochs = 2\ninitial_random = 3\ncandidates = 8";
-    let report = testkit::check_optimizer(
+    let report = xnas_testkit::check_optimizer(
         |init| Nao::new(parse_params(params)?, init),
         &common::space(),
     )

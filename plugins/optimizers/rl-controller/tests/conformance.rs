@@ -3,14 +3,13 @@
 
 mod common;
 
-use xnas_core::testkit;
 use xnas_opt_rl_controller::RlController;
 
 #[test]
 fn rl_controller_conforms() {
     let space = common::nasbench_graph(&["cora"]);
     let report =
-        testkit::check_optimizer(|init| RlController::new(common::params(""), init), &space)
+        xnas_testkit::check_optimizer(|init| RlController::new(common::params(""), init), &space)
             .unwrap();
     println!("{report}");
     report.assert_passed(&[

@@ -2,7 +2,6 @@
 //! file (it fails, never skips, when the file is missing: run `make data`).
 
 use xnas_core::abi_stable::std_types::RString;
-use xnas_core::testkit;
 use xnas_core::SpaceInit;
 use xnas_space_nasbench_graph::{default_data_path, NasBenchGraph, NasBenchGraphParams, OpsMode};
 
@@ -30,7 +29,7 @@ fn space(tasks: &[&str], ops: OpsMode) -> NasBenchGraph {
 fn nasbench_graph_conforms() {
     // All ops; isomorphic genomes (symmetric variants) share one canonical form and metric.
     let s = space(&["cora", "citeseer"], OpsMode::Auto);
-    let report = testkit::check_space(&s, &["cora", "citeseer"]).unwrap();
+    let report = xnas_testkit::check_space(&s, &["cora", "citeseer"]).unwrap();
     println!("{report}");
     report.assert_passed(&[
         "canonical/refuses",
@@ -40,5 +39,5 @@ fn nasbench_graph_conforms() {
     ]);
     // Proteins' op subset: sampling, mutation and canonical stay inside it.
     let s = space(&["proteins", "cora"], OpsMode::Auto);
-    testkit::check_space(&s, &["proteins", "cora"]).unwrap();
+    xnas_testkit::check_space(&s, &["proteins", "cora"]).unwrap();
 }

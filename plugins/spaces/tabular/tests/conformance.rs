@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use xnas_core::abi_stable::std_types::RString;
-use xnas_core::testkit;
 use xnas_core::{parse_params, SpaceInit};
 use xnas_space_tabular::TabularSpace;
 
@@ -50,7 +49,7 @@ fn tabular_conforms() {
                     [\"no\", \"yes\"]]\ntable = \"bench.csv\"";
     for params in [numbers, labelled] {
         let s = space(dir.path(), params, &["a", "b"]);
-        let report = testkit::check_space(&s, &["a", "b"])
+        let report = xnas_testkit::check_space(&s, &["a", "b"])
             .unwrap_or_else(|f| panic!("with `{params}`: {f}"));
         println!("{report}");
         assert!(report.has_passed("evaluate"), "{report}");
@@ -58,5 +57,5 @@ fn tabular_conforms() {
     }
     // Isolated genomes: every mutation jumps to another of the three.
     let s = space(dir.path(), numbers, &["c"]);
-    testkit::check_space(&s, &["c"]).unwrap();
+    xnas_testkit::check_space(&s, &["c"]).unwrap();
 }

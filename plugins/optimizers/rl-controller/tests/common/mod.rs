@@ -32,7 +32,7 @@ pub fn params(text: &str) -> RlParams {
 }
 
 /// An optimizer's init for `space`, `target` and `seed`, nothing else (no sources, no heads).
-pub use xnas_core::testkit::optimizer_init as init;
+pub use xnas_testkit::optimizer_init as init;
 
 pub fn controller(space: &SpaceBox, text: &str, seed: u64) -> RlController {
     RlController::new(params(text), &init(space, "cora", seed)).unwrap()

@@ -9,12 +9,12 @@
 //! loads the latest `save_state` blob into it.
 
 use super::{err_text, guarded, same_f64, Failure, Report};
-use crate::abi::{Arch, Observation, OptimizerInit, Proposal, SpaceBox, TrialStatus};
-use crate::error::{ErrorKind, PluginResult};
-use crate::seed::{derive_seed, fnv1a64};
-use crate::traits::{Optimizer, SearchSpace};
 use abi_stable::std_types::{RNone, ROption, RVec};
 use std::cell::Cell;
+use xnas_core::{
+    derive_seed, fnv1a64, Arch, ErrorKind, Observation, Optimizer, OptimizerInit, PluginResult,
+    Proposal, SearchSpace, SpaceBox, TrialStatus,
+};
 
 /// Base of the kit's own seeds (its default optimizer seeds, and the genomes it tells unasked).
 const KIT_SEED: u64 = 0x7e57_0b7e;

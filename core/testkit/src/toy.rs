@@ -1,10 +1,10 @@
 //! [`ToySpace`]: a small benchmark space for testing optimizers without data files.
 
-use crate::abi::{Arch, EvalRequest, EvalResult, Position, SpaceDesc};
-use crate::error::{PluginError, PluginResult};
-use crate::seed::{derive_seed, fnv1a64, SplitMix64};
-use crate::traits::SearchSpace;
 use abi_stable::std_types::{RSome, RString, RVec};
+use xnas_core::{
+    derive_seed, fnv1a64, Arch, EvalRequest, EvalResult, PluginError, PluginResult, Position,
+    SearchSpace, SpaceDesc, SplitMix64,
+};
 
 /// The ops of the two branches.
 const OPS: [&str; 4] = ["conv", "pool", "attn", "skip"];

@@ -5,12 +5,9 @@
 //! regret; optimizers call `describe`, `sample`, `mutate`, `canonical` and `symmetric_variants`.
 
 use super::{err_text, guarded, outcome_text, same_f64, Failure, Report};
-use crate::abi::{Arch, EvalRequest, EvalResult, SpaceDesc};
-use crate::error::PluginResult;
-use crate::seed::derive_seed;
-use crate::traits::SearchSpace;
 use abi_stable::std_types::RNone;
 use std::collections::BTreeMap;
+use xnas_core::{derive_seed, Arch, EvalRequest, EvalResult, PluginResult, SearchSpace, SpaceDesc};
 
 /// Seed tags of the kit's calls, so samples, mutations and evaluations draw independent seeds.
 const SAMPLE_TAG: u64 = 1;

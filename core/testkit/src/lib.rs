@@ -1,4 +1,4 @@
-//! Conformance checks for plugin authors (cargo feature `testkit`).
+//! # xnas-testkit: conformance checks for plugin authors
 //!
 //! Call these from your plugin's own `#[test]`s. Each check drives your plugin the way the `xnas`
 //! host does (`host/src/run/mod.rs`) and returns a [`Failure`] that names the check, the call, the
@@ -10,17 +10,19 @@
 //!   trials, observations told before the first ask), determinism for a seed, dependence on the
 //!   seed, `save_state`/`load_state` and `predict` where supported.
 //!
-//! Enable the feature in your plugin's dev-dependencies:
+//! Add it to your plugin's dev-dependencies, from the same source as your `xnas-core` (it lives
+//! in `core/testkit` of the xnas repository):
 //!
 //! ```toml
 //! [dev-dependencies]
-//! xnas-core = { path = "../xnas/core", features = ["testkit"] }   # your usual xnas-core source
+//! xnas-testkit = { path = "../xnas/core/testkit" }
+//! # or: xnas-testkit = { git = "https://…/xnas.git", tag = "…" }, beside the same xnas-core
 //! ```
 //!
 //! Then, in a test:
 //!
 //! ```
-//! use xnas_core::testkit::{self, ToySpace};
+//! use xnas_testkit::ToySpace;
 //! use xnas_core::{derive_seed, space_box, Observation, Optimizer, PluginResult, Proposal};
 //! use xnas_core::{OptimizerInit, SearchSpace, SpaceBox};
 //!
@@ -43,14 +45,14 @@
 //! }
 //!
 //! // A search space: every check passes on the kit's own toy space.
-//! testkit::check_space(&ToySpace, &["any-task"]).unwrap();
+//! xnas_testkit::check_space(&ToySpace, &["any-task"]).unwrap();
 //!
 //! // An optimizer: `make` builds a fresh one from the `OptimizerInit` the kit hands it.
 //! let space = space_box(ToySpace);
 //! let make = |init: &OptimizerInit| {
 //!     Ok(Sampler { space: init.space.clone(), seed: init.seed, drawn: 0 })
 //! };
-//! let report = testkit::check_optimizer(make, &space).unwrap();
+//! let report = xnas_testkit::check_optimizer(make, &space).unwrap();
 //! // `Sampler` keeps the default `save_state`, so the state check is skipped (and says so).
 //! assert!(report.skipped().iter().any(|(check, _)| *check == "state"));
 //! println!("{report}");
@@ -73,10 +75,9 @@ pub use optimizer::{
 pub use space::{check_space, check_space_with, SpaceOptions};
 pub use toy::ToySpace;
 
-use crate::adapters::panic_message;
-use crate::error::{PluginError, PluginResult};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use xnas_core::{panic_message, PluginError, PluginResult};
 
 /// A broken contract: which check failed and what the plugin did.
 ///

@@ -2,14 +2,10 @@
 //! kit's own toy space and a correct optimizer.
 
 use super::*;
-use crate::abi::*;
-use crate::error::{PluginError, PluginResult};
-use crate::seed::{derive_seed, fnv1a64};
-use crate::space_box;
-use crate::traits::{Optimizer, SearchSpace};
 use abi_stable::std_types::{RNone, RString, RVec};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use xnas_core::*;
 
 // --- search spaces ------------------------------------------------------------------------------
 
@@ -765,7 +761,7 @@ fn unsupported_state_and_predict_are_skipped_not_failed() {
     // And through the ABI, as the host holds an optimizer.
     let space = space_box(ToySpace);
     check_optimizer(
-        |init| Climber::new(init, OptFlaw::None).map(crate::optimizer_box),
+        |init| Climber::new(init, OptFlaw::None).map(xnas_core::optimizer_box),
         &space,
     )
     .unwrap();
