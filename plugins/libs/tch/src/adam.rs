@@ -7,7 +7,8 @@ use crate::error::TchContext;
 use tch::{nn, Kind, Tensor};
 use xnas_core::{PluginError, PluginResult};
 
-/// Adam's hyper-parameters. The defaults are NAO's (ALGORITHMS §1.5): lr 1e-3, weight decay 1e-4.
+/// Adam's hyper-parameters. The defaults are NAO's (renqianluo/NAO_pytorch NAO_V1/train_search.py):
+/// lr 1e-3, weight decay 1e-4.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
     pub lr: f64,

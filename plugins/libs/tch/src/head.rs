@@ -4,7 +4,8 @@
 //! A head keeps the autograd graph of its last `forward`, from a leaf copy of the features to the
 //! outputs, so `backward` can return the gradient w.r.t. the features while accumulating the
 //! gradients of its own parameters; `step` applies those with Adam. The graph is kept whatever
-//! `train` says: NAO's gradient ascent (ALGORITHMS §1.6) asks for feature gradients in eval mode.
+//! `train` says: NAO's gradient ascent (NAO_pytorch NAO_V1/encoder.py
+//! `infer`) asks for feature gradients in eval mode.
 
 use crate::adam::{Adam, AdamConfig};
 use crate::error::TchContext;

@@ -1,5 +1,5 @@
 //! Per-task normalisation of metrics before histories of several tasks are pooled
-//! (XferNAS: the tasks' accuracy scales differ; ALGORITHMS §2 pitfalls).
+//! (XferNAS, Wistuba 2019, arXiv 1907.08307: the tasks' accuracy scales differ).
 //!
 //! Failed observations (NaN metric) get 0, the worst normalised value: an optimizer should learn
 //! to avoid them, not forget them.

@@ -1,6 +1,7 @@
 //! A token view of any search space, for sequence models (NAO's encoder/decoder, RL controllers).
 //!
-//! Built from the space's `SpaceDesc` alone (ALGORITHMS §1.1 and §1.4, generalised):
+//! Built from the space's `SpaceDesc` alone, generalising NAO's token encoding and decoder masks
+//! (Luo et al. 2018; renqianluo/NAO_pytorch NAO_V1/utils.py `parse_arch_to_seq`, decoder.py):
 //! * token 0 is SOS and EOS (one id, as in NAO);
 //! * positions of one `group` share a token range: group `g` owns `offset_g .. offset_g + width_g`,
 //!   where `width_g` is the largest choice count among its positions and offsets follow the
@@ -155,7 +156,7 @@ impl TokenView {
             .collect()
     }
 
-    /// Teacher-forcing decoder input: `[SOS] ++ tokens[..len-1]` (ALGORITHMS §1.4).
+    /// Teacher-forcing decoder input: `[SOS] ++ tokens[..len-1]` (NAO_pytorch NAO_V1 decoder's teacher forcing).
     pub fn shift_right(&self, tokens: &[i64]) -> Vec<i64> {
         std::iter::once(SOS)
             .chain(tokens.iter().copied().take(tokens.len().saturating_sub(1)))
@@ -215,7 +216,8 @@ mod tests {
         }
     }
 
-    /// NASNet cells as in ALGORITHMS §0: `[in1, op1, in2, op2] × B` per cell, two cells.
+    /// NASNet cells as NAO_pytorch encodes them (NAO_V1/utils.py `generate_arch`):
+    /// `[in1, op1, in2, op2] × B` per cell, two cells.
     fn nasnet(blocks: u32, ops: u32) -> SpaceDesc {
         let mut v = Vec::new();
         for cell in ["normal", "reduce"] {
@@ -253,7 +255,7 @@ mod tests {
         let tokens = view.encode(&genome).unwrap();
         assert_eq!(&tokens[..8], &[2, 11, 1, 7, 3, 11, 1, 8]);
         assert_eq!(view.decode(&tokens).unwrap(), genome);
-        // §1.4 masks: block b's node positions allow [1, b+2]; op positions allow [7, 12).
+        // NAO's decoder masks (NAO_V1/decoder.py): block b's node positions allow [1, b+2]; op positions allow [7, 12).
         for t in 0..40 {
             let b = (t / 4) % 5;
             let want = if t % 2 == 0 { 1..(b as i64 + 3) } else { 7..12 };

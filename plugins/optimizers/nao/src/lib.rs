@@ -1,5 +1,6 @@
 //! `nao`: Neural Architecture Optimization (Luo et al., NeurIPS 2018) on any search space, through
-//! the space's token view (ALGORITHMS §1; user documentation in docs/plugins/nao.md).
+//! the space's token view (reference code renqianluo/NAO_pytorch NAO_V1; user documentation in
+//! docs/plugins/nao.md).
 //!
 //! ```text
 //! encoder:   tokens → embedding → LSTM → per-step L2 norm = enc_out;  code = norm(mean_t enc_out)

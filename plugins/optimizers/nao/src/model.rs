@@ -1,4 +1,4 @@
-//! NAO's encoder and attention decoder (ALGORITHMS §1.2, §1.4) on tch. The predictor is not here:
+//! NAO's encoder and attention decoder (renqianluo/NAO_pytorch NAO_V1/encoder.py, decoder.py) on tch. The predictor is not here:
 //! it is a head from the head factory, fed with the encoder's pooled code.
 //!
 //! Shapes: `N` architectures, `L` tokens per architecture (one per search-space position),
@@ -158,7 +158,7 @@ impl Model {
             .context("nao: token batch")
     }
 
-    /// Encodes `[N, L]` tokens (§1.2); dropout only when `train`.
+    /// Encodes `[N, L]` tokens (NAO_V1/encoder.py); dropout only when `train`.
     pub fn encode(&self, tokens: &Tensor, train: bool) -> PluginResult<Encoded> {
         let run = || -> Result<Encoded, TchError> {
             let n = tokens.size()[0];
@@ -176,7 +176,7 @@ impl Model {
     }
 
     /// Attention and vocabulary projection of decoder outputs `o` (`[N, T, H]`) over `memory`
-    /// (`[N, Le, H]`); returns logits `[N, T, V]` (§1.4).
+    /// (`[N, Le, H]`); returns logits `[N, T, V]` (NAO_V1/decoder.py).
     fn attend(&self, o: &Tensor, memory: &Tensor) -> Result<Tensor, TchError> {
         let q = o.f_linear(&self.attn_in, None::<&Tensor>)?;
         let a = q
@@ -231,7 +231,7 @@ impl Model {
             .context("nao reconstruction loss")
     }
 
-    /// Greedy decoding with the token view's masks (§1.4, inference): every position gets one of
+    /// Greedy decoding with the token view's masks (NAO_V1/decoder.py at inference): every position gets one of
     /// its own choices, so the result always decodes to a genome of the space's shape.
     pub fn decode_greedy(&self, memory: &Tensor, emb: &Tensor) -> PluginResult<Vec<Vec<i64>>> {
         let run = || -> Result<Vec<Vec<i64>>, TchError> {

@@ -384,7 +384,7 @@ impl Nao {
                     let mut tokens = Vec::with_capacity(batch.len());
                     for &i in batch {
                         let c = &rows[i].choices;
-                        // Symmetric swap (§1.7): a random variant, as input and target alike.
+                        // Symmetric swap (NAO_pytorch NAO_V1/utils.py `NAODataset(swap=True)`): a random variant, as input and target alike.
                         let pick = if c.len() > 1 {
                             rng.below(c.len() as u32) as usize
                         } else {
@@ -432,7 +432,7 @@ impl Nao {
         Ok(())
     }
 
-    /// One step on a batch (§1.5): features → head → α·MSE(σ(logit), y) → head.backward → its
+    /// One step on a batch (NAO_V1/train_search.py `nao_train`): features → head → α·MSE(σ(logit), y) → head.backward → its
     /// feature gradient joins (1 − α)·reconstruction in one backward pass → clip → Adam + head step.
     /// `weights` (one per row) turn the MSE into the mean of weighted squared errors.
     /// Returns the batch's prediction MSE and reconstruction NLL.
@@ -583,7 +583,7 @@ impl Nao {
             .collect()
     }
 
-    /// Gradient ascent in code space (§1.6) from `starts`: up to `n` new architectures, valid,
+    /// Gradient ascent in code space (NAO_V1/controller.py `generate_new_arch`) from `starts`: up to `n` new architectures, valid,
     /// unseen and distinct. Returns them with the largest step size tried.
     pub fn ascend(
         &mut self,

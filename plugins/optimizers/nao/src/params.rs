@@ -1,5 +1,5 @@
-//! `[optimizer.params]` of `nao`. Every key has a default (ALGORITHMS §1 where the reference has
-//! one, a measured choice otherwise: see docs/plugins/nao.md); range checks live here so that
+//! `[optimizer.params]` of `nao`. Every key has a default (renqianluo/NAO_pytorch NAO_V1's where
+//! the reference has one, a measured choice otherwise: see docs/plugins/nao.md); range checks live here so that
 //! `xnas validate` catches them, and every message starts with the key in backticks.
 
 use serde::Deserialize;

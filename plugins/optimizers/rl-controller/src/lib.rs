@@ -1,4 +1,5 @@
-//! `rl-controller`: the NASNet RL controller (Zoph et al. 2018; ALGORITHMS §3), over any search
+//! `rl-controller`: the NASNet RL controller (Zoph et al. 2018; reference code melodyguan/enas
+//! src/cifar10/micro_controller.py, carpedm20/ENAS-pytorch), over any search
 //! space, with its output layers taken through the head protocol.
 //!
 //! ```text

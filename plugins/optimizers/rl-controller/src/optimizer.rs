@@ -246,8 +246,9 @@ impl RlController {
         Ok(())
     }
 
-    /// Advantage `R − b` with the task's old baseline, then the baseline's EMA update (§3.5
-    /// pitfall 3). The first reward of a task initialises its baseline.
+    /// Advantage `R − b` with the task's old baseline, then the baseline's EMA update (ENAS
+    /// TF updates it in the same step as the loss, melodyguan/enas `build_trainer`; here the order
+    /// is explicit). The first reward of a task initialises its baseline.
     fn advantage(&mut self, task: u32, reward: f64) -> f64 {
         let slot = &mut self.progress.baselines[task as usize];
         let b = slot.map_or(reward, f64::from_bits);

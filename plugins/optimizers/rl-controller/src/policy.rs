@@ -1,11 +1,13 @@
-//! The controller network (ALGORITHMS §3.1, generalised through [`TokenView`]) and its updates.
+//! The controller network (NASNet, Zoph et al. 2018; melodyguan/enas micro_controller.py;
+//! generalised through [`TokenView`]) and its updates.
 //!
 //! One decision per position of the space. At step t the LSTM cell reads the embedding of the
 //! previous decision's token (the SOS row of the one embedding table is the learned "go" input),
 //! and the head of the position's group turns the hidden state into logits over the group's token
 //! width. Only the position's own choices (`TokenView::allowed`) take part in the softmax: the
 //! logits are narrowed to them, which is the −∞ mask without the NaN it puts into the entropy.
-//! Logits are shaped `C·tanh(ℓ/T)` in sampling and re-scoring alike (§3.5 pitfall 5).
+//! Logits are shaped `C·tanh(ℓ/T)` in sampling and re-scoring alike (ENAS-pytorch
+//! `softmax_temperature`, `tanh_c`; PPO's ratios need the same distribution).
 //!
 //! The heads are not owned: they come from a head factory and cross as `Matrix` batches. A
 //! training step therefore has two backward passes. The loss is built on leaf copies of the
@@ -26,7 +28,8 @@ use xnas_tch::tch::{self, nn, Device, Kind, Tensor};
 use xnas_tch::tokens::SOS;
 use xnas_tch::{TchContext, TokenView};
 
-/// U(−a, a) initialisation of every controller parameter (§3.1).
+/// U(−a, a) initialisation of every controller parameter (carpedm20/ENAS-pytorch
+/// `reset_parameters`).
 const INIT_RANGE: f64 = 0.1;
 
 /// Where a position's logits come from.
@@ -52,7 +55,8 @@ struct HeadSlot {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sampled {
     pub genome: Vec<u32>,
-    /// log π of each decision when it was sampled (detached numbers: §3.5 pitfall 1).
+    /// log π of each decision when it was sampled (detached numbers: PPO's old
+    /// probabilities must not carry gradient).
     pub logp: Vec<f32>,
 }
 

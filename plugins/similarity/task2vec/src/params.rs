@@ -14,8 +14,9 @@ fn preset(name: &str) -> DatasetSpec {
     }
 }
 
-/// `task2vec`. Defaults follow the reference code (aws-cv-task2vec) where it applies to a small
-/// probe trained here; ALGORITHMS.md §6.2 lists them.
+/// `task2vec`. Defaults follow the reference code (awslabs/aws-cv-task2vec task2vec.py and
+/// conf/*.yaml) where it applies to a small probe trained here; docs/plugins/similarity.md lists
+/// them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Task2VecParams {

@@ -1,4 +1,5 @@
-//! `task2vec`: the Monte-Carlo diagonal Fisher of a trained probe (ALGORITHMS.md §6.2).
+//! `task2vec`: the Monte-Carlo diagonal Fisher of a trained probe (Achille et al. 2019;
+//! awslabs/aws-cv-task2vec task2vec.py `montecarlo_fisher`, task_similarity.py).
 //!
 //! Choices where the reference leaves one open (its pitfalls): BN runs in eval mode for every
 //! task (running statistics of the probe's training; nothing is updated); the Fisher squares

@@ -1,4 +1,5 @@
-//! What a genome of the NASNet cell space means (ALGORITHMS.md §0): ops, op sets, blocks, cells,
+//! What a genome of the NASNet cell space means (Zoph et al. 2018; the layout of NAO_pytorch
+//! NAO_V1/utils.py `generate_arch`): ops, op sets, blocks, cells,
 //! and the genome ↔ genotype ↔ text conversions. No tch here; `network` builds from [`Genotype`].
 //!
 //! Genome layout: the normal cell's blocks, then the reduction cell's; per block
@@ -87,7 +88,7 @@ pub const OP_SETS: &[&str] = &["xfernas", "nasnet", "enas"];
 /// `"enas"` (the 5 of ENAS / NAO-WS, in NAO_V1's order).
 pub fn op_set(name: &str) -> Option<Vec<Op>> {
     Some(match name {
-        // XferNAS §4 (ALGORITHMS.md §2): identity; conv 1×1, 3×3, 1×3+3×1, 1×7+7×1; max/avg pool
+        // XferNAS §4 (Wistuba 2019, arXiv 1907.08307): identity; conv 1×1, 3×3, 1×3+3×1, 1×7+7×1; max/avg pool
         // 2×2, 3×3, 5×5; max pool 7×7; min pool 2×2; sep conv 3/5/7; dilated sep conv 3/5/7.
         "xfernas" => vec![
             Op::Identity,
@@ -359,7 +360,8 @@ impl CellSpace {
 
     /// The canonical genome: each block's two branches ordered by (input, op index). Adding (or
     /// concatenating, up to a permutation of channels) is symmetric in the branches, so the two
-    /// orders are the same network (the NAO swap symmetry, ALGORITHMS.md §9).
+    /// orders are the same network (the NAO swap symmetry, NAO_pytorch
+    /// NAO_V1/utils.py `NAODataset(swap=True)`).
     pub fn canonicalise(&self, genome: &[u32]) -> Vec<u32> {
         let mut g = genome.to_vec();
         let gpb = self.genes_per_block();
@@ -496,7 +498,7 @@ pub fn parse_text(text: &str) -> Result<Genotype, String> {
     })
 }
 
-/// The XferNASNet cell found by XferNAS on CIFAR-10 (ALGORITHMS.md §2; Wistuba 2019, Fig. 4).
+/// The XferNASNet cell found by XferNAS on CIFAR-10 (Wistuba 2019, arXiv 1907.08307, Fig. 4).
 /// The paper's node_1 / node_2 are the cells two back and one back (h0, h1), node_k (k ≥ 3) is
 /// block k−3.
 pub fn xfernasnet() -> Genotype {

@@ -1,4 +1,4 @@
-//! `nasnet`: the NASNet cell search space (Zoph et al. 2018; ALGORITHMS.md §0 and §2), made
+//! `nasnet`: the NASNet cell search space (Zoph et al. 2018; XferNAS's variant, Wistuba 2019), made
 //! trainable: a genome decodes to a normal and a reduction cell ([`genome`]), the network is
 //! built in tch ([`network`], [`ops`]) and trained on an image task read from files
 //! ([`train`], `xnas_tch::data`). The validation accuracy is the metric.

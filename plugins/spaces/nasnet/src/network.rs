@@ -1,4 +1,5 @@
-//! The network a [`Genotype`] describes (ALGORITHMS.md §0), built in tch.
+//! The network a [`Genotype`] describes (NASNet cells, Zoph et al. 2018; as NAO_pytorch
+//! NAO_V1/model_search.py builds them), built in tch.
 //!
 //! Layout (NASNet/DARTS CIFAR style): a stem (3×3 conv + BN to `stem_multiplier·F` channels),
 //! then three stages of `N` normal cells with `F`, `2F` and `4F` channels, separated by reduction

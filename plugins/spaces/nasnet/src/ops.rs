@@ -1,4 +1,4 @@
-//! The candidate operations of the NASNet cell space (ALGORITHMS.md §0) as tch modules.
+//! The candidate operations of the NASNet cell space (Zoph et al. 2018) as tch modules.
 //!
 //! Every op maps `C` channels to `C` channels and has a stride, 1 or 2; its output's spatial size
 //! is `ceil(H / stride) × ceil(W / stride)` for every input size (odd and even, down to 1×1):
@@ -11,7 +11,7 @@
 //! * identity at stride 2 is a [`FactorizedReduce`], whose shifted branch pads one pixel at the
 //!   right/bottom so odd sizes also give `ceil(H/2)`.
 //!
-//! Conv ops are ReLU–conv–BN (ALGORITHMS.md §0):
+//! Conv ops are ReLU–conv–BN (as quark0/darts cnn/operations.py):
 //!
 //! | op | layers |
 //! |---|---|

@@ -1,5 +1,5 @@
 //! `[search_space.params]` of `nasnet`: the cell space, the network and its training recipe, and
-//! one dataset per task. Defaults follow XferNAS's search-time protocol (ALGORITHMS.md §2: N = 3,
+//! one dataset per task. Defaults follow XferNAS's search-time protocol (Wistuba 2019 §4: N = 3,
 //! F = 32, SGD momentum 0.9, cosine from 0.024, weight decay 5e-4, drop-path 0.3, batch 128)
 //! except the epochs, which a CPU search has to shorten (the paper trained 100).
 

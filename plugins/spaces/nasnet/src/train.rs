@@ -1,5 +1,5 @@
-//! Training a genotype's network on an image task (XferNAS's child training, ALGORITHMS.md §2,
-//! with DARTS's recipe where the paper is silent).
+//! Training a genotype's network on an image task (XferNAS's child training, Wistuba 2019, arXiv
+//! 1907.08307 §4, with DARTS's recipe, quark0/darts cnn/train.py, where the paper is silent).
 //!
 //! * SGD with momentum (no Nesterov), weight decay on every parameter (as PyTorch's `SGD`).
 //! * Cosine learning rate **per step**, from `learning_rate` at the first step to

@@ -1,4 +1,4 @@
-//! The XferNAS transfer network as heads (ALGORITHMS §2): every output is
+//! The XferNAS transfer network as heads (Wistuba 2019, arXiv 1907.08307, Fig. 1): every output is
 //! `g_task(z) = g_u(z) + r_task(z)`, a universal MLP shared by all tasks plus one residual MLP
 //! per task, learned jointly on all tasks' rows.
 //!

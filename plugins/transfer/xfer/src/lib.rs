@@ -1,4 +1,4 @@
-//! # xfer: the XferNAS transfer decorator (ALGORITHMS §2, docs/plugins/xfer.md)
+//! # xfer: the XferNAS transfer decorator (Wistuba 2019, arXiv 1907.08307; docs/plugins/xfer.md)
 //!
 //! `[transfer] plugin = "xfer"` wraps an optimizer that takes heads (`nao`, `rl-controller`).
 //! Its head factory gives heads whose every output is `g_task(z) = g_u(z) + r_task(z)`: a universal

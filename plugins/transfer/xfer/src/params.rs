@@ -10,7 +10,7 @@ use xnas_tch::tch::Device;
 pub const DEFAULT_PHASE_SWITCH: u32 = 10;
 /// Hidden widths of each residual MLP.
 pub const DEFAULT_RESIDUAL_HIDDEN: [u32; 1] = [32];
-/// Adam learning rate (NAO's, ALGORITHMS §1.5).
+/// Adam learning rate (NAO's, renqianluo/NAO_pytorch NAO_V1/train_search.py).
 pub const DEFAULT_LR: f64 = 1e-3;
 /// Adam weight decay (NAO's).
 pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
