@@ -59,19 +59,50 @@ impl Split {
 }
 
 /// A read task: the training split, the validation split held out of the training file, and
-/// the test split where the task has one.
+/// the test split where the task has one. `S` is how a split is held: [`Split`] here, tensors in
+/// `xnas_tch::data` ([`Task::map`] turns one into the other).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Task {
+pub struct Task<S = Split> {
     pub name: String,
-    pub train: Split,
-    pub valid: Split,
-    pub test: Option<Split>,
+    pub train: S,
+    pub valid: S,
+    pub test: Option<S>,
     pub classes: usize,
     /// `[C, H, W]`.
     pub shape: [usize; 3],
     /// Per-channel mean and std of the training split's raw pixels in [0, 1], used to normalise.
     pub mean: Vec<f32>,
     pub std: Vec<f32>,
+}
+
+impl<S> Task<S> {
+    /// The same task with each split turned into another form by `f`.
+    pub fn map<T>(self, mut f: impl FnMut(S) -> T) -> Task<T> {
+        Task {
+            name: self.name,
+            train: f(self.train),
+            valid: f(self.valid),
+            test: self.test.map(&mut f),
+            classes: self.classes,
+            shape: self.shape,
+            mean: self.mean,
+            std: self.std,
+        }
+    }
+
+    /// [`Task::map`] over borrowed splits.
+    pub fn map_ref<T>(&self, mut f: impl FnMut(&S) -> T) -> Task<T> {
+        Task {
+            name: self.name.clone(),
+            train: f(&self.train),
+            valid: f(&self.valid),
+            test: self.test.as_ref().map(&mut f),
+            classes: self.classes,
+            shape: self.shape,
+            mean: self.mean.clone(),
+            std: self.std.clone(),
+        }
+    }
 }
 
 /// The data directory of the presets when the host gives none: `XNAS_DATA_DIR`, else

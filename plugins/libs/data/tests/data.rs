@@ -77,7 +77,7 @@ fn check_common(t: &Task, rows: usize, valid: usize, shape: [usize; 3]) {
     let (m, s) = moments(&t.train.images);
     assert!(m.abs() < 1e-3, "normalised train mean {m}");
     assert!((s - 1.0).abs() < 1e-3, "normalised train std {s}");
-    assert_eq!(t.mean.len(), c as usize);
+    assert_eq!(t.mean.len(), c);
     assert!(t.mean[0] > 0.0 && t.mean[0] < 1.0 && t.std[0] > 0.0);
 }
 

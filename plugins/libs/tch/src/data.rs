@@ -55,52 +55,8 @@ impl ImageSet {
 }
 
 /// A loaded task: the training split, the validation split held out of the training file, and
-/// the test split where the task has one.
-#[derive(Debug)]
-pub struct TaskData {
-    pub name: String,
-    pub train: ImageSet,
-    pub valid: ImageSet,
-    pub test: Option<ImageSet>,
-    pub classes: usize,
-    /// `[C, H, W]`.
-    pub shape: [usize; 3],
-    /// Per-channel mean and std of the training split's raw pixels in [0, 1], used to normalise.
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
-}
-
-impl From<xnas_data::Task> for TaskData {
-    fn from(t: xnas_data::Task) -> TaskData {
-        let shape = t.shape;
-        TaskData {
-            name: t.name,
-            train: ImageSet::from_split(t.train, shape),
-            valid: ImageSet::from_split(t.valid, shape),
-            test: t.test.map(|s| ImageSet::from_split(s, shape)),
-            classes: t.classes,
-            shape,
-            mean: t.mean,
-            std: t.std,
-        }
-    }
-}
-
-impl TaskData {
-    /// Another handle to the same tensors (no copy; see [`load_task_cached`]).
-    pub fn shallow_clone(&self) -> TaskData {
-        TaskData {
-            name: self.name.clone(),
-            train: self.train.shallow_clone(),
-            valid: self.valid.shallow_clone(),
-            test: self.test.as_ref().map(ImageSet::shallow_clone),
-            classes: self.classes,
-            shape: self.shape,
-            mean: self.mean.clone(),
-            std: self.std.clone(),
-        }
-    }
-}
+/// the test split where the task has one, as tensors.
+pub type TaskData = xnas_data::Task<ImageSet>;
 
 /// [`xnas_data::read_task`] as tensors: task `name`'s files as `spec` describes them, split and
 /// normalised (relative paths against `base_dir`, presets under `<data_dir>/images/<preset>/`).
@@ -110,7 +66,9 @@ pub fn load_task(
     base_dir: &Path,
     data_dir: &Path,
 ) -> Result<TaskData, DataError> {
-    xnas_data::read_task(name, spec, base_dir, data_dir).map(TaskData::from)
+    let task = xnas_data::read_task(name, spec, base_dir, data_dir)?;
+    let shape = task.shape;
+    Ok(task.map(|split| ImageSet::from_split(split, shape)))
 }
 
 /// [`load_task`] once per process for each (`name`, `spec`, `base_dir`, `data_dir`): later calls
@@ -146,6 +104,11 @@ pub fn load_task_cached(
     // An `Arc` of a `!Sync` value is not `Send` either: callers get cheap clones within their
     // thread, and each thread calls this function for its own handle.
     #[allow(clippy::arc_with_non_send_sync)]
-    let data = Arc::new(guard.as_ref().expect("loaded above").shallow_clone());
+    let data = Arc::new(
+        guard
+            .as_ref()
+            .expect("loaded above")
+            .map_ref(ImageSet::shallow_clone),
+    );
     Ok(data)
 }
