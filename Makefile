@@ -49,8 +49,8 @@ $(PIP_TARGET)/.installed:
 	mv $(PIP_TARGET).tmp $(PIP_TARGET)
 	touch $@
 
-$(NBG_DATA): plugins/nasbench-graph/convert.py $(PIP_TARGET)/.installed
-	PYTHONPATH=$(PIP_TARGET) python3 plugins/nasbench-graph/convert.py --out $(dir $@)
+$(NBG_DATA): plugins/spaces/nasbench-graph/convert.py $(PIP_TARGET)/.installed
+	PYTHONPATH=$(PIP_TARGET) python3 plugins/spaces/nasbench-graph/convert.py --out $(dir $@)
 
 data: $(NBG_DATA)
 

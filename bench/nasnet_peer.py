@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch peer of the NASNet-space throughput benchmark (issue 5, bench/nasnet_speed.sh).
 
-The same network and training step as xnas's `xnas_space_nasnet` (plugins/nasnet/src/ops.rs,
+The same network and training step as xnas's `xnas_space_nasnet` (plugins/spaces/nasnet/src/ops.rs,
 network.rs, train.rs) written in PyTorch:
 
 * ops: ReLU-conv-BN units with "same" padding dilation*(k-1)/2 and no conv bias; conv 1xk then kx1;
@@ -25,7 +25,7 @@ network.rs, train.rs) written in PyTorch:
   pad 4 + random crop + random horizontal flip as one gather, optional cutout as one multiply);
   after each epoch a validation pass (eval mode, no grad) over one batch.
 
-Protocol (the same as `plugins/nasnet/examples/throughput.rs`, which runs xnas's `train`): two
+Protocol (the same as `plugins/spaces/nasnet/examples/throughput.rs`, which runs xnas's `train`): two
 epochs of K steps on random data; the first warms up, the second (shuffle, K training steps, the
 validation pass) is timed. Peak memory is this process's VmHWM at the end.
 

@@ -5,7 +5,7 @@
 # The network: the XferNASNet cell (`xnas_space_nasnet::genome::xfernasnet()`), N = 1, F = 16,
 # 10 classes, on 32×32×3 (CIFAR shape) and 28×28×1 (Fashion-MNIST shape) random data; batch 64,
 # crop 4 + flip, drop-path 0.2 (0.1 in the timed epoch), SGD momentum + per-step cosine, clip 5.
-# xnas: plugins/nasnet/examples/throughput.rs (runs the library's `train`); PyTorch:
+# xnas: plugins/spaces/nasnet/examples/throughput.rs (runs the library's `train`); PyTorch:
 # bench/nasnet_peer.py (the same network and step, checked first to have the same genotype,
 # parameter count, parameter shapes and mult-adds). Each measurement is its own process: one
 # warm-up epoch of $STEPS steps, then a timed epoch of $STEPS steps (plus a one-batch validation

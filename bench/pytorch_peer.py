@@ -3,9 +3,10 @@
 `rl-controller`, written in PyTorch, timed on the same data shapes.
 
 * `nao-epoch`: one training epoch of NAO's encoder + predictor + attention decoder
-  (ALGORITHMS §1.2-1.5: joint loss α·MSE + (1−α)·NLL, Adam, global-norm clip 5) over N
+  (renqianluo/NAO_pytorch NAO_V1 encoder.py, decoder.py, train_search.py: joint loss
+  α·MSE + (1−α)·NLL, Adam, global-norm clip 5) over N
   observations in mini-batches.
-* `ppo-update`: one PPO update of the NASNet controller (§3.1-3.4): re-score M sequences with the
+* `ppo-update`: one PPO update of the NASNet controller (Zoph et al. 2018; MarSaKi/nasnet PPO.py): re-score M sequences with the
   LSTM controller (teacher forcing), clipped ratio objective with entropy bonus, K epochs, Adam.
 
 Prints one JSON line per measurement: {"peer": "pytorch", "what", "median_ms", "runs", ...}.

@@ -23,7 +23,7 @@ target's table minus the best among those k. Orders:
   a similarity-weighted ensemble of per-task models would with perfect models.
 * `random`: a uniformly random order (random search without repeats), for scale.
 
-Reads the table `make data` writes (format in plugins/nasbench-graph/convert.py). Standard
+Reads the table `make data` writes (format in plugins/spaces/nasbench-graph/convert.py). Standard
 library only; about 30 s.
 
     python3 bench/transfer_ceiling.py [--seeds 10] [--table PATH]

@@ -173,7 +173,7 @@ shopt -s nullglob
 for stale in "$IMAGES"/.*.??????; do rm -rf -- "$stale"; done
 shopt -u nullglob
 
-# The file names are those plugins/nn/src/data/spec.rs (preset_source) reads.
+# The file names are those plugins/libs/data/src/spec.rs (preset_source) reads.
 install fashion-mnist "debian:dataset-fashion-mnist" fetch_fashion_mnist \
     train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 if command -v npm >/dev/null; then

@@ -1,5 +1,4 @@
-//! rpath to libtorch for the bench binaries (docs/libtorch.md).
+//! libtorch's lib directory as an rpath of this crate's bench binaries (docs/libtorch.md).
 fn main() {
-    let lib = std::env::var("DEP_XNAS_TCH_LIBTORCH_LIB").expect("depends on xnas-tch");
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    xnas_build::libtorch_rpath();
 }

@@ -2,15 +2,16 @@
 //! module. Only `abi_stable` types appear here (`RVec`, `RString`, `RResult`, ...).
 //!
 //! Append-only rule: new trait methods go after the method marked `#[sabi(last_prefix_field)]`,
-//! new root-module functions after its last prefix field. Anything else is a new interface
-//! version (see the crate docs).
+//! new root-module functions after its last prefix field. Every layout change is a new line in
+//! `INTERFACES` (core/src/interface.rs, whose test says so): a patch version for appends, a minor
+//! version for anything else.
 
 use crate::error::PluginError;
 pub use crate::oneshot::*;
 use abi_stable::library::RootModule;
 use abi_stable::sabi_types::VersionStrings;
 use abi_stable::std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec};
-use abi_stable::{declare_root_module_statics, package_version_strings, sabi_trait, StableAbi};
+use abi_stable::{declare_root_module_statics, sabi_trait, StableAbi};
 
 /// A point of a search space: a flat list of small integers.
 pub type Genome = RVec<u32>;
@@ -549,5 +550,5 @@ impl RootModule for PluginModRef {
     declare_root_module_statics! {PluginModRef}
     const BASE_NAME: &'static str = "xnas_plugin";
     const NAME: &'static str = "xnas plugin";
-    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+    const VERSION_STRINGS: VersionStrings = VersionStrings::new(crate::INTERFACE_VERSION);
 }

@@ -11,8 +11,8 @@ use abi_stable::std_types::{RNone, ROption, RResult, RSlice, RStr, RString, RVec
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// Text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// Text of a caught panic's payload (a `&str` or `String` message, else a placeholder).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

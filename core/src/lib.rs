@@ -14,16 +14,22 @@
 //! The host holds ABI objects ([`SpaceBox`], [`OptimizerBox`], ...) and uses them through the same
 //! author traits, so plugin code and host code speak one vocabulary.
 //!
-//! With the `testkit` feature, `xnas_core::testkit` offers conformance checks for a plugin's own
-//! tests: `check_space` and `check_optimizer` drive a plugin the way the host does and report the
-//! contract it breaks.
+//! The separate crate `xnas-testkit` (`core/testkit`) offers conformance checks for a plugin's
+//! own tests: `check_space` and `check_optimizer` drive a plugin the way the host does and report
+//! the contract it breaks.
 //!
 //! ## Interface versioning
 //!
-//! The root module carries this crate's version. A plugin built against `xnas-core` 0.1.x loads
-//! into any host built against 0.1.y. New root-module functions and new trait methods are only
-//! appended after the last prefix field; anything else bumps the minor version (0.x) and old
-//! plugins are refused with one sentence naming the file and both versions.
+//! The root module carries [`INTERFACE_VERSION`], an explicit constant that changes only when the
+//! ABI does (not with this crate's package version): a test fingerprints the layout of every type
+//! reachable from the root module and fails when it differs from the one recorded beside the
+//! version in [`INTERFACES`]. New root-module functions and new trait methods are only appended
+//! after the last prefix field (a new patch version: new plugins still load into older hosts);
+//! anything else is a new minor version (0.x), and old plugins are refused with one sentence
+//! naming the file and both versions.
+//!
+//! abi_stable also compares the package version of every type it checks (for 0.x, the minor), so
+//! this crate's own minor version is part of the ABI: raising it changes the fingerprint too.
 //!
 //! ## Conventions
 //!
@@ -40,6 +46,7 @@ pub use adapters::{
 };
 mod error;
 pub mod export;
+mod interface;
 pub mod log;
 mod oneshot;
 mod supernet_adapters;
@@ -48,13 +55,13 @@ mod params;
 pub mod rank;
 mod seed;
 pub mod state;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 mod traits;
 
 pub use abi::*;
+pub use adapters::panic_message;
 pub use error::{ErrorKind, PluginError, PluginResult};
 pub use export::{BuiltinPlugins, Meta, PluginSet};
+pub use interface::{abi_fingerprint, INTERFACES, INTERFACE_VERSION};
 pub use params::{parse_params, range, CheckParams, Checked};
 pub use rank::{ranks, spearman};
 pub use seed::{component_seed, derive_seed, fnv1a64, Fnv1a64, SplitMix64};
@@ -67,6 +74,3 @@ pub use abi_stable;
 pub use inventory;
 #[doc(hidden)]
 pub use tracing;
-
-/// The interface version string of this build (the `xnas-core` package version).
-pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -26,7 +26,8 @@ pub mod train;
 mod builtins {
     pub use xnas_opt_evolution as _;
     pub use xnas_opt_random as _;
-    pub use xnas_similarity_landmarks as _;
+    pub use xnas_sim_landmark_archs as _;
+    pub use xnas_sim_random as _;
     pub use xnas_space_nasbench_graph as _;
     pub use xnas_space_tabular as _;
 

@@ -6,7 +6,7 @@ use xnas_core::*;
 use xnas_space_nasbench_graph::{NasBenchGraph, NasBenchGraphParams};
 
 /// NASNet cells as decisions: 2 cells × `blocks` × [in1, op1, in2, op2], inputs of block b choose
-/// among b + 2 states (ALGORITHMS §0). Only for timing: `evaluate` is not used by the benches.
+/// among b + 2 states (as NAO_pytorch NAO_V1/utils.py `generate_arch`). Only for timing: `evaluate` is not used by the benches.
 pub struct NasnetCells {
     pub blocks: u32,
     pub ops: u32,

@@ -93,7 +93,7 @@ fn first_line(s: &str) -> String {
 
 fn load_error(path: &Path, e: LibraryError) -> HostError {
     let rebuild = format!(
-        "rebuild it against xnas-core {INTERFACE_VERSION}, or remove it from the plugin path"
+        "rebuild it against the xnas-core of this xnas (plugin interface {INTERFACE_VERSION}), or remove it from the plugin path"
     );
     let message = match e {
         LibraryError::OpenError { err, .. } => format!(

@@ -19,7 +19,7 @@ use xnas_bench::{lookup, nasbench_graph, observation, spearman};
 use xnas_core::abi_stable::std_types::{RSome, RVec};
 use xnas_core::*;
 use xnas_opt_nao::{Nao, NaoParams};
-use xnas_transfer_xfer::{XferHeadFactory, XferParams};
+use xnas_xfer_xfer::{XferHeadFactory, XferParams};
 
 const TASKS: [&str; 8] = [
     "cora",

@@ -1,2 +1,0 @@
-//! The `landmark-archs` and `random` similarity measures as a dynamic plugin library.
-xnas_core::export_plugins!(xnas_similarity_landmarks::register);

@@ -1,0 +1,2 @@
+//! The `random` (control) similarity measure as a dynamic plugin library.
+xnas_core::export_plugins!(xnas_sim_random::register);

@@ -1,0 +1,240 @@
+//! `[transfer.params]` of `xfer`, checked when parsed so `xnas validate` reports a bad value at
+//! its key.
+
+use serde::Deserialize;
+use xnas_core::range::{non_negative, positive};
+use xnas_core::{capability, Normalise, PluginInfo};
+use xnas_tch::tch::Device;
+
+/// Target successes before start points switch from source to target architectures.
+pub const DEFAULT_PHASE_SWITCH: u32 = 10;
+/// Hidden widths of each residual MLP.
+pub const DEFAULT_RESIDUAL_HIDDEN: [u32; 1] = [32];
+/// Adam learning rate (NAO's, renqianluo/NAO_pytorch NAO_V1/train_search.py).
+pub const DEFAULT_LR: f64 = 1e-3;
+/// Adam weight decay (NAO's).
+pub const DEFAULT_WEIGHT_DECAY: f64 = 1e-4;
+/// Extra L2 penalty on the residuals' weight matrices.
+pub const DEFAULT_RESIDUAL_L2: f64 = 1e-3;
+/// Share of a surrogate's prediction loss carried by the target's rows. The ablation (surrogate's
+/// Spearman on held-out architectures) chose 0.5; the leave-one-task-out search prefers 0.8, which
+/// ends xfer(nao)'s loss to plain nao on cora (bench/RESULTS.md, "target_share = 0.8").
+pub const DEFAULT_TARGET_SHARE: f64 = 0.8;
+/// `residual_lr` left unset, for an optimizer without a surrogate (`predict`): this many times
+/// `lr`. A policy's heads take a few steps per told batch (rl-controller: 4), against a
+/// surrogate's epochs over the whole pooled history; at `lr` the target's residual barely moves in
+/// 100 evaluations, and the policy keeps sampling where the sources point (bench/RESULTS.md,
+/// "xfer(rl-controller) and the residual's learning rate").
+pub const POLICY_RESIDUAL_LR_FACTOR: f64 = 100.0;
+
+/// The parameters, validated.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "RawParams")]
+pub struct XferParams {
+    /// XferNAS phase 1 → 2: start points come from the best *source* architectures until the
+    /// target has this many successful observations, then from the best target ones.
+    pub phase_switch: u32,
+    /// Per-task normalisation of the metric before the histories are pooled.
+    pub normalise: Normalise,
+    /// Share of a surrogate's prediction loss carried by the target's rows, in [0, 1); 0 = every
+    /// row weighs the same (see `TransferPlan::target_share`).
+    pub target_share: f64,
+    /// Hidden widths of each residual MLP (empty = one linear layer).
+    pub residual_hidden: Vec<u32>,
+    /// Adam learning rate of the universal part.
+    pub lr: f64,
+    /// Adam weight decay of the universal part.
+    pub weight_decay: f64,
+    /// Adam learning rate of the residuals; `None` until [`XferParams::for_inner`] chooses it
+    /// by the wrapped optimizer's kind (`lr` where unknown).
+    pub residual_lr: Option<f64>,
+    /// Adam weight decay of the residuals.
+    pub residual_weight_decay: f64,
+    /// L2 penalty `residual_l2 · Σ‖W‖²` on the weight matrices of the residuals, part of the loss
+    /// of every step that used them, so shared signal flows through the universal part.
+    pub residual_l2: f64,
+    /// Where the heads' tensors live.
+    pub device: Device,
+}
+
+impl Default for XferParams {
+    fn default() -> Self {
+        XferParams {
+            phase_switch: DEFAULT_PHASE_SWITCH,
+            normalise: Normalise::MIN_MAX,
+            target_share: DEFAULT_TARGET_SHARE,
+            residual_hidden: DEFAULT_RESIDUAL_HIDDEN.to_vec(),
+            lr: DEFAULT_LR,
+            weight_decay: DEFAULT_WEIGHT_DECAY,
+            residual_lr: None,
+            residual_weight_decay: DEFAULT_WEIGHT_DECAY,
+            residual_l2: DEFAULT_RESIDUAL_L2,
+            device: Device::Cpu,
+        }
+    }
+}
+
+impl XferParams {
+    /// The residuals' learning rate: as set, else `lr`.
+    pub fn residual_lr(&self) -> f64 {
+        self.residual_lr.unwrap_or(self.lr)
+    }
+
+    /// Fills an unset `residual_lr` by what `inner` is: `lr` for a surrogate (capability
+    /// `predict`), [`POLICY_RESIDUAL_LR_FACTOR`]`·lr` for anything else (a policy).
+    pub fn for_inner(mut self, inner: &PluginInfo) -> Self {
+        if self.residual_lr.is_none() {
+            let factor = if inner.has(capability::PREDICT) {
+                1.0
+            } else {
+                POLICY_RESIDUAL_LR_FACTOR
+            };
+            self.residual_lr = Some(factor * self.lr);
+        }
+        self
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum NormaliseName {
+    Minmax,
+    Rank,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParams {
+    #[serde(default = "default_phase_switch")]
+    phase_switch: u32,
+    #[serde(default = "default_normalise")]
+    normalise: NormaliseName,
+    #[serde(default = "default_target_share")]
+    target_share: f64,
+    #[serde(default = "default_residual_hidden")]
+    residual_hidden: Vec<u32>,
+    #[serde(default = "default_lr")]
+    lr: f64,
+    #[serde(default = "default_weight_decay")]
+    weight_decay: f64,
+    /// Defaults to `lr`.
+    residual_lr: Option<f64>,
+    /// Defaults to `weight_decay`.
+    residual_weight_decay: Option<f64>,
+    #[serde(default = "default_residual_l2")]
+    residual_l2: f64,
+    #[serde(default = "default_device")]
+    device: String,
+}
+
+fn default_phase_switch() -> u32 {
+    DEFAULT_PHASE_SWITCH
+}
+fn default_normalise() -> NormaliseName {
+    NormaliseName::Minmax
+}
+fn default_target_share() -> f64 {
+    DEFAULT_TARGET_SHARE
+}
+fn default_residual_hidden() -> Vec<u32> {
+    DEFAULT_RESIDUAL_HIDDEN.to_vec()
+}
+fn default_lr() -> f64 {
+    DEFAULT_LR
+}
+fn default_weight_decay() -> f64 {
+    DEFAULT_WEIGHT_DECAY
+}
+fn default_residual_l2() -> f64 {
+    DEFAULT_RESIDUAL_L2
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+
+impl TryFrom<RawParams> for XferParams {
+    type Error = String;
+
+    fn try_from(raw: RawParams) -> Result<Self, String> {
+        if let Some(i) = raw.residual_hidden.iter().position(|&w| w == 0) {
+            return Err(format!(
+                "`residual_hidden[{i}]` is 0: every hidden width must be at least 1 (use [] for a linear residual)"
+            ));
+        }
+        if !(0.0..1.0).contains(&raw.target_share) {
+            return Err(format!(
+                "`target_share` is {}: it must be at least 0 and below 1 (0 = every row weighs the same)",
+                raw.target_share
+            ));
+        }
+        let lr = positive("lr", raw.lr)?;
+        let weight_decay = non_negative("weight_decay", raw.weight_decay)?;
+        let device =
+            xnas_tch::device::parse("device", &raw.device).map_err(|e| e.message().to_string())?;
+        Ok(XferParams {
+            phase_switch: raw.phase_switch,
+            normalise: match raw.normalise {
+                NormaliseName::Minmax => Normalise::MIN_MAX,
+                NormaliseName::Rank => Normalise::RANK,
+            },
+            target_share: raw.target_share,
+            residual_hidden: raw.residual_hidden,
+            lr,
+            weight_decay,
+            residual_lr: raw
+                .residual_lr
+                .map(|v| positive("residual_lr", v))
+                .transpose()?,
+            residual_weight_decay: non_negative(
+                "residual_weight_decay",
+                raw.residual_weight_decay.unwrap_or(weight_decay),
+            )?,
+            residual_l2: non_negative("residual_l2", raw.residual_l2)?,
+            device,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xnas_core::parse_params;
+
+    #[test]
+    fn defaults_and_inherited_residual_settings() {
+        let p: XferParams = parse_params("").unwrap();
+        assert_eq!(p, XferParams::default());
+        let p: XferParams = parse_params(
+            "lr = 0.01\nweight_decay = 0.0\nresidual_hidden = []\nnormalise = \"rank\"",
+        )
+        .unwrap();
+        assert_eq!((p.residual_lr(), p.residual_weight_decay), (0.01, 0.0));
+        assert!(p.residual_hidden.is_empty());
+        assert_eq!(p.normalise, Normalise::RANK);
+        let p: XferParams = parse_params("target_share = 0.0").unwrap();
+        assert_eq!(p.target_share, 0.0);
+        let p: XferParams = parse_params("lr = 0.01\nresidual_lr = 0.002").unwrap();
+        assert_eq!((p.lr, p.residual_lr), (0.01, Some(0.002)));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            ("phase_swich = 3", "phase_swich"),
+            ("normalise = \"zscore\"", "normalise"),
+            ("lr = 0.0", "lr"),
+            ("residual_lr = -1.0", "residual_lr"),
+            ("weight_decay = -0.1", "weight_decay"),
+            ("residual_l2 = nan", "residual_l2"),
+            ("residual_hidden = [16, 0]", "residual_hidden[1]"),
+            ("device = \"gpu\"", "device"),
+            ("phase_switch = -2", "phase_switch"),
+            ("target_share = 1.0", "target_share"),
+            ("target_share = -0.1", "target_share"),
+            ("target_share = nan", "target_share"),
+        ] {
+            let e = parse_params::<XferParams>(text).unwrap_err();
+            assert!(e.message().contains(&format!("`{key}")), "{text}: {e}");
+        }
+    }
+}

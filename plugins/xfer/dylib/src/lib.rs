@@ -1,2 +1,0 @@
-//! The `xfer` transfer plugin as a dynamic plugin library.
-xnas_core::export_plugins!(xnas_transfer_xfer::register);
