@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod plugins;
+pub mod pool;
 pub mod report;
 pub mod run;
 pub mod similarity;
