@@ -14,6 +14,7 @@
 use crate::compare::{plot, stats};
 use crate::config::{folder_of, toml_error, Experiment};
 use crate::error::{HostError, HostResult};
+use crate::plugins::assemble;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -197,7 +198,7 @@ fn prepare(target: &str, exp: Experiment, plugin_dirs: &[PathBuf]) -> HostResult
             ),
         ));
     }
-    let space = exp.create_space(&resolved.space)?;
+    let space = assemble::space(&exp, &resolved.space)?;
     Ok((target.to_string(), exp, resolved, space))
 }
 
@@ -380,7 +381,7 @@ pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<W
                     .flat_map(|o| o[..sk.min(o.len())].iter().cloned())
                     .collect();
                 let model_seed = derive_seed(derive_seed(seed, MODEL_TAG), (ci * 1000 + cj) as u64);
-                let mut opt = crate::run::build_optimizer(
+                let mut opt = assemble::optimizer(
                     exp, resolved, space, target, &sources, history, model_seed,
                 )?;
                 let told: Vec<Observation> = pool[..tk]
@@ -388,12 +389,7 @@ pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<W
                     .enumerate()
                     .map(|(j, (g, m))| observation(j as u64, target, g, *m))
                     .collect();
-                let plugin = |e: PluginError| HostError::Plugin {
-                    name: resolved.optimizer.name().to_string(),
-                    kind: "optimizer",
-                    origin: resolved.optimizer.origin.describe(),
-                    error: e,
-                };
+                let plugin = |e: PluginError| resolved.optimizer.error(e);
                 opt.tell(&told).map_err(plugin)?;
                 let pred = opt.predict(&held_genomes).map_err(plugin)?;
                 if pred.len() != held_genomes.len() {

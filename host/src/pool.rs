@@ -128,7 +128,10 @@ impl<J: Send + 'static, R: Send + 'static> Pool<J, R> {
         }
         let mut outcome = Ok(());
         while running > 0 {
-            let (index, result) = t.done.recv().expect("worker threads live as long as the pool");
+            let (index, result) = t
+                .done
+                .recv()
+                .expect("worker threads live as long as the pool");
             running -= 1;
             if outcome.is_err() {
                 continue; // draining after an error
@@ -191,7 +194,11 @@ mod tests {
                 got.sort_by_key(|(i, _)| *i);
                 assert_eq!(got.len(), 10);
                 for (i, r) in got {
-                    let want = if i == 3 { Err(Panicked) } else { Ok((i * i) as u64) };
+                    let want = if i == 3 {
+                        Err(Panicked)
+                    } else {
+                        Ok((i * i) as u64)
+                    };
                     assert_eq!(r, want, "{workers} workers, job {i}");
                 }
             }
@@ -220,13 +227,20 @@ mod tests {
         pool.run(0..30, |i, _| {
             seen.push(i);
             // Whichever finishes first stops the pool.
-            Ok::<_, Infallible>(if seen.len() == 1 { Flow::Stop } else { Flow::Continue })
+            Ok::<_, Infallible>(if seen.len() == 1 {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
         })
         .unwrap();
         seen.sort_unstable();
         assert_eq!(seen, [0, 1, 2], "the three started jobs, no more");
 
-        let err = pool.run(0..30, |i, _| if i == 1 { Err(i) } else { Ok(Flow::Continue) });
+        let err = pool.run(
+            0..30,
+            |i, _| if i == 1 { Err(i) } else { Ok(Flow::Continue) },
+        );
         assert_eq!(err, Err(1));
         // Nothing of the failed batch is left over for the next one.
         assert_eq!(collect(&mut pool, vec![7]), [(0, Ok(7))]);

@@ -1,4 +1,4 @@
-//! Task similarity: building an experiment's similarity plugin, and `xnas similarity FILE`, which
+//! Task similarity: using an experiment's similarity plugin, and `xnas similarity FILE`, which
 //! embeds every task of the file, prints the distance matrix and draws it as a heat map.
 //!
 //! A measure with the `landmarks` capability does not read data itself: it names architectures,
@@ -6,69 +6,16 @@
 //! task from those scores. In a run those evaluations are trials (see `run::sources`); here they
 //! are evaluated directly and not stored.
 
-use crate::config::validate::{data_dir, Resolved};
-use crate::config::{params_text, Experiment};
+use crate::config::validate::Resolved;
+use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
 use crate::executor::{Finished, LocalPool};
-use crate::plugins::PluginEntry;
+use crate::plugins::{assemble, PluginEntry};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::*;
-
-/// The similarity section's parameters, with `tasks` defaulting to the search space's `tasks`
-/// table (the datasets a trainable space reads), so the user names each dataset once.
-pub(crate) fn params(exp: &Experiment) -> String {
-    let f = &exp.file;
-    let Some(section) = &f.similarity else {
-        return String::new();
-    };
-    let mut table = section
-        .params
-        .as_ref()
-        .map(|p| p.get_ref().clone())
-        .unwrap_or_default();
-    if !table.contains_key("tasks") {
-        if let Some(tasks) = f
-            .search_space
-            .params
-            .as_ref()
-            .and_then(|p| p.get_ref().get("tasks"))
-        {
-            table.insert("tasks".into(), tasks.clone());
-        }
-    }
-    toml::to_string(&table).unwrap_or_else(|_| params_text(section.params.as_ref()))
-}
-
-pub(crate) fn plugin_error(entry: &PluginEntry, error: PluginError) -> HostError {
-    HostError::Plugin {
-        name: entry.name().to_string(),
-        kind: "similarity",
-        origin: entry.origin.describe(),
-        error,
-    }
-}
-
-/// Creates the experiment's similarity plugin.
-pub(crate) fn create(
-    exp: &Experiment,
-    entry: &PluginEntry,
-    space: &SpaceBox,
-    seed: u64,
-) -> HostResult<SimilarityBox> {
-    let init = SimilarityInit {
-        space: space.clone(),
-        tasks: exp.tasks().into_iter().map(Into::into).collect(),
-        seed,
-        base_dir: exp.base_dir.display().to_string().into(),
-        data_dir: data_dir().display().to_string().into(),
-    };
-    entry
-        .create_similarity(&params(exp), &init)
-        .map_err(|e| plugin_error(entry, e))
-}
 
 /// The landmark architectures of a measure that declares them (checked valid in the space).
 pub(crate) fn landmarks(
@@ -79,23 +26,17 @@ pub(crate) fn landmarks(
     if !entry.info.has(capability::LANDMARKS) {
         return Ok(None);
     }
-    let genomes = sim.landmarks().map_err(|e| plugin_error(entry, e))?;
+    let genomes = sim.landmarks().map_err(|e| entry.error(e))?;
     if genomes.is_empty() {
-        return Err(plugin_error(
-            entry,
-            PluginError::other("declares landmarks but named none"),
-        ));
+        return Err(entry.error(PluginError::other("declares landmarks but named none")));
     }
     let mut canonical = Vec::with_capacity(genomes.len());
     for g in genomes {
         let arch = space.canonical(&g).map_err(|e| {
-            plugin_error(
-                entry,
-                PluginError::other(format!(
-                    "landmark architecture {g:?} is not valid in the search space: {}",
-                    e.message()
-                )),
-            )
+            entry.error(PluginError::other(format!(
+                "landmark architecture {g:?} is not valid in the search space: {}",
+                e.message()
+            )))
         })?;
         canonical.push(arch.genome.to_vec());
     }
@@ -124,7 +65,7 @@ pub(crate) fn embed_task(
     match embedded {
         Ok(e) => Ok(Ok(e)),
         Err(e) if e.kind == ErrorKind::EVALUATION => Ok(Err(e)),
-        Err(e) => Err(plugin_error(entry, e)),
+        Err(e) => Err(entry.error(e)),
     }
 }
 
@@ -160,7 +101,7 @@ pub fn matrix(
         ))
     })?;
     let seed = derive_seed(exp.file.experiment.seed, crate::run::SIMILARITY_SEED_TAG);
-    let mut sim = create(exp, entry, space, seed)?;
+    let mut sim = assemble::similarity(exp, entry, space, seed)?;
     let tasks = exp.tasks();
     let lm = landmarks(entry, &mut sim, space)?;
     let mut pool = LocalPool::new(space.clone(), workers.max(1));
@@ -222,7 +163,7 @@ pub fn matrix(
             } else if i != j {
                 distances[i][j] = sim
                     .distance(&embeddings[i], &embeddings[j])
-                    .map_err(|e| plugin_error(entry, e))?;
+                    .map_err(|e| entry.error(e))?;
             }
         }
     }

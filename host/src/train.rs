@@ -13,15 +13,14 @@
 //! `--device`, `--set KEY=VALUE`). The result lands in the output directory as `train.json`
 //! and `curve.csv`.
 
-use crate::config::validate::data_dir;
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
-use crate::plugins::{default_search_dirs, Registry, Source};
+use crate::plugins::{assemble, default_search_dirs, Registry, Source};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xnas_core::abi_stable::std_types::{RNone, RString};
-use xnas_core::{capability, derive_seed, EvalRequest, PluginKind, SearchSpace, SpaceInit};
+use xnas_core::abi_stable::std_types::RNone;
+use xnas_core::{capability, derive_seed, EvalRequest, PluginKind, SearchSpace};
 
 /// An architecture file.
 #[derive(Debug, Deserialize)]
@@ -252,27 +251,17 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
             plan.space
         )));
     }
-    let plugin_err = |error| HostError::Plugin {
-        name: plan.space.clone(),
-        kind: "search space",
-        origin: entry.origin.describe(),
-        error,
-    };
     let params_text = toml::to_string(&plan.params).unwrap_or_default();
-    let init = SpaceInit {
-        tasks: vec![RString::from(plan.task.as_str())].into(),
-        base_dir: plan.base_dir.display().to_string().into(),
-        data_dir: data_dir().display().to_string().into(),
-    };
-    let space = entry
-        .create_space(&params_text, &init)
-        .map_err(|e| match e.kind {
+    let tasks = [plan.task.clone()];
+    let space = assemble::space_with(entry, &params_text, &tasks, &plan.base_dir).map_err(|e| {
+        match e.kind {
             // Bad parameters or a task without data: bad input, exit 2.
             xnas_core::ErrorKind::UNKNOWN_TASK | xnas_core::ErrorKind::DATA => {
                 usage(format!("search space `{}`: {}", plan.space, e.message()))
             }
-            _ => plugin_err(e),
-        })?;
+            _ => entry.error(e),
+        }
+    })?;
     let genome = space.parse(&plan.arch).map_err(|e| {
         usage(format!(
             "{}: the architecture is not one of this `{}` space: {}",
@@ -300,7 +289,7 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
         budget: RNone,
     };
     let start = Instant::now();
-    let result = space.evaluate(&request).map_err(plugin_err)?;
+    let result = space.evaluate(&request).map_err(|e| entry.error(e))?;
     let seconds = start.elapsed().as_secs_f64();
     let extras: serde_json::Value = if result.extras.is_empty() {
         serde_json::Value::Null

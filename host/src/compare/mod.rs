@@ -14,6 +14,7 @@ pub mod summary;
 
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
+use crate::plugins::assemble;
 use crate::pool::{Flow, Pool};
 use crate::store::Store;
 use plan::{Plan, PlannedRun};
@@ -77,9 +78,7 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
             .map_err(|e| in_variant(r, e))?;
         // Source knowledge from files and runs depends on the target only.
         if previewed.insert(r.target.clone()) {
-            let space = exp
-                .create_space(&resolved.space)
-                .map_err(|e| in_variant(r, e))?;
+            let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
             crate::run::knowledge::preview(&exp, &space, resolved.space.name())
                 .map_err(|e| in_variant(r, e))?;
         }
@@ -231,10 +230,14 @@ fn execute(todo: &[&PlannedRun], out: &Path, jobs: usize, opts: &CompareOptions)
     let bar = crate::run::progress::count_bar(opts.quiet, todo.len(), "compare", "runs");
     let runs: Vec<PlannedRun> = todo.iter().map(|r| (*r).clone()).collect();
     let (dir, options, started) = (out.to_path_buf(), opts.clone(), bar.clone());
-    let mut pool = Pool::new("xnas-compare", jobs.min(todo.len()), move |r: PlannedRun| {
-        started.set_message(format!("{} {} seed {}", r.target, r.variant, r.seed));
-        run_one(&r, &dir, &options)
-    });
+    let mut pool = Pool::new(
+        "xnas-compare",
+        jobs.min(todo.len()),
+        move |r: PlannedRun| {
+            started.set_message(format!("{} {} seed {}", r.target, r.variant, r.seed));
+            run_one(&r, &dir, &options)
+        },
+    );
     let mut failures = Vec::new();
     let handled = pool.run(runs.clone(), |i, result| {
         let mut flow = Flow::Continue;

@@ -48,9 +48,8 @@ impl LocalPool {
     ) -> Result<(), E> {
         self.pool.run(requests, |index, evaluated| {
             // Plugin panics are caught inside the plugin; this is the host's own.
-            let (result, wall_s) = evaluated.unwrap_or_else(|panicked| {
-                (Err(PluginError::other(panicked.to_string())), 0.0)
-            });
+            let (result, wall_s) = evaluated
+                .unwrap_or_else(|panicked| (Err(PluginError::other(panicked.to_string())), 0.0));
             on_done(Finished {
                 index,
                 result,

@@ -771,7 +771,6 @@ impl Runner {
         let sampled = self.evaluate_planned(
             stored,
             |r| {
-                let space_name = r.resolved.space.name().to_string();
                 let mut specs = Vec::new();
                 for (ti, task) in sources.iter().enumerate() {
                     for j in 0..per_task {
@@ -782,7 +781,7 @@ impl Runner {
                         let genome = r
                             .space
                             .sample(seed)
-                            .map_err(|e| r.plugin_err(&space_name, "search space", e))?;
+                            .map_err(|e| r.resolved.space.error(e))?;
                         specs.push(r.spec(SAMPLED_BATCH, Role::Source, task, genome, None));
                     }
                 }

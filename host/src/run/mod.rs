@@ -7,17 +7,17 @@ pub(crate) mod progress;
 pub(crate) mod sources;
 
 use crate::config::validate::Resolved;
-use crate::config::{params_text, Experiment};
+use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
 use crate::executor::{Finished, LocalPool};
-use crate::plugins::{Registry, Source};
+use crate::plugins::{assemble, Registry, Source};
 use crate::report;
 use crate::store::{genome_text, Outcome, Role, Status, Store, TrialRecord, TrialSpec};
 use progress::Progress;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xnas_core::abi_stable::std_types::{RNone, ROption, RVec};
+use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::*;
 
 /// Options from the command line.
@@ -78,7 +78,7 @@ pub fn discover(exp: &Experiment, extra_dirs: &[PathBuf]) -> Registry {
 pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
-    let space = exp.create_space(&resolved.space)?;
+    let space = assemble::space(&exp, &resolved.space)?;
     // Missing source runs or files, bad rows and the target's data are refused before a run
     // directory is made (the run reads them again, for the sources it finally uses).
     knowledge::preview(&exp, &space, resolved.space.name())?;
@@ -141,7 +141,7 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
 
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
-    let space = exp.create_space(&resolved.space)?;
+    let space = assemble::space(&exp, &resolved.space)?;
     Runner::new(exp, resolved, space, store, run_dir, &opts)?.execute()
 }
 
@@ -249,23 +249,6 @@ impl Runner {
             self.last_elapsed_write = Instant::now();
         }
         Ok(())
-    }
-
-    fn plugin_err(&self, name: &str, kind: &'static str, error: PluginError) -> HostError {
-        let r = &self.resolved;
-        let entry = match kind {
-            "search space" => Some(&r.space),
-            "optimizer" => Some(&r.optimizer),
-            "transfer" => r.transfer.as_ref(),
-            _ => r.similarity.as_ref(),
-        };
-        let origin = entry.map_or_else(|| "unknown library".to_string(), |e| e.origin.describe());
-        HostError::Plugin {
-            name: name.to_string(),
-            kind,
-            origin,
-            error,
-        }
     }
 
     /// Builds a trial spec: canonicalises the proposal (an invalid one is kept, marked invalid).
@@ -474,7 +457,15 @@ impl Runner {
         let history = self.source_knowledge(&sources, &records, &progress)?;
 
         // 2. The optimizer, decorated by the transfer plugin when there is one.
-        let mut optimizer = self.build_optimizer(&sources, history)?;
+        let mut optimizer = assemble::optimizer(
+            &self.exp,
+            &self.resolved,
+            &self.space,
+            &self.target,
+            &sources,
+            history,
+            derive_seed(self.seed, OPTIMIZER_SEED_TAG),
+        )?;
         let opt_name = self.exp.optimizer_name().get_ref().clone();
 
         // 3. Replay what the store holds for the target.
@@ -510,7 +501,7 @@ impl Runner {
             } else {
                 optimizer
                     .ask(trials.len())
-                    .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?
+                    .map_err(|e| self.resolved.optimizer.error(e))?
             };
             if asked.len() != trials.len() {
                 return Err(HostError::Run(format!(
@@ -551,7 +542,7 @@ impl Runner {
                 .collect();
             optimizer
                 .tell(&obs)
-                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+                .map_err(|e| self.resolved.optimizer.error(e))?;
         }
 
         // 4. Search until the budget is spent.
@@ -567,20 +558,16 @@ impl Runner {
             let n = remaining.min(batch_size) as usize;
             let proposals = optimizer
                 .ask(n)
-                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+                .map_err(|e| self.resolved.optimizer.error(e))?;
             if proposals.is_empty() {
                 tracing::warn!("optimizer `{opt_name}` proposed nothing: stopping early");
                 break;
             }
             if proposals.len() > n {
-                return Err(self.plugin_err(
-                    &opt_name,
-                    "optimizer",
-                    PluginError::other(format!(
-                        "asked for {n} architectures, it proposed {}",
-                        proposals.len()
-                    )),
-                ));
+                return Err(self.resolved.optimizer.error(PluginError::other(format!(
+                    "asked for {n} architectures, it proposed {}",
+                    proposals.len()
+                ))));
             }
             let batch = last_batch + 1;
             last_batch = batch;
@@ -606,7 +593,7 @@ impl Runner {
                 .collect();
             optimizer
                 .tell(&obs)
-                .map_err(|e| self.plugin_err(&opt_name, "optimizer", e))?;
+                .map_err(|e| self.resolved.optimizer.error(e))?;
             if has_state {
                 match optimizer.save_state() {
                     Ok(state) => self.store.save_optimizer_state(batch, &state)?,
@@ -615,7 +602,7 @@ impl Runner {
                         tracing::info!("optimizer state is not saved ({e}); resume will replay");
                         has_state = false;
                     }
-                    Err(e) => return Err(self.plugin_err(&opt_name, "optimizer", e)),
+                    Err(e) => return Err(self.resolved.optimizer.error(e)),
                 }
             }
             done_evals += specs.len() as u64;
@@ -649,95 +636,12 @@ impl Runner {
             Some((batch, state)) => {
                 optimizer
                     .load_state(&state)
-                    .map_err(|e| self.plugin_err(self.resolved.optimizer.name(), "optimizer", e))?;
+                    .map_err(|e| self.resolved.optimizer.error(e))?;
                 Ok(Some(batch))
             }
             None => Ok(None),
         }
     }
-
-    fn build_optimizer(
-        &mut self,
-        sources: &[String],
-        history: Vec<Observation>,
-    ) -> HostResult<OptimizerBox> {
-        let opt_seed = derive_seed(self.seed, OPTIMIZER_SEED_TAG);
-        build_optimizer(
-            &self.exp,
-            &self.resolved,
-            &self.space,
-            &self.target,
-            sources,
-            history,
-            opt_seed,
-        )
-    }
-}
-
-/// The optimizer of an experiment, decorated by its transfer plugin when it has one.
-pub(crate) fn build_optimizer(
-    exp: &Experiment,
-    resolved: &Resolved,
-    space: &SpaceBox,
-    target: &str,
-    sources: &[String],
-    history: Vec<Observation>,
-    opt_seed: u64,
-) -> HostResult<OptimizerBox> {
-    let plugin_err = |name: &str, kind: &'static str, error: PluginError| {
-        let entry = match kind {
-            "optimizer" => Some(&resolved.optimizer),
-            _ => resolved.transfer.as_ref(),
-        };
-        HostError::Plugin {
-            name: name.to_string(),
-            kind,
-            origin: entry.map_or_else(|| "unknown library".to_string(), |e| e.origin.describe()),
-            error,
-        }
-    };
-    let mut init = OptimizerInit {
-        space: space.clone(),
-        target: target.into(),
-        sources: sources.iter().map(|s| s.as_str().into()).collect(),
-        history: history.into(),
-        seed: opt_seed,
-        heads: RNone,
-        base_dir: exp.base_dir.display().to_string().into(),
-    };
-    let opt_entry = resolved.optimizer.clone();
-    let params = params_text(exp.optimizer_params());
-    let Some(t_entry) = resolved.transfer.clone() else {
-        return opt_entry
-            .create_optimizer(&params, &init)
-            .map_err(|e| plugin_err(opt_entry.name(), "optimizer", e));
-    };
-    let t_params = params_text(exp.file.transfer.as_ref().and_then(|t| t.params.as_ref()));
-    let t_init = TransferInit {
-        inner: opt_entry.info.clone(),
-        target: init.target.clone(),
-        sources: init.sources.clone(),
-        seed: derive_seed(opt_seed, 1),
-    };
-    let mut transfer = t_entry
-        .create_transfer(&t_params, &t_init)
-        .map_err(|e| plugin_err(t_entry.name(), "transfer", e))?;
-    let heads = transfer
-        .head_factory()
-        .map_err(|e| plugin_err(t_entry.name(), "transfer", e))?;
-    tracing::info!(
-        "transfer `{}` decorates `{}` with heads: {}",
-        t_entry.name(),
-        opt_entry.name(),
-        heads.describe()
-    );
-    init.heads = ROption::RSome(heads);
-    let inner = opt_entry
-        .create_optimizer(&params, &init)
-        .map_err(|e| plugin_err(opt_entry.name(), "optimizer", e))?;
-    transfer
-        .wrap(inner, &init)
-        .map_err(|e| plugin_err(t_entry.name(), "transfer", e))
 }
 
 /// `xnas report`: rebuilds the run directory's reports from its store.
@@ -758,7 +662,7 @@ pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<re
     let best_possible = exp
         .resolve_plugins(&registry)
         .ok()
-        .and_then(|r| exp.create_space(&r.space).ok())
+        .and_then(|r| assemble::space(&exp, &r.space).ok())
         .and_then(|s| s.best_metric(exp.file.tasks.target.get_ref()));
     let workers = store
         .meta("workers")?

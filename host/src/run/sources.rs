@@ -10,6 +10,7 @@
 use super::progress::Progress;
 use super::Runner;
 use crate::error::{HostError, HostResult};
+use crate::plugins::assemble;
 use crate::similarity;
 use crate::store::{Role, Status, TrialRecord, TrialSpec};
 use std::collections::BTreeMap;
@@ -46,8 +47,8 @@ pub(super) fn ranked_sources(
         (Some(entry), Some(section)) => {
             let top_k = section.top_k.as_ref().map(|k| *k.get_ref());
             let seed = derive_seed(r.seed, super::SIMILARITY_SEED_TAG);
-            let mut sim = similarity::create(&r.exp, &entry, &r.space, seed)?;
-            let err = |e| similarity::plugin_error(&entry, e);
+            let mut sim = assemble::similarity(&r.exp, &entry, &r.space, seed)?;
+            let err = |e| entry.error(e);
             let landmarks = similarity::landmarks(&entry, &mut sim, &r.space)?;
             let mut scores = match &landmarks {
                 Some(genomes) => {
