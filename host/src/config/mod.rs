@@ -378,10 +378,15 @@ impl Experiment {
 
     /// Every task id of the experiment: target first, then sources.
     pub fn tasks(&self) -> Vec<String> {
-        let t = &self.file.tasks;
-        std::iter::once(t.target.get_ref().clone())
-            .chain(t.sources.iter().map(|s| s.get_ref().clone()))
-            .collect()
+        let mut tasks = vec![self.file.tasks.target.get_ref().clone()];
+        tasks.extend(self.sources());
+        tasks
+    }
+
+    /// The source tasks as listed.
+    pub fn sources(&self) -> Vec<String> {
+        let sources = &self.file.tasks.sources;
+        sources.iter().map(|s| s.get_ref().clone()).collect()
     }
 
     /// Resolves a path from the file against its directory.

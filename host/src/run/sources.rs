@@ -8,7 +8,7 @@
 //! knowledge). Persisted like any trial, so a killed run resumes without evaluating them again.
 
 use super::progress::Progress;
-use super::Runner;
+use super::runner::Runner;
 use crate::error::{HostError, HostResult};
 use crate::plugins::assemble;
 use crate::similarity;
@@ -35,14 +35,7 @@ pub(super) fn ranked_sources(
         return Ok((sources, false));
     }
     let mut evaluated = false;
-    let listed: Vec<String> = r
-        .exp
-        .file
-        .tasks
-        .sources
-        .iter()
-        .map(|s| s.get_ref().clone())
-        .collect();
+    let listed = r.exp.sources();
     let chosen = match (r.resolved.similarity.clone(), &r.exp.file.similarity) {
         (Some(entry), Some(section)) => {
             let top_k = section.top_k.as_ref().map(|k| *k.get_ref());
