@@ -4,11 +4,13 @@
 //! [`config`] (experiment file) → [`plugins`] (registry, loading) → [`run`] (the ask/evaluate/tell
 //! loop, resume) → [`executor`] (workers) → [`store`] (SQLite) → [`report`] (CSV, JSON, plots).
 //! [`compare`] runs many experiments (variants × targets × seeds) and compares them;
-//! [`ablation`] measures how well a transferred surrogate ranks held-out architectures;
+//! [`ablation`] measures how well a transferred surrogate ranks held-out architectures (both
+//! share [`stats`], [`chart`] and the worker [`pool`] the executor runs on);
 //! [`train`] trains one architecture to the end with a trainable space; [`similarity`] builds
 //! similarity plugins and draws task distance matrices.
 
 pub mod ablation;
+pub mod chart;
 pub mod compare;
 pub mod config;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod pool;
 pub mod report;
 pub mod run;
 pub mod similarity;
+pub mod stats;
 pub mod store;
 pub mod train;
 

@@ -302,11 +302,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Ablation { file, out } => {
-            let text = std::fs::read_to_string(file).map_err(|e| HostError::ConfigFile {
-                file: file.display().to_string(),
-                message: format!("cannot read the ablation file: {e}"),
-            })?;
-            let ab = xnas_host::ablation::parse(&text, file)?;
+            let (_, ab) = xnas_host::ablation::load(file)?;
             let dir = out
                 .clone()
                 .unwrap_or_else(|| Path::new("runs").join(&ab.name));

@@ -238,7 +238,7 @@ pub fn table(m: &Matrix) -> String {
 
 /// White (0) to dark blue (the largest distance), each cell labelled with its value.
 fn heatmap(m: &Matrix, path: &PathBuf, png: bool) -> Result<(), String> {
-    crate::report::plot::ensure_font()?;
+    crate::chart::ensure_font()?;
     let n = m.tasks.len() as u32;
     let size = (MARGIN + CELL * n + 40, MARGIN + CELL * n + 60);
     if png {

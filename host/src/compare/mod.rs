@@ -9,7 +9,6 @@
 
 pub mod plan;
 pub mod plot;
-pub mod stats;
 pub mod summary;
 
 use crate::config::Experiment;

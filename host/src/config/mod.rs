@@ -1,6 +1,7 @@
 //! Experiment files: the TOML schema (serde, unknown keys rejected) and the checks that need no
 //! plugin. Checks that need plugins live in [`validate`].
 
+pub mod template;
 pub mod validate;
 
 use crate::error::{HostError, HostResult};

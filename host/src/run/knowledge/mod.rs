@@ -32,7 +32,23 @@ use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use xnas_core::{Observation, SearchSpace, SpaceBox};
+use xnas_core::abi_stable::std_types::{RNone, RVec};
+use xnas_core::{Observation, SearchSpace, SpaceBox, TrialStatus};
+
+/// A successful observation known by its metric alone (no test metric, cost, budget or curve).
+pub fn successful(trial_id: u64, task: &str, genome: &[u32], metric: f64) -> Observation {
+    Observation {
+        trial_id,
+        task: task.into(),
+        genome: genome.to_vec().into(),
+        metric,
+        test_metric: RNone,
+        cost_seconds: 0.0,
+        budget: RNone,
+        curve: RVec::new(),
+        status: TrialStatus::OK,
+    }
+}
 
 /// First trial id of imported observations (2^62).
 pub const IMPORTED_TRIAL_ID_BASE: u64 = 1 << 62;
@@ -160,21 +176,9 @@ pub fn preview(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use xnas_core::abi_stable::std_types::{RNone, RVec};
-    use xnas_core::TrialStatus;
 
     pub(super) fn obs(task: &str, metric: f64) -> Observation {
-        Observation {
-            trial_id: 0,
-            task: task.into(),
-            genome: vec![1, 2].into(),
-            metric,
-            test_metric: RNone,
-            cost_seconds: 0.0,
-            budget: RNone,
-            curve: RVec::new(),
-            status: TrialStatus::OK,
-        }
+        successful(0, task, &[1, 2], metric)
     }
 
     pub(super) fn record(kind: OriginKind, obs: &[Observation]) -> OriginRecord {
