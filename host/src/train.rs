@@ -124,14 +124,14 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
         let summary_path = arch.join("summary.json");
         let text =
             std::fs::read_to_string(&summary_path).map_err(|e| HostError::io(&summary_path, e))?;
-        let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        let summary: crate::report::Summary = serde_json::from_str(&text).map_err(|e| {
             usage(format!(
                 "{}: not a run summary ({e}); run `xnas report {}` to rebuild it",
                 summary_path.display(),
                 arch.display()
             ))
         })?;
-        let best = summary["best"]["arch"].as_str().ok_or_else(|| {
+        let best = summary.best.map(|b| b.arch).ok_or_else(|| {
             usage(format!(
                 "{}: the run has no successful evaluation to train",
                 arch.display()
@@ -144,7 +144,7 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
             params: exp_params(&exp),
             base_dir: exp.base_dir.clone(),
             task: exp.file.tasks.target.get_ref().clone(),
-            arch: best.to_string(),
+            arch: best,
             sources: Vec::new(),
         }
     } else {
