@@ -13,7 +13,7 @@
 //! `--device`, `--set KEY=VALUE`). The result lands in the output directory as `train.json`
 //! and `curve.csv`.
 
-use crate::config::Experiment;
+use crate::config::{plugin_sources, Experiment};
 use crate::error::{HostError, HostResult};
 use crate::plugins::{assemble, default_search_dirs, Registry, Source};
 use serde::Deserialize;
@@ -91,17 +91,7 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
     let mut sources: Vec<Source> = opts.plugin_dirs.iter().cloned().map(Source::Dir).collect();
     let mut exp_sources = |exp: &Experiment, extra: Vec<PathBuf>| {
         sources.extend(extra.into_iter().map(Source::Dir));
-        let p = &exp.file.plugins;
-        sources.extend(
-            p.files
-                .iter()
-                .map(|f| Source::File(exp.resolve_path(f.get_ref()))),
-        );
-        sources.extend(
-            p.dirs
-                .iter()
-                .map(|d| Source::Dir(exp.resolve_path(d.get_ref()))),
-        );
+        sources.extend(plugin_sources(exp));
     };
     let exp_params = |exp: &Experiment| {
         exp.file

@@ -1,7 +1,7 @@
 //! The ablation file: its `[ablation]` section and the experiment it varies, one per target.
 
 use crate::config::template::{template, TemplateView};
-use crate::config::toml_error;
+use crate::config::{read_file, toml_error};
 use crate::error::{HostError, HostResult};
 use serde::Deserialize;
 use std::path::Path;
@@ -60,10 +60,7 @@ pub struct Ablation {
 
 /// Reads an ablation file: its text and what it says.
 pub fn load(file: &Path) -> HostResult<(String, Ablation)> {
-    let text = std::fs::read_to_string(file).map_err(|e| HostError::ConfigFile {
-        file: file.display().to_string(),
-        message: format!("cannot read the ablation file: {e}"),
-    })?;
+    let text = read_file(file, "ablation")?;
     let ablation = parse(&text, file)?;
     Ok((text, ablation))
 }

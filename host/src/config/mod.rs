@@ -6,6 +6,7 @@ pub mod template;
 pub mod validate;
 
 use crate::error::{HostError, HostResult};
+use crate::plugins::Source;
 use serde::Deserialize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -176,6 +177,28 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The text of an experiment, comparison or ablation file (`kind`), for messages.
+pub fn read_file(path: &Path, kind: &str) -> HostResult<String> {
+    std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
+        file: path.display().to_string(),
+        message: format!("cannot read the {kind} file: {e}"),
+    })
+}
+
+/// The plugin sources an experiment names (`[plugins] files`, then `dirs`), resolved.
+pub fn plugin_sources(exp: &Experiment) -> Vec<Source> {
+    let p = &exp.file.plugins;
+    let files = p
+        .files
+        .iter()
+        .map(|f| Source::File(exp.resolve_path(f.get_ref())));
+    let dirs = p
+        .dirs
+        .iter()
+        .map(|d| Source::Dir(exp.resolve_path(d.get_ref())));
+    files.chain(dirs).collect()
+}
+
 /// The folder of a file, canonical where it can be: relative paths in an experiment, comparison,
 /// ablation or architecture file are resolved against it.
 pub fn folder_of(file: &Path) -> PathBuf {
@@ -189,10 +212,7 @@ pub fn folder_of(file: &Path) -> PathBuf {
 impl Experiment {
     /// Reads and parses `path`; syntax errors, unknown keys and wrong types come back with their position.
     pub fn load(path: &Path) -> HostResult<Experiment> {
-        let text = std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
-            file: path.display().to_string(),
-            message: format!("cannot read the experiment file: {e}"),
-        })?;
+        let text = read_file(path, "experiment")?;
         Self::parse(text, path.to_path_buf(), folder_of(path))
     }
 

@@ -18,7 +18,7 @@ pub(crate) mod sources;
 
 pub use reports::rebuild_reports;
 
-use crate::config::Experiment;
+use crate::config::{plugin_sources, Experiment};
 use crate::error::{HostError, HostResult};
 use crate::plugins::{assemble, Registry, Source};
 use crate::report;
@@ -52,21 +52,11 @@ pub(crate) const SIMILARITY_SEED_TAG: u64 = u64::MAX - 2;
 
 /// Plugin discovery for an experiment: CLI dirs, the file's `[plugins]`, then the defaults.
 pub fn discover(exp: &Experiment, extra_dirs: &[PathBuf]) -> Registry {
-    let p = &exp.file.plugins;
     let sources: Vec<Source> = extra_dirs
         .iter()
         .cloned()
         .map(Source::Dir)
-        .chain(
-            p.files
-                .iter()
-                .map(|f| Source::File(exp.resolve_path(f.get_ref()))),
-        )
-        .chain(
-            p.dirs
-                .iter()
-                .map(|d| Source::Dir(exp.resolve_path(d.get_ref()))),
-        )
+        .chain(plugin_sources(exp))
         .chain(
             crate::plugins::default_search_dirs()
                 .into_iter()

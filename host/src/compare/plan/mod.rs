@@ -9,7 +9,7 @@ mod checks;
 mod runs;
 
 use crate::config::template::{template, TemplateView};
-use crate::config::toml_error;
+use crate::config::{folder_of, read_file, toml_error};
 use crate::error::{HostError, HostResult};
 use checks::{budgets, check_variants, pairs, seeds, targets};
 use runs::{run_file, set_base_dir};
@@ -154,11 +154,8 @@ impl Ctx<'_> {
 
 /// Parses a comparison file and expands it to its runs.
 pub fn load(path: &Path) -> HostResult<Plan> {
-    let text = std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
-        file: path.display().to_string(),
-        message: format!("cannot read the comparison file: {e}"),
-    })?;
-    parse(&text, path, &crate::config::folder_of(path))
+    let text = read_file(path, "comparison")?;
+    parse(&text, path, &folder_of(path))
 }
 
 pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {

@@ -18,7 +18,7 @@ use super::plan::Plan;
 use super::plot;
 use crate::error::{HostError, HostResult};
 use crate::report::{number, write_csv, write_json};
-use crate::stats::{Interval, Wilcoxon};
+use crate::stats::{self, Interval, Wilcoxon};
 use regret::Regrets;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -122,6 +122,21 @@ pub struct Summary {
     pub per_target: Vec<TargetResult>,
     pub overall: Vec<OverallVariant>,
     pub overall_pairs: Vec<OverallPair>,
+}
+
+/// Mean evaluations to the threshold of the plain variant over the transfer variant's, paired
+/// by seed (`plain[i]` and `transfer[i]` are one seed's), with its bootstrap interval; None
+/// without pairs.
+fn speedup(plain: &[f64], transfer: &[f64], plan: &Plan) -> Option<Interval> {
+    (!plain.is_empty()).then(|| {
+        stats::bootstrap_ratio_interval(
+            plain,
+            transfer,
+            plan.section.confidence,
+            RESAMPLES,
+            BOOTSTRAP_SEED,
+        )
+    })
 }
 
 /// What `write` produced.

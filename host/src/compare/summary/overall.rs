@@ -2,7 +2,7 @@
 //! target has its run), its average rank over targets, and each pair's speed-up and verdicts.
 
 use super::regret::{regret_at, Regrets};
-use super::{AtBudget, OverallPair, OverallVariant, TargetResult, BOOTSTRAP_SEED, RESAMPLES};
+use super::{speedup, AtBudget, OverallPair, OverallVariant, TargetResult};
 use crate::compare::plan::{Pair, Plan};
 use crate::stats;
 use std::collections::BTreeMap;
@@ -86,19 +86,10 @@ fn pair(plan: &Plan, r: &Regrets, p: &Pair, per_target: &[TargetResult]) -> Over
             })
             .collect()
     };
-    let speedup = (!seeds.is_empty()).then(|| {
-        stats::bootstrap_ratio_interval(
-            &needed(&p.plain),
-            &needed(&p.transfer),
-            plan.section.confidence,
-            RESAMPLES,
-            BOOTSTRAP_SEED,
-        )
-    });
     let mut o = OverallPair {
         transfer: p.transfer.clone(),
         plain: p.plain.clone(),
-        speedup,
+        speedup: speedup(&needed(&p.plain), &needed(&p.transfer), plan),
         better: Vec::new(),
         worse: Vec::new(),
         no_difference: Vec::new(),

@@ -4,8 +4,8 @@
 use super::collect::RunCurve;
 use super::regret::{evaluations_to, regret_at, Regrets};
 use super::{
-    AtBudget, EvaluationsToThreshold, PairResult, PairTest, TargetResult, VariantResult, ALPHA,
-    BOOTSTRAP_SEED, RESAMPLES,
+    speedup, AtBudget, EvaluationsToThreshold, PairResult, PairTest, TargetResult, VariantResult,
+    ALPHA,
 };
 use crate::compare::plan::{Pair, Plan};
 use crate::stats::{self, Wilcoxon};
@@ -97,19 +97,10 @@ fn pair(plan: &Plan, r: &Regrets, t: &str, p: &Pair, threshold: f64) -> PairResu
             .filter_map(|s| r.evaluations(t, v, *s, threshold))
             .collect()
     };
-    let speedup = (!common.is_empty()).then(|| {
-        stats::bootstrap_ratio_interval(
-            &needed(&p.plain),
-            &needed(&p.transfer),
-            plan.section.confidence,
-            RESAMPLES,
-            BOOTSTRAP_SEED,
-        )
-    });
     PairResult {
         transfer: p.transfer.clone(),
         plain: p.plain.clone(),
-        speedup,
+        speedup: speedup(&needed(&p.plain), &needed(&p.transfer), plan),
         tests: plan
             .budgets
             .iter()
