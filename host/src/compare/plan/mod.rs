@@ -12,7 +12,7 @@ use crate::config::template::{template, TemplateView};
 use crate::config::{folder_of, read_file, toml_error};
 use crate::error::{HostError, HostResult};
 use checks::{budgets, check_variants, pairs, seeds, targets};
-use runs::{run_file, set_base_dir};
+use runs::{planned_runs, set_base_dir};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Table;
@@ -216,25 +216,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
     let seeds = seeds(&section, view.experiment.seed.unwrap_or(0) as u64, &ctx)?;
     let budgets = budgets(&section, budget, &ctx)?;
 
-    let mut runs = Vec::new();
-    for (target, sources) in &targets {
-        for v in &section.variants {
-            for &seed in &seeds {
-                let dir = PathBuf::from("runs")
-                    .join(slug(target))
-                    .join(slug(&v.name))
-                    .join(format!("seed-{seed}"));
-                let experiment = run_file(&template, &name, v, target, sources, seed);
-                runs.push(PlannedRun {
-                    target: target.clone(),
-                    variant: v.name.clone(),
-                    seed,
-                    dir,
-                    experiment,
-                });
-            }
-        }
-    }
+    let runs = planned_runs(&template, &name, &section.variants, &targets, &seeds);
     Ok(Plan {
         name,
         variants,

@@ -1,12 +1,41 @@
 //! The experiment file of each run: the comparison file's experiment part with the run's name,
 //! seed, target, sources and variant sections.
 
-use super::VariantSpec;
-use std::path::Path;
+use super::{slug, PlannedRun, VariantSpec};
+use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
+/// Every (target, variant, seed) of the comparison, in that order, with its directory and file.
+pub(super) fn planned_runs(
+    template: &Table,
+    name: &str,
+    variants: &[VariantSpec],
+    targets: &[(String, Vec<String>)],
+    seeds: &[u64],
+) -> Vec<PlannedRun> {
+    let mut runs = Vec::new();
+    for (target, sources) in targets {
+        for v in variants {
+            for &seed in seeds {
+                let dir = PathBuf::from("runs")
+                    .join(slug(target))
+                    .join(slug(&v.name))
+                    .join(format!("seed-{seed}"));
+                runs.push(PlannedRun {
+                    target: target.clone(),
+                    variant: v.name.clone(),
+                    seed,
+                    dir,
+                    experiment: run_file(template, name, v, target, sources, seed),
+                });
+            }
+        }
+    }
+    runs
+}
+
 /// The experiment file of one run.
-pub(super) fn run_file(
+fn run_file(
     template: &Table,
     name: &str,
     v: &VariantSpec,

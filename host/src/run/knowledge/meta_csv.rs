@@ -2,7 +2,7 @@
 //! columns found by their header names.
 
 use super::knowledge_err;
-use crate::error::HostResult;
+use crate::error::{HostError, HostResult};
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -45,172 +45,202 @@ pub fn read_meta_csv(
         .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(reader);
-    let at = |line: u64| format!("{name}:{line}");
     let headers = csv
         .headers()
-        .map_err(|e| knowledge_err(at(1), format!("cannot read the header: {e}")))?
+        .map_err(|e| knowledge_err(format!("{name}:1"), format!("cannot read the header: {e}")))?
         .clone();
-    if headers.iter().all(str::is_empty) {
-        return Err(knowledge_err(
-            at(1),
-            format!("the file is empty: it needs a header line naming the columns {META_COLUMNS}"),
-        ));
-    }
-    let names: Vec<&str> = headers
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}'))
-        .collect();
-    for (i, n) in names.iter().enumerate() {
-        if !n.is_empty() && names[..i].contains(n) {
-            return Err(knowledge_err(
-                at(1),
-                format!("column `{n}` appears twice in the header: keep one"),
-            ));
-        }
-    }
-    let find = |n: &str| names.iter().position(|h| *h == n);
-    let required = |n: &str| {
-        find(n).ok_or_else(|| {
-            knowledge_err(
-                at(1),
-                format!(
-                    "the header has no `{n}` column (it has: {}); the columns are {META_COLUMNS}",
-                    names.join(",")
-                ),
-            )
-        })
-    };
-    let (task_col, arch_col, metric_col) =
-        (required("task")?, required("arch")?, required("metric")?);
-    let test_col = find("test_metric");
-    let cost_col = find("cost_seconds").or_else(|| find("cost_s"));
-    let status_col = find("status");
-
+    let columns = Columns::of(&headers, name)?;
     let mut out = MetaRows::default();
     for record in csv.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            let message = match e.kind() {
-                csv::ErrorKind::UnequalLengths {
-                    expected_len, len, ..
-                } => format!(
-                    "the row has {len} fields and the header {expected_len}: give every column a \
-                     value (empty for a missing optional one) and quote fields that contain commas"
-                ),
-                csv::ErrorKind::Utf8 { .. } => {
-                    "the row is not valid UTF-8: save the file as UTF-8".into()
-                }
-                _ => format!("cannot read the row: {e}"),
-            };
-            knowledge_err(at(line), message)
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |col: usize| record.get(col).unwrap_or("");
-        let task = field(task_col);
+        let record = record.map_err(|e| row_error(&e, name))?;
+        let row = Row {
+            record: &record,
+            line: record.position().map_or(0, |p| p.line()),
+            columns: &columns,
+            name,
+        };
+        let task = row.field(columns.task);
         if task.is_empty() {
-            return Err(knowledge_err(
-                at(line),
-                "column `task` is empty: name the task the row was measured on",
-            ));
+            return Err(row.error("column `task` is empty: name the task the row was measured on"));
         }
         if task == target {
-            return Err(knowledge_err(
-                at(line),
-                format!(
-                    "the row is on the target task `{target}`: the target never counts as source \
-                     knowledge; remove the target's rows from the file (tasks.source_file)"
-                ),
-            ));
+            return Err(row.error(format!(
+                "the row is on the target task `{target}`: the target never counts as source \
+                 knowledge; remove the target's rows from the file (tasks.source_file)"
+            )));
         }
         if !sources.iter().any(|s| s == task) {
             *out.other_tasks.entry(task.to_string()).or_insert(0) += 1;
             continue;
         }
-        if let Some(col) = status_col {
-            match field(col) {
+        match row.observation()? {
+            Some(r) => out.rows.push(r),
+            None => out.not_ok += 1,
+        }
+    }
+    Ok(out)
+}
+
+/// Where the columns are.
+struct Columns<'h> {
+    names: Vec<&'h str>,
+    task: usize,
+    arch: usize,
+    metric: usize,
+    test_metric: Option<usize>,
+    cost: Option<usize>,
+    status: Option<usize>,
+}
+
+impl<'h> Columns<'h> {
+    fn of(headers: &'h csv::StringRecord, name: &str) -> HostResult<Columns<'h>> {
+        let err = |message: String| knowledge_err(format!("{name}:1"), message);
+        if headers.iter().all(str::is_empty) {
+            return Err(err(format!(
+                "the file is empty: it needs a header line naming the columns {META_COLUMNS}"
+            )));
+        }
+        let names: Vec<&str> = headers
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}'))
+            .collect();
+        for (i, n) in names.iter().enumerate() {
+            if !n.is_empty() && names[..i].contains(n) {
+                return Err(err(format!(
+                    "column `{n}` appears twice in the header: keep one"
+                )));
+            }
+        }
+        let find = |n: &str| names.iter().position(|h| *h == n);
+        let required = |n: &str| {
+            find(n).ok_or_else(|| {
+                err(format!(
+                    "the header has no `{n}` column (it has: {}); the columns are {META_COLUMNS}",
+                    names.join(",")
+                ))
+            })
+        };
+        Ok(Columns {
+            task: required("task")?,
+            arch: required("arch")?,
+            metric: required("metric")?,
+            test_metric: find("test_metric"),
+            cost: find("cost_seconds").or_else(|| find("cost_s")),
+            status: find("status"),
+            names,
+        })
+    }
+}
+
+/// A row the CSV reader refused, as one sentence naming its line.
+fn row_error(e: &csv::Error, name: &str) -> HostError {
+    let line = e.position().map_or(0, |p| p.line());
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!(
+            "the row has {len} fields and the header {expected_len}: give every column a \
+             value (empty for a missing optional one) and quote fields that contain commas"
+        ),
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8: save the file as UTF-8".into(),
+        _ => format!("cannot read the row: {e}"),
+    };
+    knowledge_err(format!("{name}:{line}"), message)
+}
+
+/// One row of a source task.
+struct Row<'a> {
+    record: &'a csv::StringRecord,
+    line: u64,
+    columns: &'a Columns<'a>,
+    name: &'a str,
+}
+
+impl Row<'_> {
+    fn field(&self, col: usize) -> &str {
+        self.record.get(col).unwrap_or("")
+    }
+
+    fn error(&self, message: impl Into<String>) -> HostError {
+        knowledge_err(format!("{}:{}", self.name, self.line), message)
+    }
+
+    /// An optional number; `what` says what to write instead of a bad one.
+    fn number(&self, col: usize, what: &str) -> HostResult<Option<f64>> {
+        let text = self.field(col);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Some(v)),
+            _ => Err(self.error(format!(
+                "column `{}`: `{text}` is not a finite number; write {what}",
+                self.columns.names[col]
+            ))),
+        }
+    }
+
+    /// The row as an observation; None when its `status` says it failed or is pending.
+    fn observation(&self) -> HostResult<Option<MetaRow>> {
+        let c = self.columns;
+        if let Some(col) = c.status {
+            match self.field(col) {
                 "ok" => {}
-                "failed" | "pending" => {
-                    out.not_ok += 1;
-                    continue;
-                }
+                "failed" | "pending" => return Ok(None),
                 other => {
-                    return Err(knowledge_err(
-                        at(line),
-                        format!(
+                    return Err(self.error(format!(
                         "column `status`: `{other}` is not `ok`, `failed` or `pending`; only `ok` \
-                             rows are used (or drop the column)"
-                    ),
-                    ))
+                         rows are used (or drop the column)"
+                    )))
                 }
             }
         }
-        let arch = field(arch_col);
+        let arch = self.field(c.arch);
         if arch.is_empty() {
-            return Err(knowledge_err(
-                at(line),
+            return Err(self.error(
                 "column `arch` is empty: give the architecture in the space's canonical text, as \
                  in the `arch` column of trials.csv",
             ));
         }
-        let number = |col: usize, what: &str| -> HostResult<Option<f64>> {
-            let text = field(col);
-            if text.is_empty() {
-                return Ok(None);
-            }
-            match text.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(Some(v)),
-                _ => Err(knowledge_err(
-                    at(line),
-                    format!(
-                        "column `{}`: `{text}` is not a finite number; write {what}",
-                        names[col]
-                    ),
-                )),
-            }
-        };
-        let metric = number(
-            metric_col,
-            "the validation metric as a number (higher is better)",
-        )?
-        .ok_or_else(|| {
-            knowledge_err(
-                at(line),
-                "column `metric` is empty: give the validation metric (leave out rows of failed \
-                 evaluations, or mark them with a `status` column saying `failed`)",
-            )
-        })?;
-        let test_metric = test_col
-            .map(|c| number(c, "the test metric as a number, or leave it empty"))
+        let metric = self
+            .number(
+                c.metric,
+                "the validation metric as a number (higher is better)",
+            )?
+            .ok_or_else(|| {
+                self.error(
+                    "column `metric` is empty: give the validation metric (leave out rows of \
+                     failed evaluations, or mark them with a `status` column saying `failed`)",
+                )
+            })?;
+        let test_metric = c
+            .test_metric
+            .map(|col| self.number(col, "the test metric as a number, or leave it empty"))
             .transpose()?
             .flatten();
-        let cost_s = match cost_col {
+        let cost_s = match c.cost {
             None => 0.0,
-            Some(c) => {
-                let cost = number(c, "the evaluation cost in seconds (≥ 0), or leave it empty")?
-                    .unwrap_or(0.0);
+            Some(col) => {
+                let what = "the evaluation cost in seconds (≥ 0), or leave it empty";
+                let cost = self.number(col, what)?.unwrap_or(0.0);
                 if cost < 0.0 {
-                    return Err(knowledge_err(
-                        at(line),
-                        format!(
-                            "column `{}`: {cost} is negative; write the evaluation cost in seconds \
-                             (≥ 0), or leave it empty",
-                            names[c]
-                        ),
-                    ));
+                    return Err(self.error(format!(
+                        "column `{}`: {cost} is negative; write {what}",
+                        c.names[col]
+                    )));
                 }
                 cost
             }
         };
-        out.rows.push(MetaRow {
-            line,
-            task: task.to_string(),
+        Ok(Some(MetaRow {
+            line: self.line,
+            task: self.field(c.task).to_string(),
             arch: arch.to_string(),
             metric,
             test_metric,
             cost_s,
-        });
+        }))
     }
-    Ok(out)
 }
 
 #[cfg(test)]
