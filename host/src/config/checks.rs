@@ -10,6 +10,13 @@ use toml::Spanned;
 impl Experiment {
     /// Checks that need no plugin: budget, batch, workers, tasks, transfer/optimizer pairing.
     pub(super) fn check_structure(&self) -> HostResult<()> {
+        self.check_limits()?;
+        self.check_tasks()?;
+        self.check_plugin_sections()
+    }
+
+    /// Budget, batch size, workers and name.
+    fn check_limits(&self) -> HostResult<()> {
         let f = &self.file;
         let budget = &f.experiment.budget;
         match (budget.get_ref().evaluations, budget.get_ref().seconds) {
@@ -38,6 +45,12 @@ impl Experiment {
                 "experiment name must not be empty",
             ));
         }
+        Ok(())
+    }
+
+    /// Sources (never the target, each once) and the source knowledge that needs them.
+    fn check_tasks(&self) -> HostResult<()> {
+        let f = &self.file;
         let target = f.tasks.target.get_ref();
         let mut seen = std::collections::HashSet::new();
         for s in &f.tasks.sources {
@@ -87,6 +100,13 @@ impl Experiment {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// An optimizer (or a transfer that names the one it wraps), and a similarity plugin only
+    /// with sources to rank.
+    fn check_plugin_sections(&self) -> HostResult<()> {
+        let f = &self.file;
         match (&f.optimizer, &f.transfer) {
             (None, None) => {
                 return Err(HostError::ConfigFile {

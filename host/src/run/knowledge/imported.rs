@@ -9,6 +9,7 @@ use super::{
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
 use crate::store::{Outcome, Status, Store};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use toml::Spanned;
@@ -76,15 +77,18 @@ fn run_space(store: &Store) -> HostResult<Option<String>> {
     if let Some(s) = store.meta("search_space")? {
         return Ok(Some(s));
     }
+    #[derive(Deserialize)]
+    struct Stored {
+        search_space: Plugin,
+    }
+    #[derive(Deserialize)]
+    struct Plugin {
+        plugin: String,
+    }
     Ok(store
         .meta("experiment")?
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|t| {
-            t.get("search_space")?
-                .get("plugin")?
-                .as_str()
-                .map(str::to_string)
-        }))
+        .and_then(|text| toml::from_str::<Stored>(&text).ok())
+        .map(|s| s.search_space.plugin))
 }
 
 fn read_run(
