@@ -11,7 +11,9 @@ use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
 use crate::executor::{Finished, LocalPool};
 use crate::plugins::{assemble, PluginEntry};
+use crate::report::write_json;
 use plotters::prelude::*;
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xnas_core::abi_stable::std_types::RVec;
@@ -110,32 +112,9 @@ pub fn matrix(
     let mut failures = Vec::new();
     for (ti, task) in tasks.iter().enumerate() {
         let started = Instant::now();
-        let scores = match &lm {
-            None => None,
-            Some(genomes) => {
-                let requests = genomes
-                    .iter()
-                    .enumerate()
-                    .map(|(j, g)| EvalRequest {
-                        trial_id: j as u64,
-                        task: task.as_str().into(),
-                        genome: RVec::from(g.clone()),
-                        seed: derive_seed(seed, ((ti as u64) << 32) | j as u64),
-                        budget: None.into(),
-                    })
-                    .collect();
-                let mut metrics = vec![None; genomes.len()];
-                pool.run(requests, |Finished { index, result, .. }| {
-                    match result {
-                        Ok(r) if r.metric.is_finite() => metrics[index] = Some(r.metric),
-                        Ok(_) => tracing::warn!("landmark {index} on {task}: non-finite metric"),
-                        Err(e) => tracing::warn!("landmark {index} on {task} failed: {e}"),
-                    }
-                    Ok::<(), HostError>(())
-                })?;
-                Some(scores_of(&metrics))
-            }
-        };
+        let scores = lm
+            .as_ref()
+            .map(|g| landmark_scores(&mut pool, g, task, seed, ti));
         let e = embed_task(entry, &mut sim, task, scores.as_deref())?;
         embed_seconds.push(started.elapsed().as_secs_f64());
         match e {
@@ -179,6 +158,38 @@ pub fn matrix(
     Ok(m)
 }
 
+/// Evaluates the landmarks on `task`, the experiment's task number `ti` (not stored: `xnas
+/// similarity` is no run), and returns their scores.
+fn landmark_scores(
+    pool: &mut LocalPool,
+    genomes: &[Vec<u32>],
+    task: &str,
+    seed: u64,
+    ti: usize,
+) -> Vec<f64> {
+    let requests = genomes
+        .iter()
+        .enumerate()
+        .map(|(j, g)| EvalRequest {
+            trial_id: j as u64,
+            task: task.into(),
+            genome: RVec::from(g.clone()),
+            seed: derive_seed(seed, ((ti as u64) << 32) | j as u64),
+            budget: None.into(),
+        })
+        .collect();
+    let mut metrics = vec![None; genomes.len()];
+    let Ok(()) = pool.run(requests, |Finished { index, result, .. }| {
+        match result {
+            Ok(r) if r.metric.is_finite() => metrics[index] = Some(r.metric),
+            Ok(_) => tracing::warn!("landmark {index} on {task}: non-finite metric"),
+            Err(e) => tracing::warn!("landmark {index} on {task} failed: {e}"),
+        }
+        Ok::<(), Infallible>(())
+    });
+    scores_of(&metrics)
+}
+
 fn write(m: &Matrix, out: &Path) -> HostResult<()> {
     std::fs::create_dir_all(out).map_err(|e| HostError::io(out, e))?;
     let mut csv = String::from("task");
@@ -194,15 +205,9 @@ fn write(m: &Matrix, out: &Path) -> HostResult<()> {
         }
         csv.push('\n');
     }
-    let put = |name: &str, text: String| {
-        let p = out.join(name);
-        std::fs::write(&p, text).map_err(|e| HostError::io(&p, e))
-    };
-    put("distances.csv", csv)?;
-    put(
-        "similarity.json",
-        serde_json::to_string_pretty(m).unwrap_or_default() + "\n",
-    )?;
+    let path = out.join("distances.csv");
+    std::fs::write(&path, csv).map_err(|e| HostError::io(&path, e))?;
+    write_json(&out.join("similarity.json"), m)?;
     for (name, png) in [("heatmap.png", true), ("heatmap.svg", false)] {
         let p = out.join(name);
         heatmap(m, &p, png).map_err(|e| HostError::Run(format!("{}: {e}", p.display())))?;

@@ -16,6 +16,7 @@
 use crate::config::{plugin_sources, Experiment};
 use crate::error::{HostError, HostResult};
 use crate::plugins::{assemble, default_search_dirs, Registry, Source};
+use crate::report::write_json;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -310,12 +311,7 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
         "wall_seconds": seconds,
         "extras": outcome.extras,
     });
-    let path = out_dir.join("train.json");
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-    )
-    .map_err(|e| HostError::io(&path, e))?;
+    write_json(&out_dir.join("train.json"), &json)?;
     let mut csv = String::from("epoch,valid_metric\n");
     for (i, m) in outcome.curve.iter().enumerate() {
         csv.push_str(&format!("{},{m}\n", i + 1));

@@ -4,6 +4,7 @@
 
 use super::{counts_of, counts_text, knowledge_err, load_imported, OriginKind, OriginRecord};
 use crate::error::{HostError, HostResult};
+use crate::report::write_json;
 use crate::run::evaluate::observation;
 use crate::run::progress::Progress;
 use crate::run::runner::Runner;
@@ -126,12 +127,7 @@ impl Runner {
             "totals": counts_of(history),
             "observations": history.len(),
         });
-        let path = self.run_dir.join("sources.json");
-        std::fs::write(
-            &path,
-            serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-        )
-        .map_err(|e| HostError::io(&path, e))
+        write_json(&self.run_dir.join("sources.json"), &json)
     }
 
     /// Samples, persists and evaluates `source_samples` architectures per source task (once per
