@@ -1,22 +1,27 @@
 //! # xnas-host
 //!
 //! The library behind the `xnas` binary. Data flows through the modules in this order:
-//! [`config`] (experiment file) → [`plugins`] (registry, loading) → [`run`] (the ask/evaluate/tell
-//! loop, resume) → [`executor`] (workers) → [`store`] (SQLite) → [`report`] (CSV, JSON, plots).
+//! [`config`] (experiment file) → [`plugins`] (registry, loading, and `assemble`, which creates
+//! them) → [`run`] (the ask/evaluate/tell loop, resume) → [`executor`] (workers) → [`store`]
+//! (SQLite) → [`report`] (CSV, JSON, plots).
 //! [`compare`] runs many experiments (variants × targets × seeds) and compares them;
-//! [`ablation`] measures how well a transferred surrogate ranks held-out architectures;
-//! [`train`] trains one architecture to the end with a trainable space; [`similarity`] builds
+//! [`ablation`] measures how well a transferred surrogate ranks held-out architectures (both
+//! share [`stats`], [`chart`] and the worker [`pool`] the executor runs on);
+//! [`train`] trains one architecture to the end with a trainable space; [`similarity`] uses
 //! similarity plugins and draws task distance matrices.
 
 pub mod ablation;
+pub mod chart;
 pub mod compare;
 pub mod config;
 pub mod error;
 pub mod executor;
 pub mod plugins;
+pub mod pool;
 pub mod report;
 pub mod run;
 pub mod similarity;
+pub mod stats;
 pub mod store;
 pub mod train;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 use xnas_host::config::Experiment;
-use xnas_host::plugins::{Registry, Source};
+use xnas_host::plugins::{assemble, Registry, Source};
 use xnas_host::run::{self, RunOptions, RunOutcome};
 use xnas_host::HostError;
 
@@ -217,7 +217,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let exp = Experiment::load(file)?;
             let registry = run::discover(&exp, &cli.plugin_dirs);
             let resolved = exp.resolve_plugins(&registry)?;
-            let space = exp.create_space(&resolved.space)?;
+            let space = assemble::space(&exp, &resolved.space)?;
             // Loads the earlier runs and the meta-dataset file as a run would, so bad rows and
             // the target's data are caught here.
             let imported = run::knowledge::preview(&exp, &space, resolved.space.name())?;
@@ -288,7 +288,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let exp = Experiment::load(file)?;
             let registry = run::discover(&exp, &cli.plugin_dirs);
             let resolved = exp.resolve_plugins(&registry)?;
-            let space = exp.create_space(&resolved.space)?;
+            let space = assemble::space(&exp, &resolved.space)?;
             let dir = out.clone().unwrap_or_else(|| {
                 Path::new("runs").join(format!("similarity-{}", exp.file.experiment.name.get_ref()))
             });
@@ -302,11 +302,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Ablation { file, out } => {
-            let text = std::fs::read_to_string(file).map_err(|e| HostError::ConfigFile {
-                file: file.display().to_string(),
-                message: format!("cannot read the ablation file: {e}"),
-            })?;
-            let ab = xnas_host::ablation::parse(&text, file)?;
+            let (_, ab) = xnas_host::ablation::load(file)?;
             let dir = out
                 .clone()
                 .unwrap_or_else(|| Path::new("runs").join(&ab.name));

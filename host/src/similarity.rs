@@ -1,4 +1,4 @@
-//! Task similarity: building an experiment's similarity plugin, and `xnas similarity FILE`, which
+//! Task similarity: using an experiment's similarity plugin, and `xnas similarity FILE`, which
 //! embeds every task of the file, prints the distance matrix and draws it as a heat map.
 //!
 //! A measure with the `landmarks` capability does not read data itself: it names architectures,
@@ -6,69 +6,18 @@
 //! task from those scores. In a run those evaluations are trials (see `run::sources`); here they
 //! are evaluated directly and not stored.
 
-use crate::config::validate::{data_dir, Resolved};
-use crate::config::{params_text, Experiment};
+use crate::config::validate::Resolved;
+use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
 use crate::executor::{Finished, LocalPool};
-use crate::plugins::PluginEntry;
+use crate::plugins::{assemble, PluginEntry};
+use crate::report::write_json;
 use plotters::prelude::*;
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::*;
-
-/// The similarity section's parameters, with `tasks` defaulting to the search space's `tasks`
-/// table (the datasets a trainable space reads), so the user names each dataset once.
-pub(crate) fn params(exp: &Experiment) -> String {
-    let f = &exp.file;
-    let Some(section) = &f.similarity else {
-        return String::new();
-    };
-    let mut table = section
-        .params
-        .as_ref()
-        .map(|p| p.get_ref().clone())
-        .unwrap_or_default();
-    if !table.contains_key("tasks") {
-        if let Some(tasks) = f
-            .search_space
-            .params
-            .as_ref()
-            .and_then(|p| p.get_ref().get("tasks"))
-        {
-            table.insert("tasks".into(), tasks.clone());
-        }
-    }
-    toml::to_string(&table).unwrap_or_else(|_| params_text(section.params.as_ref()))
-}
-
-pub(crate) fn plugin_error(entry: &PluginEntry, error: PluginError) -> HostError {
-    HostError::Plugin {
-        name: entry.name().to_string(),
-        kind: "similarity",
-        origin: entry.origin.describe(),
-        error,
-    }
-}
-
-/// Creates the experiment's similarity plugin.
-pub(crate) fn create(
-    exp: &Experiment,
-    entry: &PluginEntry,
-    space: &SpaceBox,
-    seed: u64,
-) -> HostResult<SimilarityBox> {
-    let init = SimilarityInit {
-        space: space.clone(),
-        tasks: exp.tasks().into_iter().map(Into::into).collect(),
-        seed,
-        base_dir: exp.base_dir.display().to_string().into(),
-        data_dir: data_dir().display().to_string().into(),
-    };
-    entry
-        .create_similarity(&params(exp), &init)
-        .map_err(|e| plugin_error(entry, e))
-}
 
 /// The landmark architectures of a measure that declares them (checked valid in the space).
 pub(crate) fn landmarks(
@@ -79,23 +28,17 @@ pub(crate) fn landmarks(
     if !entry.info.has(capability::LANDMARKS) {
         return Ok(None);
     }
-    let genomes = sim.landmarks().map_err(|e| plugin_error(entry, e))?;
+    let genomes = sim.landmarks().map_err(|e| entry.error(e))?;
     if genomes.is_empty() {
-        return Err(plugin_error(
-            entry,
-            PluginError::other("declares landmarks but named none"),
-        ));
+        return Err(entry.error(PluginError::other("declares landmarks but named none")));
     }
     let mut canonical = Vec::with_capacity(genomes.len());
     for g in genomes {
         let arch = space.canonical(&g).map_err(|e| {
-            plugin_error(
-                entry,
-                PluginError::other(format!(
-                    "landmark architecture {g:?} is not valid in the search space: {}",
-                    e.message()
-                )),
-            )
+            entry.error(PluginError::other(format!(
+                "landmark architecture {g:?} is not valid in the search space: {}",
+                e.message()
+            )))
         })?;
         canonical.push(arch.genome.to_vec());
     }
@@ -124,7 +67,7 @@ pub(crate) fn embed_task(
     match embedded {
         Ok(e) => Ok(Ok(e)),
         Err(e) if e.kind == ErrorKind::EVALUATION => Ok(Err(e)),
-        Err(e) => Err(plugin_error(entry, e)),
+        Err(e) => Err(entry.error(e)),
     }
 }
 
@@ -160,7 +103,7 @@ pub fn matrix(
         ))
     })?;
     let seed = derive_seed(exp.file.experiment.seed, crate::run::SIMILARITY_SEED_TAG);
-    let mut sim = create(exp, entry, space, seed)?;
+    let mut sim = assemble::similarity(exp, entry, space, seed)?;
     let tasks = exp.tasks();
     let lm = landmarks(entry, &mut sim, space)?;
     let mut pool = LocalPool::new(space.clone(), workers.max(1));
@@ -169,32 +112,9 @@ pub fn matrix(
     let mut failures = Vec::new();
     for (ti, task) in tasks.iter().enumerate() {
         let started = Instant::now();
-        let scores = match &lm {
-            None => None,
-            Some(genomes) => {
-                let requests = genomes
-                    .iter()
-                    .enumerate()
-                    .map(|(j, g)| EvalRequest {
-                        trial_id: j as u64,
-                        task: task.as_str().into(),
-                        genome: RVec::from(g.clone()),
-                        seed: derive_seed(seed, ((ti as u64) << 32) | j as u64),
-                        budget: None.into(),
-                    })
-                    .collect();
-                let mut metrics = vec![None; genomes.len()];
-                pool.run(requests, |Finished { index, result, .. }| {
-                    match result {
-                        Ok(r) if r.metric.is_finite() => metrics[index] = Some(r.metric),
-                        Ok(_) => tracing::warn!("landmark {index} on {task}: non-finite metric"),
-                        Err(e) => tracing::warn!("landmark {index} on {task} failed: {e}"),
-                    }
-                    Ok::<(), HostError>(())
-                })?;
-                Some(scores_of(&metrics))
-            }
-        };
+        let scores = lm
+            .as_ref()
+            .map(|g| landmark_scores(&mut pool, g, task, seed, ti));
         let e = embed_task(entry, &mut sim, task, scores.as_deref())?;
         embed_seconds.push(started.elapsed().as_secs_f64());
         match e {
@@ -222,7 +142,7 @@ pub fn matrix(
             } else if i != j {
                 distances[i][j] = sim
                     .distance(&embeddings[i], &embeddings[j])
-                    .map_err(|e| plugin_error(entry, e))?;
+                    .map_err(|e| entry.error(e))?;
             }
         }
     }
@@ -236,6 +156,38 @@ pub fn matrix(
     };
     write(&m, out)?;
     Ok(m)
+}
+
+/// Evaluates the landmarks on `task`, the experiment's task number `ti` (not stored: `xnas
+/// similarity` is no run), and returns their scores.
+fn landmark_scores(
+    pool: &mut LocalPool,
+    genomes: &[Vec<u32>],
+    task: &str,
+    seed: u64,
+    ti: usize,
+) -> Vec<f64> {
+    let requests = genomes
+        .iter()
+        .enumerate()
+        .map(|(j, g)| EvalRequest {
+            trial_id: j as u64,
+            task: task.into(),
+            genome: RVec::from(g.clone()),
+            seed: derive_seed(seed, ((ti as u64) << 32) | j as u64),
+            budget: None.into(),
+        })
+        .collect();
+    let mut metrics = vec![None; genomes.len()];
+    let Ok(()) = pool.run(requests, |Finished { index, result, .. }| {
+        match result {
+            Ok(r) if r.metric.is_finite() => metrics[index] = Some(r.metric),
+            Ok(_) => tracing::warn!("landmark {index} on {task}: non-finite metric"),
+            Err(e) => tracing::warn!("landmark {index} on {task} failed: {e}"),
+        }
+        Ok::<(), Infallible>(())
+    });
+    scores_of(&metrics)
 }
 
 fn write(m: &Matrix, out: &Path) -> HostResult<()> {
@@ -253,15 +205,9 @@ fn write(m: &Matrix, out: &Path) -> HostResult<()> {
         }
         csv.push('\n');
     }
-    let put = |name: &str, text: String| {
-        let p = out.join(name);
-        std::fs::write(&p, text).map_err(|e| HostError::io(&p, e))
-    };
-    put("distances.csv", csv)?;
-    put(
-        "similarity.json",
-        serde_json::to_string_pretty(m).unwrap_or_default() + "\n",
-    )?;
+    let path = out.join("distances.csv");
+    std::fs::write(&path, csv).map_err(|e| HostError::io(&path, e))?;
+    write_json(&out.join("similarity.json"), m)?;
     for (name, png) in [("heatmap.png", true), ("heatmap.svg", false)] {
         let p = out.join(name);
         heatmap(m, &p, png).map_err(|e| HostError::Run(format!("{}: {e}", p.display())))?;
@@ -297,7 +243,7 @@ pub fn table(m: &Matrix) -> String {
 
 /// White (0) to dark blue (the largest distance), each cell labelled with its value.
 fn heatmap(m: &Matrix, path: &PathBuf, png: bool) -> Result<(), String> {
-    crate::report::plot::ensure_font()?;
+    crate::chart::ensure_font()?;
     let n = m.tasks.len() as u32;
     let size = (MARGIN + CELL * n + 40, MARGIN + CELL * n + 60);
     if png {

@@ -13,15 +13,15 @@
 //! `--device`, `--set KEY=VALUE`). The result lands in the output directory as `train.json`
 //! and `curve.csv`.
 
-use crate::config::validate::data_dir;
-use crate::config::Experiment;
+use crate::config::{plugin_sources, Experiment};
 use crate::error::{HostError, HostResult};
-use crate::plugins::{default_search_dirs, Registry, Source};
+use crate::plugins::{assemble, default_search_dirs, Registry, Source};
+use crate::report::write_json;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xnas_core::abi_stable::std_types::{RNone, RString};
-use xnas_core::{capability, derive_seed, EvalRequest, PluginKind, SearchSpace, SpaceInit};
+use xnas_core::abi_stable::std_types::RNone;
+use xnas_core::{capability, derive_seed, EvalRequest, PluginKind, SearchSpace};
 
 /// An architecture file.
 #[derive(Debug, Deserialize)]
@@ -92,17 +92,7 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
     let mut sources: Vec<Source> = opts.plugin_dirs.iter().cloned().map(Source::Dir).collect();
     let mut exp_sources = |exp: &Experiment, extra: Vec<PathBuf>| {
         sources.extend(extra.into_iter().map(Source::Dir));
-        let p = &exp.file.plugins;
-        sources.extend(
-            p.files
-                .iter()
-                .map(|f| Source::File(exp.resolve_path(f.get_ref()))),
-        );
-        sources.extend(
-            p.dirs
-                .iter()
-                .map(|d| Source::Dir(exp.resolve_path(d.get_ref()))),
-        );
+        sources.extend(plugin_sources(exp));
     };
     let exp_params = |exp: &Experiment| {
         exp.file
@@ -125,14 +115,14 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
         let summary_path = arch.join("summary.json");
         let text =
             std::fs::read_to_string(&summary_path).map_err(|e| HostError::io(&summary_path, e))?;
-        let summary: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        let summary: crate::report::Summary = serde_json::from_str(&text).map_err(|e| {
             usage(format!(
                 "{}: not a run summary ({e}); run `xnas report {}` to rebuild it",
                 summary_path.display(),
                 arch.display()
             ))
         })?;
-        let best = summary["best"]["arch"].as_str().ok_or_else(|| {
+        let best = summary.best.map(|b| b.arch).ok_or_else(|| {
             usage(format!(
                 "{}: the run has no successful evaluation to train",
                 arch.display()
@@ -145,7 +135,7 @@ fn plan(arch: &Path, opts: &TrainOptions) -> HostResult<Plan> {
             params: exp_params(&exp),
             base_dir: exp.base_dir.clone(),
             task: exp.file.tasks.target.get_ref().clone(),
-            arch: best.to_string(),
+            arch: best,
             sources: Vec::new(),
         }
     } else {
@@ -252,27 +242,17 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
             plan.space
         )));
     }
-    let plugin_err = |error| HostError::Plugin {
-        name: plan.space.clone(),
-        kind: "search space",
-        origin: entry.origin.describe(),
-        error,
-    };
     let params_text = toml::to_string(&plan.params).unwrap_or_default();
-    let init = SpaceInit {
-        tasks: vec![RString::from(plan.task.as_str())].into(),
-        base_dir: plan.base_dir.display().to_string().into(),
-        data_dir: data_dir().display().to_string().into(),
-    };
-    let space = entry
-        .create_space(&params_text, &init)
-        .map_err(|e| match e.kind {
+    let tasks = [plan.task.clone()];
+    let space = assemble::space_with(entry, &params_text, &tasks, &plan.base_dir).map_err(|e| {
+        match e.kind {
             // Bad parameters or a task without data: bad input, exit 2.
             xnas_core::ErrorKind::UNKNOWN_TASK | xnas_core::ErrorKind::DATA => {
                 usage(format!("search space `{}`: {}", plan.space, e.message()))
             }
-            _ => plugin_err(e),
-        })?;
+            _ => entry.error(e),
+        }
+    })?;
     let genome = space.parse(&plan.arch).map_err(|e| {
         usage(format!(
             "{}: the architecture is not one of this `{}` space: {}",
@@ -300,7 +280,7 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
         budget: RNone,
     };
     let start = Instant::now();
-    let result = space.evaluate(&request).map_err(plugin_err)?;
+    let result = space.evaluate(&request).map_err(|e| entry.error(e))?;
     let seconds = start.elapsed().as_secs_f64();
     let extras: serde_json::Value = if result.extras.is_empty() {
         serde_json::Value::Null
@@ -331,12 +311,7 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
         "wall_seconds": seconds,
         "extras": outcome.extras,
     });
-    let path = out_dir.join("train.json");
-    std::fs::write(
-        &path,
-        serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-    )
-    .map_err(|e| HostError::io(&path, e))?;
+    write_json(&out_dir.join("train.json"), &json)?;
     let mut csv = String::from("epoch,valid_metric\n");
     for (i, m) in outcome.curve.iter().enumerate() {
         csv.push_str(&format!("{},{m}\n", i + 1));

@@ -1,4 +1,4 @@
-//! Cross-checks `xnas_host::compare::stats` against scipy.
+//! Cross-checks `xnas_host::stats` against scipy.
 //!
 //! The datasets are generated here (deterministically), sent as JSON to a `python3` that imports
 //! the scipy installed by `make scipy` (found through `XNAS_SCIPY_PATH`, then
@@ -12,9 +12,7 @@ use std::process::{Command, Stdio};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-use xnas_host::compare::stats::{
-    ranks, spearman, t_interval, wilcoxon_signed_rank, WilcoxonMethod,
-};
+use xnas_host::stats::{ranks, spearman, t_interval, wilcoxon_signed_rank, WilcoxonMethod};
 
 /// Relative tolerance for everything compared.
 const RTOL: f64 = 1e-9;

@@ -9,16 +9,17 @@
 
 pub mod plan;
 pub mod plot;
-pub mod stats;
 pub mod summary;
 
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
+use crate::plugins::assemble;
+use crate::pool::{Flow, Pool};
 use crate::store::Store;
 use plan::{Plan, PlannedRun};
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
 /// The copy of the comparison file kept in the comparison directory.
 pub const COMPARE_FILE: &str = "compare.toml";
@@ -76,9 +77,7 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
             .map_err(|e| in_variant(r, e))?;
         // Source knowledge from files and runs depends on the target only.
         if previewed.insert(r.target.clone()) {
-            let space = exp
-                .create_space(&resolved.space)
-                .map_err(|e| in_variant(r, e))?;
+            let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
             crate::run::knowledge::preview(&exp, &space, resolved.space.name())
                 .map_err(|e| in_variant(r, e))?;
         }
@@ -201,6 +200,17 @@ struct Failure {
     reason: String,
 }
 
+impl Failure {
+    fn of(r: &PlannedRun, out: &Path, reason: String) -> Failure {
+        let dir = out.join(&r.dir);
+        Failure {
+            log: dir.with_extension("log"),
+            dir,
+            reason,
+        }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -216,43 +226,41 @@ impl std::fmt::Display for Failure {
 /// Runs `todo`, `jobs` processes at a time. Bad input (exit 2) stops new runs from starting:
 /// every other run would fail the same way.
 fn execute(todo: &[&PlannedRun], out: &Path, jobs: usize, opts: &CompareOptions) -> Vec<Failure> {
-    let queue = Mutex::new(todo.iter().rev().copied().collect::<Vec<_>>());
-    let failures = Mutex::new(Vec::new());
-    let stop = std::sync::atomic::AtomicBool::new(false);
     let bar = crate::run::progress::count_bar(opts.quiet, todo.len(), "compare", "runs");
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(todo.len()) {
-            scope.spawn(|| loop {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    break;
-                }
-                let Some(r) = queue.lock().expect("queue").pop() else {
-                    break;
-                };
-                bar.set_message(format!("{} {} seed {}", r.target, r.variant, r.seed));
-                if let Err(f) = run_one(r, out, opts) {
-                    if f.reason.starts_with("bad input") {
-                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    bar.suspend(|| eprintln!("error: {f}"));
-                    failures.lock().expect("failures").push(f);
-                }
-                bar.inc(1);
-            });
+    let runs: Vec<PlannedRun> = todo.iter().map(|r| (*r).clone()).collect();
+    let (dir, options, started) = (out.to_path_buf(), opts.clone(), bar.clone());
+    let mut pool = Pool::new(
+        "xnas-compare",
+        jobs.min(todo.len()),
+        move |r: PlannedRun| {
+            started.set_message(format!("{} {} seed {}", r.target, r.variant, r.seed));
+            run_one(&r, &dir, &options)
+        },
+    );
+    let mut failures = Vec::new();
+    let handled = pool.run(runs.clone(), |i, result| {
+        let mut flow = Flow::Continue;
+        if let Err(f) =
+            result.unwrap_or_else(|panicked| Err(Failure::of(&runs[i], out, panicked.to_string())))
+        {
+            if f.reason.starts_with("bad input") {
+                flow = Flow::Stop;
+            }
+            bar.suspend(|| eprintln!("error: {f}"));
+            failures.push(f);
         }
+        bar.inc(1);
+        Ok::<_, Infallible>(flow)
     });
+    let Ok(()) = handled;
     bar.finish_and_clear();
-    failures.into_inner().expect("failures")
+    failures
 }
 
 fn run_one(r: &PlannedRun, out: &Path, opts: &CompareOptions) -> Result<(), Failure> {
     let dir = out.join(&r.dir);
+    let fail = |reason: String| Failure::of(r, out, reason);
     let log = dir.with_extension("log");
-    let fail = |reason: String| Failure {
-        dir: dir.clone(),
-        log: log.clone(),
-        reason,
-    };
     let mut cmd = Command::new(&opts.exe);
     for d in &opts.plugin_dirs {
         cmd.arg("--plugin-dir").arg(d);

@@ -1,142 +1,92 @@
-//! Comparison plots, each as PNG and SVG: regret curves with confidence bands, and the average
-//! rank of the variants over targets.
+//! Comparison plots, each as PNG and SVG: regret curves with confidence bands (per target and
+//! the mean over targets), and the average rank of the variants over targets.
 
-use plotters::coord::Shift;
-use plotters::prelude::*;
+use super::plan::{slug, Plan};
+use super::summary::overall::average_ranks;
+use super::summary::regret::{regret_at, Regrets};
+use super::summary::Summary;
+use crate::chart::{png_and_svg, Chart, Res, Series};
+use crate::stats;
 use std::path::{Path, PathBuf};
 
-/// One variant's line: (evaluations, mean, interval low, interval high); NaN bounds draw no band.
-#[derive(Debug, Clone)]
-pub struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64, f64, f64)>,
-}
-
-/// Distinct colours, colour-blind friendly first (Okabe–Ito), then plotters' palette.
-fn colour(i: usize) -> RGBColor {
-    const OKABE_ITO: [(u8, u8, u8); 7] = [
-        (0, 114, 178),
-        (213, 94, 0),
-        (0, 158, 115),
-        (204, 121, 167),
-        (230, 159, 0),
-        (86, 180, 233),
-        (0, 0, 0),
-    ];
-    match OKABE_ITO.get(i) {
-        Some(&(r, g, b)) => RGBColor(r, g, b),
-        None => {
-            let c = Palette99::pick(i).to_rgba();
-            RGBColor(c.0, c.1, c.2)
-        }
+/// Draws every plot of the comparison into `dir`, one result per plot.
+pub fn plots(plan: &Plan, summary: &Summary, r: &Regrets, dir: &Path) -> Vec<Res<Vec<PathBuf>>> {
+    let mut drawn = Vec::new();
+    for t in &summary.per_target {
+        let series = curve_bands(plan, &|v, k| r.at(&t.target, v, k));
+        drawn.push(regret_curves(
+            &dir.join(format!("regret-{}", slug(&t.target))),
+            &format!("{}: regret on {}", plan.name, t.target),
+            &series,
+            plan.section.confidence,
+        ));
     }
-}
-
-type Res<T> = Result<T, String>;
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
-struct Chart<'a> {
-    title: &'a str,
-    x_desc: &'a str,
-    y_desc: &'a str,
-    series: &'a [Series],
-    x_from: f64,
-    y_range: (f64, f64),
-    bands: bool,
-}
-
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, c: &Chart) -> Res<()>
-where
-    DB::ErrorType: 'static,
-{
-    root.fill(&WHITE).map_err(err)?;
-    let x_max = c
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .fold(1.0, f64::max);
-    let (lo, hi) = c.y_range;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(c.title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(46)
-        .y_label_area_size(72)
-        .build_cartesian_2d(c.x_from - 0.5..x_max + 0.5, lo..hi)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(c.x_desc)
-        .y_desc(c.y_desc)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .label_style(("sans-serif", 15))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(err)?;
-    if c.bands {
-        for (i, s) in c.series.iter().enumerate() {
-            let band: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .filter(|p| p.0 >= c.x_from && p.2.is_finite())
-                .map(|p| (p.0, p.2.clamp(lo, hi)))
-                .chain(
-                    s.points
-                        .iter()
-                        .rev()
-                        .filter(|p| p.0 >= c.x_from && p.3.is_finite())
-                        .map(|p| (p.0, p.3.clamp(lo, hi))),
-                )
-                .collect();
-            if band.len() > 2 {
-                chart
-                    .draw_series(std::iter::once(Polygon::new(band, colour(i).mix(0.15))))
-                    .map_err(err)?;
-            }
-        }
-    }
-    for (i, s) in c.series.iter().enumerate() {
-        let col = colour(i);
-        chart
-            .draw_series(LineSeries::new(
-                s.points
+    // Over targets: per seed, the mean over the targets (each must have the seed's run).
+    let n_targets = summary.per_target.len();
+    let overall = curve_bands(plan, &|v, k| {
+        plan.seeds
+            .iter()
+            .filter_map(|s| {
+                let at: Vec<f64> = summary
+                    .per_target
                     .iter()
-                    .filter(|p| p.0 >= c.x_from)
-                    .map(|p| (p.0, p.1.clamp(lo, hi))),
-                col.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(&s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3)));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 16))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+                    .filter_map(|t| regret_at(r.seeds(&t.target, v).get(s)?, k))
+                    .collect();
+                (at.len() == n_targets).then(|| stats::mean(&at))
+            })
+            .collect()
+    });
+    drawn.push(regret_curves(
+        &dir.join("regret-overall"),
+        &format!("{}: regret, mean over {n_targets} targets", plan.name),
+        &overall,
+        plan.section.confidence,
+    ));
+    let ranks: Vec<_> = (1..=plan.budget)
+        .map(|k| average_ranks(plan, r, k))
+        .collect();
+    let rank_series: Vec<Series> = plan
+        .variants
+        .iter()
+        .map(|v| Series {
+            name: v.clone(),
+            points: ranks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| m.get(v).map(|r| ((i + 1) as f64, *r, f64::NAN, f64::NAN)))
+                .collect(),
+        })
+        .collect();
+    drawn.push(average_rank(
+        &dir.join("average-rank"),
+        &format!("{}: average rank over {n_targets} targets", plan.name),
+        &rank_series,
+        plan.variants.len(),
+    ));
+    drawn
 }
 
-/// Writes `<stem>.png` and `<stem>.svg`.
-fn both(stem: &Path, c: &Chart) -> Res<Vec<PathBuf>> {
-    crate::report::plot::ensure_font()?;
-    let png = stem.with_extension("png");
-    let svg = stem.with_extension("svg");
-    draw(BitMapBackend::new(&png, (960, 600)).into_drawing_area(), c)
-        .map_err(|e| format!("{}: {e}", png.display()))?;
-    draw(SVGBackend::new(&svg, (960, 600)).into_drawing_area(), c)
-        .map_err(|e| format!("{}: {e}", svg.display()))?;
-    Ok(vec![png, svg])
+/// Mean regret with its interval after every evaluation, per variant.
+fn curve_bands(plan: &Plan, per_seed: &dyn Fn(&str, u64) -> Vec<f64>) -> Vec<Series> {
+    plan.variants
+        .iter()
+        .map(|v| Series {
+            name: v.clone(),
+            points: (1..=plan.budget)
+                .filter_map(|k| {
+                    let r = per_seed(v, k);
+                    (!r.is_empty()).then(|| {
+                        let i = stats::t_interval(&r, plan.section.confidence);
+                        (k as f64, i.mean, i.lo, i.hi)
+                    })
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Mean regret (×100) per variant against evaluations, with the confidence band.
-pub fn regret_curves(
+fn regret_curves(
     stem: &Path,
     title: &str,
     series: &[Series],
@@ -174,7 +124,7 @@ pub fn regret_curves(
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
     let pad = ((hi - lo) * 0.08).max(1e-3);
     let y_desc = format!("regret ×100 (mean, {:.0} % interval)", confidence * 100.0);
-    both(
+    png_and_svg(
         stem,
         &Chart {
             title,
@@ -189,13 +139,8 @@ pub fn regret_curves(
 }
 
 /// Average rank (1 = best) per variant against evaluations.
-pub fn average_rank(
-    stem: &Path,
-    title: &str,
-    series: &[Series],
-    variants: usize,
-) -> Res<Vec<PathBuf>> {
-    both(
+fn average_rank(stem: &Path, title: &str, series: &[Series], variants: usize) -> Res<Vec<PathBuf>> {
+    png_and_svg(
         stem,
         &Chart {
             title,
@@ -205,27 +150,6 @@ pub fn average_rank(
             x_from: 1.0,
             y_range: (0.8, variants as f64 + 0.2),
             bands: false,
-        },
-    )
-}
-
-/// Spearman's ρ against target knowledge, one curve per source-knowledge size (XferNAS Figure 3).
-pub fn knowledge_curves(stem: &Path, title: &str, series: &[Series]) -> Res<Vec<PathBuf>> {
-    let lo = series
-        .iter()
-        .flat_map(|s| s.points.iter().flat_map(|p| [p.1, p.2]))
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::min);
-    both(
-        stem,
-        &Chart {
-            title,
-            x_desc: "target knowledge (evaluated target architectures)",
-            y_desc: "Spearman ρ on held-out architectures",
-            series,
-            x_from: 0.0,
-            y_range: ((lo - 0.05).max(-1.0), 1.0),
-            bands: true,
         },
     )
 }

@@ -1,9 +1,12 @@
 //! Experiment files: the TOML schema (serde, unknown keys rejected) and the checks that need no
 //! plugin. Checks that need plugins live in [`validate`].
 
+mod checks;
+pub mod template;
 pub mod validate;
 
 use crate::error::{HostError, HostResult};
+use crate::plugins::Source;
 use serde::Deserialize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -174,6 +177,28 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The text of an experiment, comparison or ablation file (`kind`), for messages.
+pub fn read_file(path: &Path, kind: &str) -> HostResult<String> {
+    std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
+        file: path.display().to_string(),
+        message: format!("cannot read the {kind} file: {e}"),
+    })
+}
+
+/// The plugin sources an experiment names (`[plugins] files`, then `dirs`), resolved.
+pub fn plugin_sources(exp: &Experiment) -> Vec<Source> {
+    let p = &exp.file.plugins;
+    let files = p
+        .files
+        .iter()
+        .map(|f| Source::File(exp.resolve_path(f.get_ref())));
+    let dirs = p
+        .dirs
+        .iter()
+        .map(|d| Source::Dir(exp.resolve_path(d.get_ref())));
+    files.chain(dirs).collect()
+}
+
 /// The folder of a file, canonical where it can be: relative paths in an experiment, comparison,
 /// ablation or architecture file are resolved against it.
 pub fn folder_of(file: &Path) -> PathBuf {
@@ -187,10 +212,7 @@ pub fn folder_of(file: &Path) -> PathBuf {
 impl Experiment {
     /// Reads and parses `path`; syntax errors, unknown keys and wrong types come back with their position.
     pub fn load(path: &Path) -> HostResult<Experiment> {
-        let text = std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
-            file: path.display().to_string(),
-            message: format!("cannot read the experiment file: {e}"),
-        })?;
+        let text = read_file(path, "experiment")?;
         Self::parse(text, path.to_path_buf(), folder_of(path))
     }
 
@@ -240,129 +262,6 @@ impl Experiment {
         }
     }
 
-    /// Checks that need no plugin: budget, batch, workers, tasks, transfer/optimizer pairing.
-    fn check_structure(&self) -> HostResult<()> {
-        let f = &self.file;
-        let budget = &f.experiment.budget;
-        match (budget.get_ref().evaluations, budget.get_ref().seconds) {
-            (None, None) => {
-                return Err(self.error_at(
-                    budget.span(),
-                    "budget needs `evaluations`, `seconds` or both, e.g. budget = { evaluations = 100 }",
-                ))
-            }
-            (Some(0), _) => return Err(self.error_at(budget.span(), "budget.evaluations must be at least 1")),
-            (_, Some(s)) if s.is_nan() || s <= 0.0 => return Err(self.error_at(budget.span(), "budget.seconds must be positive")),
-            _ => {}
-        }
-        if *f.experiment.batch_size.get_ref() == 0 {
-            return Err(self.error_at(
-                f.experiment.batch_size.span(),
-                "batch_size must be at least 1",
-            ));
-        }
-        if *f.executor.workers.get_ref() == 0 {
-            return Err(self.error_at(f.executor.workers.span(), "workers must be at least 1"));
-        }
-        if f.experiment.name.get_ref().trim().is_empty() {
-            return Err(self.error_at(
-                f.experiment.name.span(),
-                "experiment name must not be empty",
-            ));
-        }
-        let target = f.tasks.target.get_ref();
-        let mut seen = std::collections::HashSet::new();
-        for s in &f.tasks.sources {
-            if s.get_ref() == target {
-                return Err(self.error_at(
-                    s.span(),
-                    format!("source task `{target}` is the target task: the target never counts as source knowledge"),
-                ));
-            }
-            if !seen.insert(s.get_ref()) {
-                return Err(self.error_at(
-                    s.span(),
-                    format!("source task `{}` is listed twice", s.get_ref()),
-                ));
-            }
-        }
-        if f.tasks.source_samples > 0 && f.tasks.sources.is_empty() {
-            return Err(self.error_at(
-                f.tasks.target.span(),
-                "tasks.source_samples is set but tasks.sources is empty: name the source tasks",
-            ));
-        }
-        let imported = f.tasks.source_runs.first().or(f.tasks.source_file.as_ref());
-        if let (Some(origin), true) = (imported, f.tasks.sources.is_empty()) {
-            let key = if f.tasks.source_runs.is_empty() {
-                "source_file"
-            } else {
-                "source_runs"
-            };
-            return Err(self.error_at(
-                origin.span(),
-                format!(
-                    "tasks.{key} is set but tasks.sources is empty: name the source tasks whose \
-                     observations to take"
-                ),
-            ));
-        }
-        if let Some(file) = &f.tasks.source_file {
-            if file.get_ref().trim().is_empty() {
-                return Err(self.error_at(file.span(), "tasks.source_file must not be empty"));
-            }
-        }
-        for run in &f.tasks.source_runs {
-            if run.get_ref().trim().is_empty() {
-                return Err(
-                    self.error_at(run.span(), "tasks.source_runs entries must not be empty")
-                );
-            }
-        }
-        match (&f.optimizer, &f.transfer) {
-            (None, None) => {
-                return Err(HostError::ConfigFile {
-                    file: self.path.display().to_string(),
-                    message: "missing [optimizer] section (e.g. [optimizer] plugin = \"random\")"
-                        .into(),
-                })
-            }
-            (None, Some(t)) if t.wraps.is_none() => return Err(self.error_at(
-                t.plugin.span(),
-                "[transfer] needs `wraps = \"<optimizer>\"` when there is no [optimizer] section",
-            )),
-            (Some(o), Some(t)) => {
-                if let Some(w) = &t.wraps {
-                    if w.get_ref() != o.plugin.get_ref() {
-                        return Err(self.error_at(
-                            w.span(),
-                            format!(
-                                "[transfer] wraps `{}` but [optimizer] plugin is `{}`: make them the same or drop `wraps`",
-                                w.get_ref(),
-                                o.plugin.get_ref()
-                            ),
-                        ));
-                    }
-                }
-            }
-            _ => {}
-        }
-        if let Some(sim) = &f.similarity {
-            if f.tasks.sources.is_empty() {
-                return Err(self.error_at(
-                    sim.plugin.span(),
-                    "[similarity] ranks source tasks, but tasks.sources is empty",
-                ));
-            }
-            if let Some(k) = &sim.top_k {
-                if *k.get_ref() == 0 {
-                    return Err(self.error_at(k.span(), "similarity.top_k must be at least 1"));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The optimizer's plugin name (from `[optimizer]` or `[transfer] wraps`).
     pub fn optimizer_name(&self) -> &Spanned<String> {
         match (&self.file.optimizer, &self.file.transfer) {
@@ -378,10 +277,15 @@ impl Experiment {
 
     /// Every task id of the experiment: target first, then sources.
     pub fn tasks(&self) -> Vec<String> {
-        let t = &self.file.tasks;
-        std::iter::once(t.target.get_ref().clone())
-            .chain(t.sources.iter().map(|s| s.get_ref().clone()))
-            .collect()
+        let mut tasks = vec![self.file.tasks.target.get_ref().clone()];
+        tasks.extend(self.sources());
+        tasks
+    }
+
+    /// The source tasks as listed.
+    pub fn sources(&self) -> Vec<String> {
+        let sources = &self.file.tasks.sources;
+        sources.iter().map(|s| s.get_ref().clone()).collect()
     }
 
     /// Resolves a path from the file against its directory.
@@ -392,63 +296,6 @@ impl Experiment {
         } else {
             self.base_dir.join(p)
         }
-    }
-
-    /// Checks that `tasks.source_runs` name distinct run directories (with a store) and that
-    /// `tasks.source_file` is a file. Kept out of [`Experiment::parse`] because `xnas report` parses
-    /// stored experiments whose origins may since have moved; validate, run and resume call it.
-    pub fn check_source_paths(&self) -> HostResult<()> {
-        let t = &self.file.tasks;
-        let mut seen: Vec<(PathBuf, &Spanned<String>)> = Vec::new();
-        for run in &t.source_runs {
-            let dir = self.resolve_path(run.get_ref());
-            if !dir.is_dir() {
-                return Err(self.error_at(
-                    run.span(),
-                    format!(
-                        "tasks.source_runs: run directory {} does not exist: give the --out directory \
-                         of an earlier `xnas run`, relative to this file",
-                        dir.display()
-                    ),
-                ));
-            }
-            if !dir.join("store.sqlite").is_file() {
-                return Err(self.error_at(
-                    run.span(),
-                    format!(
-                        "tasks.source_runs: {} is not a run directory (it has no store.sqlite): give \
-                         the --out directory of an earlier `xnas run`",
-                        dir.display()
-                    ),
-                ));
-            }
-            let canonical = std::fs::canonicalize(&dir).unwrap_or(dir);
-            if let Some((_, first)) = seen.iter().find(|(p, _)| *p == canonical) {
-                return Err(self.error_at(
-                    run.span(),
-                    format!(
-                        "tasks.source_runs: `{}` is the same run directory as `{}`: list each run once",
-                        run.get_ref(),
-                        first.get_ref()
-                    ),
-                ));
-            }
-            seen.push((canonical, run));
-        }
-        if let Some(file) = &t.source_file {
-            let path = self.resolve_path(file.get_ref());
-            if !path.is_file() {
-                return Err(self.error_at(
-                    file.span(),
-                    format!(
-                        "tasks.source_file: {} is not a file: give a CSV of observations \
-                         (task,arch,metric[,test_metric,cost_seconds]), relative to this file",
-                        path.display()
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

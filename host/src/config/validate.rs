@@ -5,9 +5,8 @@
 use super::{params_text, Experiment};
 use crate::error::HostResult;
 use crate::plugins::{PluginEntry, Registry};
-use std::path::PathBuf;
 use toml::Spanned;
-use xnas_core::{capability, ErrorKind, PluginKind, SpaceBox, SpaceInit};
+use xnas_core::{capability, PluginKind};
 
 /// The plugins an experiment uses, resolved and checked.
 pub struct Resolved {
@@ -15,17 +14,6 @@ pub struct Resolved {
     pub optimizer: PluginEntry,
     pub transfer: Option<PluginEntry>,
     pub similarity: Option<PluginEntry>,
-}
-
-/// The host's data directory: `XNAS_DATA_DIR`, else `~/.cache/xnas/data`.
-pub fn data_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("XNAS_DATA_DIR") {
-        return PathBuf::from(d);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("xnas").join("data")
 }
 
 impl Experiment {
@@ -167,44 +155,5 @@ impl Experiment {
             transfer,
             similarity,
         })
-    }
-
-    /// Builds the search space for this experiment; a task it does not know is reported at `[tasks]`.
-    pub fn create_space(&self, entry: &PluginEntry) -> HostResult<SpaceBox> {
-        let init = SpaceInit {
-            tasks: self.tasks().into_iter().map(Into::into).collect(),
-            base_dir: self.base_dir.display().to_string().into(),
-            data_dir: data_dir().display().to_string().into(),
-        };
-        let f = &self.file;
-        entry
-            .create_space(&params_text(f.search_space.params.as_ref()), &init)
-            .map_err(|e| {
-                if e.kind == ErrorKind::UNKNOWN_TASK {
-                    self.error_at(
-                        f.tasks.target.span(),
-                        format!("search space `{}`: {}", entry.name(), e.message()),
-                    )
-                } else {
-                    // Any failure to set the space up is bad input (parameters, data files): report it
-                    // at the space's section so the user knows where to look.
-                    let span = f
-                        .search_space
-                        .params
-                        .as_ref()
-                        .map_or(f.search_space.plugin.span(), |p| {
-                            self.key_span(p.span(), e.message())
-                        });
-                    let what = if e.kind == ErrorKind::INVALID_PARAMS {
-                        " parameters"
-                    } else {
-                        ""
-                    };
-                    self.error_at(
-                        span,
-                        format!("search space `{}`{what}: {}", entry.name(), e.message()),
-                    )
-                }
-            })
     }
 }

@@ -1,5 +1,6 @@
 //! Finding, loading and instantiating plugins.
 
+pub mod assemble;
 mod loader;
 mod registry;
 

@@ -1,5 +1,5 @@
-//! The registry: every plugin found (built-ins and libraries), by kind and name, and the one
-//! place that instantiates them.
+//! The registry: every plugin found (built-ins and libraries), by kind and name, and the calls
+//! that instantiate them (made by [`super::assemble`] only).
 
 use super::loader::{is_plugin_file_name, load_library, LoadedLibrary};
 use crate::error::HostError;
@@ -44,6 +44,19 @@ impl PluginEntry {
 
     fn wrap_err(&self, r: RResult<(), PluginError>) -> Result<(), PluginError> {
         r.into_result()
+    }
+
+    /// A failed call of this plugin as the host's error, naming the plugin, its kind and origin.
+    pub fn error(&self, error: PluginError) -> HostError {
+        HostError::Plugin {
+            name: self.name().to_string(),
+            kind: match self.info.kind {
+                PluginKind::SEARCH_SPACE => "search space",
+                other => other.name(),
+            },
+            origin: self.origin.describe(),
+            error,
+        }
     }
 
     pub fn check_params(&self, params: &str) -> Result<(), PluginError> {

@@ -1,15 +1,18 @@
 //! What a run leaves for people: `trials.csv`, `summary.json` and `best_so_far.png`, all rebuilt
 //! from the store (so they can be regenerated at any time).
 
+pub mod files;
 pub(crate) mod plot;
 
+pub use files::{number, write_csv, write_json, Written};
+
 use crate::config::Experiment;
-use crate::error::{HostError, HostResult};
+use crate::error::HostResult;
 use crate::store::{genome_text, Role, Status, TrialRecord};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BestTrial {
     pub trial_id: u64,
     pub arch: String,
@@ -18,7 +21,8 @@ pub struct BestTrial {
     pub test_metric: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A run's `summary.json` (written here, read back by `xnas compare` and `xnas train`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub experiment: String,
     pub target: String,
@@ -94,14 +98,9 @@ impl Summary {
     }
 }
 
-fn csv_err(path: &Path, e: impl std::fmt::Display) -> HostError {
-    HostError::Run(format!("writing {}: {e}", path.display()))
-}
-
 /// One row per finished trial, in trial-id order.
 pub fn write_trials_csv(path: &Path, records: &[TrialRecord]) -> HostResult<()> {
-    let mut w = csv::Writer::from_path(path).map_err(|e| csv_err(path, e))?;
-    w.write_record([
+    let header = [
         "trial_id",
         "role",
         "task",
@@ -113,18 +112,16 @@ pub fn write_trials_csv(path: &Path, records: &[TrialRecord]) -> HostResult<()> 
         "status",
         "seed",
         "error",
-    ])
-    .map_err(|e| csv_err(path, e))?;
-    let num = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
-    for r in records {
-        let Some(o) = &r.outcome else { continue };
+    ];
+    let rows = records.iter().filter_map(|r| {
+        let o = r.outcome.as_ref()?;
         let s = &r.spec;
         let arch = if s.arch.is_empty() {
             genome_text(&s.genome)
         } else {
             s.arch.clone()
         };
-        w.write_record([
+        Some([
             s.id.to_string(),
             s.role.as_str().to_string(),
             s.task.clone(),
@@ -134,16 +131,15 @@ pub fn write_trials_csv(path: &Path, records: &[TrialRecord]) -> HostResult<()> 
             } else {
                 &s.canonical
             }),
-            num(o.metric),
-            num(o.test_metric),
+            number(o.metric),
+            number(o.test_metric),
             format!("{}", o.cost_s),
             o.status.as_str().to_string(),
             s.seed.to_string(),
             o.error.clone().unwrap_or_default(),
         ])
-        .map_err(|e| csv_err(path, e))?;
-    }
-    w.flush().map_err(|e| csv_err(path, e))
+    });
+    write_csv(path, &header, rows)
 }
 
 /// Best metric so far after each target evaluation (failed ones carry the previous best).
@@ -165,9 +161,7 @@ pub fn best_so_far(records: &[TrialRecord]) -> Vec<Option<f64>> {
 /// Writes `trials.csv`, `summary.json` and `best_so_far.png` into the run directory.
 pub fn write_all(run_dir: &Path, records: &[TrialRecord], summary: &Summary) -> HostResult<()> {
     write_trials_csv(&run_dir.join("trials.csv"), records)?;
-    let path = run_dir.join("summary.json");
-    let text = serde_json::to_string_pretty(summary).map_err(|e| csv_err(&path, e))?;
-    std::fs::write(&path, text + "\n").map_err(|e| HostError::io(&path, e))?;
+    write_json(&run_dir.join("summary.json"), summary)?;
     let curve = best_so_far(records);
     let title = format!(
         "{} — {} on {}",

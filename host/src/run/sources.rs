@@ -8,8 +8,10 @@
 //! knowledge). Persisted like any trial, so a killed run resumes without evaluating them again.
 
 use super::progress::Progress;
-use super::Runner;
+use super::runner::Runner;
 use crate::error::{HostError, HostResult};
+use crate::plugins::{assemble, PluginEntry};
+use crate::report::write_json;
 use crate::similarity;
 use crate::store::{Role, Status, TrialRecord, TrialSpec};
 use std::collections::BTreeMap;
@@ -33,91 +35,88 @@ pub(super) fn ranked_sources(
         })?;
         return Ok((sources, false));
     }
-    let mut evaluated = false;
-    let listed: Vec<String> = r
-        .exp
-        .file
-        .tasks
-        .sources
-        .iter()
-        .map(|s| s.get_ref().clone())
-        .collect();
-    let chosen = match (r.resolved.similarity.clone(), &r.exp.file.similarity) {
+    let listed = r.exp.sources();
+    let (chosen, evaluated) = match (r.resolved.similarity.clone(), &r.exp.file.similarity) {
         (Some(entry), Some(section)) => {
             let top_k = section.top_k.as_ref().map(|k| *k.get_ref());
-            let seed = derive_seed(r.seed, super::SIMILARITY_SEED_TAG);
-            let mut sim = similarity::create(&r.exp, &entry, &r.space, seed)?;
-            let err = |e| similarity::plugin_error(&entry, e);
-            let landmarks = similarity::landmarks(&entry, &mut sim, &r.space)?;
-            let mut scores = match &landmarks {
-                Some(genomes) => {
-                    evaluated = true;
-                    landmark_scores(r, genomes, &listed, progress)?
-                }
-                None => BTreeMap::new(),
-            };
-            let mut embed = |task: &str| {
-                similarity::embed_task(&entry, &mut sim, task, scores.remove(task).as_deref())
-            };
-            let target = embed(&r.target)?.map_err(err)?;
-            // A source the measure cannot embed (say, landmarks its benchmark has no entries
-            // for) is ranked last rather than stopping the run.
-            let mut embedded = Vec::with_capacity(listed.len());
-            let mut unembedded = serde_json::Map::new();
-            for s in &listed {
-                match embed(s)? {
-                    Ok(e) => embedded.push((s.clone(), Some(e))),
-                    Err(e) => {
-                        let e = err(e);
-                        tracing::warn!("{s} ranked last: {e}");
-                        unembedded.insert(s.clone(), e.to_string().into());
-                        embedded.push((s.clone(), None));
-                    }
-                }
-            }
-            let mut ranked = Vec::with_capacity(listed.len());
-            for (s, e) in embedded {
-                let d = match e {
-                    Some(e) => sim.distance(&target, &e).map_err(err)?,
-                    None => f64::INFINITY,
-                };
-                ranked.push((s, d));
-            }
-            ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            let keep = top_k.map_or(ranked.len(), |k| k.min(ranked.len()));
-            let json = serde_json::json!({
-                "similarity": entry.name(),
-                "target": r.target,
-                "distances": ranked.iter().map(|(t, d)| serde_json::json!({"task": t, "distance": d.is_finite().then_some(*d)})).collect::<Vec<_>>(),
-                "not_embedded": unembedded,
-                "chosen": ranked.iter().take(keep).map(|(t, _)| t).collect::<Vec<_>>(),
-                "landmarks": landmarks.as_ref().map_or(0, Vec::len),
-            });
-            let path = r.run_dir.join("similarity.json");
-            std::fs::write(
-                &path,
-                serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-            )
-            .map_err(|e| HostError::io(&path, e))?;
-            tracing::info!(
-                "similarity `{}`: sources by distance to {}: {}; keeping {keep}",
-                entry.name(),
-                r.target,
-                ranked
-                    .iter()
-                    .map(|(t, d)| format!("{t} {d:.4}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            ranked.into_iter().take(keep).map(|(t, _)| t).collect()
+            rank(r, &entry, top_k, listed, progress)?
         }
-        _ => listed,
+        _ => (listed, false),
     };
     r.store.set_meta(
         "sources",
         &serde_json::to_string(&chosen).unwrap_or_default(),
     )?;
     Ok((chosen, evaluated))
+}
+
+/// Ranks the listed sources by their distance to the target under the similarity plugin and
+/// keeps the `top_k` nearest; writes `similarity.json`. Also says whether landmarks were
+/// evaluated.
+fn rank(
+    r: &mut Runner,
+    entry: &PluginEntry,
+    top_k: Option<usize>,
+    listed: Vec<String>,
+    progress: &Progress,
+) -> HostResult<(Vec<String>, bool)> {
+    let seed = derive_seed(r.seed, super::SIMILARITY_SEED_TAG);
+    let mut sim = assemble::similarity(&r.exp, entry, &r.space, seed)?;
+    let err = |e| entry.error(e);
+    let landmarks = similarity::landmarks(entry, &mut sim, &r.space)?;
+    let mut scores = match &landmarks {
+        Some(genomes) => landmark_scores(r, genomes, &listed, progress)?,
+        None => BTreeMap::new(),
+    };
+    let mut embed =
+        |task: &str| similarity::embed_task(entry, &mut sim, task, scores.remove(task).as_deref());
+    let target = embed(&r.target)?.map_err(err)?;
+    // A source the measure cannot embed (say, landmarks its benchmark has no entries for) is
+    // ranked last rather than stopping the run.
+    let mut embedded = Vec::with_capacity(listed.len());
+    let mut unembedded = serde_json::Map::new();
+    for s in &listed {
+        match embed(s)? {
+            Ok(e) => embedded.push((s.clone(), Some(e))),
+            Err(e) => {
+                let e = err(e);
+                tracing::warn!("{s} ranked last: {e}");
+                unembedded.insert(s.clone(), e.to_string().into());
+                embedded.push((s.clone(), None));
+            }
+        }
+    }
+    let mut ranked = Vec::with_capacity(listed.len());
+    for (s, e) in embedded {
+        let d = match e {
+            Some(e) => sim.distance(&target, &e).map_err(err)?,
+            None => f64::INFINITY,
+        };
+        ranked.push((s, d));
+    }
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let keep = top_k.map_or(ranked.len(), |k| k.min(ranked.len()));
+    let json = serde_json::json!({
+        "similarity": entry.name(),
+        "target": r.target,
+        "distances": ranked.iter().map(|(t, d)| serde_json::json!({"task": t, "distance": d.is_finite().then_some(*d)})).collect::<Vec<_>>(),
+        "not_embedded": unembedded,
+        "chosen": ranked.iter().take(keep).map(|(t, _)| t).collect::<Vec<_>>(),
+        "landmarks": landmarks.as_ref().map_or(0, Vec::len),
+    });
+    write_json(&r.run_dir.join("similarity.json"), &json)?;
+    tracing::info!(
+        "similarity `{}`: sources by distance to {}: {}; keeping {keep}",
+        entry.name(),
+        r.target,
+        ranked
+            .iter()
+            .map(|(t, d)| format!("{t} {d:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let chosen = ranked.into_iter().take(keep).map(|(t, _)| t).collect();
+    Ok((chosen, landmarks.is_some()))
 }
 
 fn is_landmark(rec: &TrialRecord) -> bool {

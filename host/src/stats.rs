@@ -1,5 +1,6 @@
-//! Statistics for comparisons: Student-t intervals, the paired Wilcoxon signed-rank test,
-//! Spearman's rank correlation and a paired bootstrap interval for a ratio of means.
+//! Statistics for comparisons and ablations: Student-t intervals, the paired Wilcoxon
+//! signed-rank test, Spearman's rank correlation and a paired bootstrap interval for a ratio of
+//! means.
 //!
 //! Every function except [`bootstrap_ratio_interval`] is checked against scipy 1.17.1 by
 //! `host/tests/stats_vs_scipy.rs` (`make scipy` installs it).
@@ -15,6 +16,24 @@ pub struct Interval {
     pub lo: f64,
     pub hi: f64,
     pub n: usize,
+}
+
+impl Interval {
+    /// A table cell: `mean ± half-width` (values × `scale`, two decimals), the mean alone when
+    /// the interval is unknown, `–` without data.
+    pub fn cell(&self, scale: f64) -> String {
+        if self.n == 0 {
+            "–".into()
+        } else if self.lo.is_finite() {
+            format!(
+                "{:.2} ± {:.2}",
+                self.mean * scale,
+                (self.hi - self.lo) / 2.0 * scale
+            )
+        } else {
+            format!("{:.2}", self.mean * scale)
+        }
+    }
 }
 
 /// How [`wilcoxon_signed_rank`] computed its p-value.

@@ -5,12 +5,17 @@
 //! sections: the same seed, sources and source knowledge, so variants differ only in the
 //! optimizer.
 
-use crate::config::toml_error;
+mod checks;
+mod runs;
+
+use crate::config::template::{template, TemplateView};
+use crate::config::{folder_of, read_file, toml_error};
 use crate::error::{HostError, HostResult};
+use checks::{budgets, check_variants, pairs, seeds, targets};
+use runs::{planned_runs, set_base_dir};
 use serde::Deserialize;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use toml::{Table, Value};
+use toml::Table;
 
 #[derive(Debug, Deserialize)]
 struct CompareDoc {
@@ -136,7 +141,6 @@ pub fn slug(name: &str) -> String {
 
 struct Ctx<'a> {
     file: &'a Path,
-    text: &'a str,
 }
 
 impl Ctx<'_> {
@@ -150,22 +154,17 @@ impl Ctx<'_> {
 
 /// Parses a comparison file and expands it to its runs.
 pub fn load(path: &Path) -> HostResult<Plan> {
-    let text = std::fs::read_to_string(path).map_err(|e| HostError::ConfigFile {
-        file: path.display().to_string(),
-        message: format!("cannot read the comparison file: {e}"),
-    })?;
-    parse(&text, path, &crate::config::folder_of(path))
+    let text = read_file(path, "comparison")?;
+    parse(&text, path, &folder_of(path))
 }
 
 pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
-    let ctx = Ctx { file: path, text };
-    let position = |e: toml::de::Error| toml_error(ctx.text, path, &e);
-    let doc: CompareDoc = toml::from_str(text).map_err(position)?;
+    let ctx = Ctx { file: path };
+    let doc: CompareDoc = toml::from_str(text).map_err(|e| toml_error(text, path, &e))?;
     let section = doc.compare.ok_or_else(|| {
         ctx.err("no [compare] section: `xnas compare` needs one (see docs/config.md#compare); use `xnas run` for a single experiment")
     })?;
-    let mut template: Table = toml::from_str(text).map_err(position)?;
-    template.remove("compare");
+    let mut template = template(text, path, "compare")?;
     for key in ["optimizer", "transfer"] {
         if template.contains_key(key) {
             return Err(ctx.err(format!(
@@ -174,65 +173,24 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
         }
     }
     set_base_dir(&mut template, base_dir);
-
-    let name = template
-        .get("experiment")
-        .and_then(|e| e.get("name"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| ctx.err("[experiment] needs a `name`"))?
-        .to_string();
-    let base_seed = template
-        .get("experiment")
-        .and_then(|e| e.get("seed"))
-        .and_then(Value::as_integer)
-        .unwrap_or(0) as u64;
-    let budget = template
-        .get("experiment")
-        .and_then(|e| e.get("budget"))
-        .and_then(|b| b.get("evaluations"))
-        .and_then(Value::as_integer)
+    let view = TemplateView::parse(text, path)?;
+    let name = view
+        .experiment
+        .name
+        .ok_or_else(|| ctx.err("[experiment] needs a `name`"))?;
+    let budget = view
+        .experiment
+        .budget
+        .and_then(|b| b.evaluations)
         .filter(|b| *b > 0)
         .ok_or_else(|| {
             ctx.err("a comparison needs `[experiment] budget = { evaluations = N }` (regret is compared per evaluation)")
         })? as u64;
-    let workers = template
-        .get("executor")
-        .and_then(|e| e.get("workers"))
-        .and_then(Value::as_integer)
-        .unwrap_or(1)
-        .max(1) as u64;
 
-    // Variants.
-    if section.variants.is_empty() {
-        return Err(ctx.err("[compare] lists no variant: add [[compare.variant]] entries"));
-    }
-    let mut names = BTreeSet::new();
-    let mut slugs = BTreeSet::new();
-    for v in &section.variants {
-        if v.name.trim().is_empty() {
-            return Err(ctx.err("a [[compare.variant]] has an empty name"));
-        }
-        if !names.insert(v.name.clone()) {
-            return Err(ctx.err(format!("variant `{}` is listed twice", v.name)));
-        }
-        if !slugs.insert(slug(&v.name)) {
-            return Err(ctx.err(format!(
-                "variant `{}` has the same directory name `{}` as another variant: rename one",
-                v.name,
-                slug(&v.name)
-            )));
-        }
-        if v.optimizer.is_none() && v.transfer.is_none() {
-            return Err(ctx.err(format!(
-                "variant `{}` needs `optimizer = {{ plugin = \"…\" }}` (and `transfer` for a transfer variant)",
-                v.name
-            )));
-        }
-    }
-    let variants: Vec<String> = section.variants.iter().map(|v| v.name.clone()).collect();
+    let variants = check_variants(&section, &ctx)?;
     let pairs = pairs(&section, &ctx)?;
     let reference = match &section.reference {
-        Some(r) if !names.contains(r) => {
+        Some(r) if !variants.contains(r) => {
             return Err(ctx.err(format!(
                 "reference = \"{r}\" is not a variant (variants: {})",
                 variants.join(", ")
@@ -254,115 +212,11 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
     if section.jobs == Some(0) {
         return Err(ctx.err("jobs must be at least 1"));
     }
+    let targets = targets(&section, &view.tasks.sources, &ctx)?;
+    let seeds = seeds(&section, view.experiment.seed.unwrap_or(0) as u64, &ctx)?;
+    let budgets = budgets(&section, budget, &ctx)?;
 
-    // Targets and their sources.
-    let listed_sources: Vec<String> = template
-        .get("tasks")
-        .and_then(|t| t.get("sources"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let targets: Vec<(String, Vec<String>)> = match &section.targets {
-        Targets::Mode(m) if m == "leave-one-out" => {
-            if section.tasks.len() < 2 {
-                return Err(ctx.err(
-                    "targets = \"leave-one-out\" needs `tasks = [...]` in [compare] with at least two tasks",
-                ));
-            }
-            section
-                .tasks
-                .iter()
-                .map(|t| {
-                    let others = section.tasks.iter().filter(|s| *s != t).cloned().collect();
-                    (t.clone(), others)
-                })
-                .collect()
-        }
-        Targets::Mode(m) => {
-            return Err(ctx.err(format!(
-                "targets = \"{m}\": give a list of task names or \"leave-one-out\""
-            )))
-        }
-        Targets::Named(list) => {
-            if list.is_empty() {
-                return Err(ctx.err("targets is empty: name at least one target task"));
-            }
-            if !section.tasks.is_empty() {
-                return Err(ctx.err(
-                    "[compare] tasks is only for targets = \"leave-one-out\"; with named targets, sources come from [tasks] sources",
-                ));
-            }
-            // A target never learns from itself: it is dropped from the listed sources.
-            list.iter()
-                .map(|t| {
-                    let s = listed_sources.iter().filter(|s| *s != t).cloned().collect();
-                    (t.clone(), s)
-                })
-                .collect()
-        }
-    };
-    let mut seen = BTreeSet::new();
-    for (t, _) in &targets {
-        if !seen.insert(t) {
-            return Err(ctx.err(format!("target `{t}` is listed twice")));
-        }
-    }
-    let seeds: Vec<u64> = match &section.seeds {
-        Seeds::Count(0) => return Err(ctx.err("seeds must be at least 1")),
-        Seeds::Count(n) => (0..*n).map(|i| base_seed + i).collect(),
-        Seeds::List(l) if l.is_empty() => return Err(ctx.err("seeds is empty")),
-        Seeds::List(l) => {
-            if l.iter().collect::<BTreeSet<_>>().len() != l.len() {
-                return Err(ctx.err("seeds lists a seed twice"));
-            }
-            l.clone()
-        }
-    };
-    let budgets = match section.budgets.as_slice() {
-        [] => {
-            let mut b: Vec<u64> = [10, 20, 50, 100]
-                .into_iter()
-                .filter(|b| *b < budget)
-                .collect();
-            b.push(budget);
-            b
-        }
-        list => {
-            if let Some(b) = list.iter().find(|b| **b == 0 || **b > budget) {
-                return Err(ctx.err(format!(
-                    "budgets: {b} is outside 1..={budget} (the evaluation budget)"
-                )));
-            }
-            let mut b = list.to_vec();
-            b.sort_unstable();
-            b.dedup();
-            b
-        }
-    };
-
-    let mut runs = Vec::new();
-    for (target, sources) in &targets {
-        for v in &section.variants {
-            for &seed in &seeds {
-                let dir = PathBuf::from("runs")
-                    .join(slug(target))
-                    .join(slug(&v.name))
-                    .join(format!("seed-{seed}"));
-                let experiment = run_file(&template, &name, v, target, sources, seed);
-                runs.push(PlannedRun {
-                    target: target.clone(),
-                    variant: v.name.clone(),
-                    seed,
-                    dir,
-                    experiment,
-                });
-            }
-        }
-    }
+    let runs = planned_runs(&template, &name, &section.variants, &targets, &seeds);
     Ok(Plan {
         name,
         variants,
@@ -372,124 +226,10 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
         budgets,
         pairs,
         reference,
-        workers,
+        workers: view.executor.workers.unwrap_or(1).max(1) as u64,
         runs,
         section,
     })
-}
-
-/// Transfer variants and their plain counterparts.
-fn pairs(section: &CompareSection, ctx: &Ctx) -> HostResult<Vec<Pair>> {
-    let plugin = |t: &Option<Table>| {
-        t.as_ref()
-            .and_then(|t| t.get("plugin"))
-            .and_then(Value::as_str)
-            .map(String::from)
-    };
-    let wrapped = |v: &VariantSpec| {
-        plugin(&v.optimizer).or_else(|| {
-            v.transfer
-                .as_ref()
-                .and_then(|t| t.get("wraps"))
-                .and_then(Value::as_str)
-                .map(String::from)
-        })
-    };
-    let mut out = Vec::new();
-    for v in section.variants.iter().filter(|v| v.transfer.is_some()) {
-        let plain = match &v.plain {
-            Some(p) => {
-                let Some(pv) = section.variants.iter().find(|x| &x.name == p) else {
-                    return Err(ctx.err(format!(
-                        "variant `{}`: plain = \"{p}\" is not a variant",
-                        v.name
-                    )));
-                };
-                if pv.transfer.is_some() {
-                    return Err(ctx.err(format!(
-                        "variant `{}`: plain = \"{p}\" is itself a transfer variant",
-                        v.name
-                    )));
-                }
-                p.clone()
-            }
-            None => {
-                let inner = wrapped(v);
-                match section
-                    .variants
-                    .iter()
-                    .find(|x| x.transfer.is_none() && plugin(&x.optimizer) == inner)
-                {
-                    Some(x) => x.name.clone(),
-                    // A transfer variant without a plain one is shown, just not tested.
-                    None => continue,
-                }
-            }
-        };
-        out.push(Pair {
-            transfer: v.name.clone(),
-            plain,
-        });
-    }
-    Ok(out)
-}
-
-/// The experiment file of one run.
-fn run_file(
-    template: &Table,
-    name: &str,
-    v: &VariantSpec,
-    target: &str,
-    sources: &[String],
-    seed: u64,
-) -> String {
-    let mut t = template.clone();
-    let exp = t
-        .entry("experiment")
-        .or_insert_with(|| Value::Table(Table::new()));
-    if let Some(e) = exp.as_table_mut() {
-        e.insert(
-            "name".into(),
-            Value::String(format!("{name}/{target}/{}/seed-{seed}", v.name)),
-        );
-        e.insert("seed".into(), Value::Integer(seed as i64));
-    }
-    let tasks = t
-        .entry("tasks")
-        .or_insert_with(|| Value::Table(Table::new()));
-    if let Some(tasks) = tasks.as_table_mut() {
-        tasks.insert("target".into(), Value::String(target.into()));
-        tasks.insert(
-            "sources".into(),
-            Value::Array(sources.iter().cloned().map(Value::String).collect()),
-        );
-    }
-    if let Some(o) = &v.optimizer {
-        t.insert("optimizer".into(), Value::Table(o.clone()));
-    }
-    if let Some(x) = &v.transfer {
-        t.insert("transfer".into(), Value::Table(x.clone()));
-    }
-    if let Some(x) = &v.similarity {
-        t.insert("similarity".into(), Value::Table(x.clone()));
-    }
-    format!(
-        "# Written by `xnas compare` for variant `{}`, target {target}, seed {seed}.\n{}",
-        v.name,
-        toml::to_string(&t).expect("a TOML table serialises")
-    )
-}
-
-/// Relative paths of the comparison file (in `[plugins]`, `[tasks]` and any plugin's
-/// parameters) resolve against its folder. The generated files live elsewhere, so they name that
-/// folder as their `[experiment] base_dir`, absolute.
-fn set_base_dir(t: &mut Table, base: &Path) {
-    let Some(exp) = t.get_mut("experiment").and_then(Value::as_table_mut) else {
-        return;
-    };
-    // One the comparison file gives is kept (and checked like any run's).
-    exp.entry("base_dir")
-        .or_insert_with(|| Value::String(base.display().to_string()));
 }
 
 #[cfg(test)]

@@ -1,0 +1,60 @@
+//! The finished runs of a comparison: each run's best-so-far curve from its store, and what its
+//! `summary.json` says (the benchmark's best metric, the wall time).
+
+use crate::compare::plan::Plan;
+use crate::error::{HostError, HostResult};
+use crate::report::{self, best_so_far};
+use crate::store::Store;
+use std::path::{Path, PathBuf};
+
+/// One finished run's curve.
+#[derive(Debug, Clone)]
+pub struct RunCurve {
+    pub target: String,
+    pub variant: String,
+    pub seed: u64,
+    /// Best metric after each target evaluation (None before the first success).
+    pub best: Vec<Option<f64>>,
+    pub best_possible: Option<f64>,
+    pub wall_seconds: f64,
+}
+
+impl RunCurve {
+    /// Regret after each target evaluation against the reference metric `best`: the best metric
+    /// known for the target minus the best found so far (None before the first success).
+    pub fn regret(&self, best: f64) -> impl Iterator<Item = Option<f64>> + '_ {
+        self.best.iter().map(move |b| b.map(|b| best - b))
+    }
+}
+
+/// Reads every finished run of the plan; the others are listed as missing.
+pub fn collect(dir: &Path, plan: &Plan) -> HostResult<(Vec<RunCurve>, Vec<PathBuf>)> {
+    let mut curves = Vec::new();
+    let mut missing = Vec::new();
+    for r in &plan.runs {
+        let run_dir = dir.join(&r.dir);
+        let summary_path = run_dir.join("summary.json");
+        let Ok(text) = std::fs::read_to_string(&summary_path) else {
+            missing.push(r.dir.clone());
+            continue;
+        };
+        let summary: report::Summary =
+            serde_json::from_str(&text).map_err(|e| HostError::Store {
+                path: summary_path.clone(),
+                message: format!(
+                    "not a run summary ({e}); rebuild it with `xnas report {}`",
+                    run_dir.display()
+                ),
+            })?;
+        let store = Store::open_read_only(&run_dir.join("store.sqlite"))?;
+        curves.push(RunCurve {
+            target: r.target.clone(),
+            variant: r.variant.clone(),
+            seed: r.seed,
+            best: best_so_far(&store.trials()?),
+            best_possible: summary.best_possible,
+            wall_seconds: summary.wall_seconds,
+        });
+    }
+    Ok((curves, missing))
+}

@@ -1,0 +1,210 @@
+//! The checks of an experiment file that need no plugin: its structure (budget, batch, workers,
+//! tasks, transfer/optimizer pairing) when it is parsed, and the source-knowledge paths before a
+//! run reads them.
+
+use super::Experiment;
+use crate::error::{HostError, HostResult};
+use std::path::PathBuf;
+use toml::Spanned;
+
+impl Experiment {
+    /// Checks that need no plugin: budget, batch, workers, tasks, transfer/optimizer pairing.
+    pub(super) fn check_structure(&self) -> HostResult<()> {
+        self.check_limits()?;
+        self.check_tasks()?;
+        self.check_plugin_sections()
+    }
+
+    /// Budget, batch size, workers and name.
+    fn check_limits(&self) -> HostResult<()> {
+        let f = &self.file;
+        let budget = &f.experiment.budget;
+        match (budget.get_ref().evaluations, budget.get_ref().seconds) {
+            (None, None) => {
+                return Err(self.error_at(
+                    budget.span(),
+                    "budget needs `evaluations`, `seconds` or both, e.g. budget = { evaluations = 100 }",
+                ))
+            }
+            (Some(0), _) => return Err(self.error_at(budget.span(), "budget.evaluations must be at least 1")),
+            (_, Some(s)) if s.is_nan() || s <= 0.0 => return Err(self.error_at(budget.span(), "budget.seconds must be positive")),
+            _ => {}
+        }
+        if *f.experiment.batch_size.get_ref() == 0 {
+            return Err(self.error_at(
+                f.experiment.batch_size.span(),
+                "batch_size must be at least 1",
+            ));
+        }
+        if *f.executor.workers.get_ref() == 0 {
+            return Err(self.error_at(f.executor.workers.span(), "workers must be at least 1"));
+        }
+        if f.experiment.name.get_ref().trim().is_empty() {
+            return Err(self.error_at(
+                f.experiment.name.span(),
+                "experiment name must not be empty",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sources (never the target, each once) and the source knowledge that needs them.
+    fn check_tasks(&self) -> HostResult<()> {
+        let f = &self.file;
+        let target = f.tasks.target.get_ref();
+        let mut seen = std::collections::HashSet::new();
+        for s in &f.tasks.sources {
+            if s.get_ref() == target {
+                return Err(self.error_at(
+                    s.span(),
+                    format!("source task `{target}` is the target task: the target never counts as source knowledge"),
+                ));
+            }
+            if !seen.insert(s.get_ref()) {
+                return Err(self.error_at(
+                    s.span(),
+                    format!("source task `{}` is listed twice", s.get_ref()),
+                ));
+            }
+        }
+        if f.tasks.source_samples > 0 && f.tasks.sources.is_empty() {
+            return Err(self.error_at(
+                f.tasks.target.span(),
+                "tasks.source_samples is set but tasks.sources is empty: name the source tasks",
+            ));
+        }
+        let imported = f.tasks.source_runs.first().or(f.tasks.source_file.as_ref());
+        if let (Some(origin), true) = (imported, f.tasks.sources.is_empty()) {
+            let key = if f.tasks.source_runs.is_empty() {
+                "source_file"
+            } else {
+                "source_runs"
+            };
+            return Err(self.error_at(
+                origin.span(),
+                format!(
+                    "tasks.{key} is set but tasks.sources is empty: name the source tasks whose \
+                     observations to take"
+                ),
+            ));
+        }
+        if let Some(file) = &f.tasks.source_file {
+            if file.get_ref().trim().is_empty() {
+                return Err(self.error_at(file.span(), "tasks.source_file must not be empty"));
+            }
+        }
+        for run in &f.tasks.source_runs {
+            if run.get_ref().trim().is_empty() {
+                return Err(
+                    self.error_at(run.span(), "tasks.source_runs entries must not be empty")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// An optimizer (or a transfer that names the one it wraps), and a similarity plugin only
+    /// with sources to rank.
+    fn check_plugin_sections(&self) -> HostResult<()> {
+        let f = &self.file;
+        match (&f.optimizer, &f.transfer) {
+            (None, None) => {
+                return Err(HostError::ConfigFile {
+                    file: self.path.display().to_string(),
+                    message: "missing [optimizer] section (e.g. [optimizer] plugin = \"random\")"
+                        .into(),
+                })
+            }
+            (None, Some(t)) if t.wraps.is_none() => return Err(self.error_at(
+                t.plugin.span(),
+                "[transfer] needs `wraps = \"<optimizer>\"` when there is no [optimizer] section",
+            )),
+            (Some(o), Some(t)) => {
+                if let Some(w) = &t.wraps {
+                    if w.get_ref() != o.plugin.get_ref() {
+                        return Err(self.error_at(
+                            w.span(),
+                            format!(
+                                "[transfer] wraps `{}` but [optimizer] plugin is `{}`: make them the same or drop `wraps`",
+                                w.get_ref(),
+                                o.plugin.get_ref()
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(sim) = &f.similarity {
+            if f.tasks.sources.is_empty() {
+                return Err(self.error_at(
+                    sim.plugin.span(),
+                    "[similarity] ranks source tasks, but tasks.sources is empty",
+                ));
+            }
+            if let Some(k) = &sim.top_k {
+                if *k.get_ref() == 0 {
+                    return Err(self.error_at(k.span(), "similarity.top_k must be at least 1"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `tasks.source_runs` name distinct run directories (with a store) and that
+    /// `tasks.source_file` is a file. Kept out of [`Experiment::parse`] because `xnas report` parses
+    /// stored experiments whose origins may since have moved; validate, run and resume call it.
+    pub fn check_source_paths(&self) -> HostResult<()> {
+        let t = &self.file.tasks;
+        let mut seen: Vec<(PathBuf, &Spanned<String>)> = Vec::new();
+        for run in &t.source_runs {
+            let dir = self.resolve_path(run.get_ref());
+            if !dir.is_dir() {
+                return Err(self.error_at(
+                    run.span(),
+                    format!(
+                        "tasks.source_runs: run directory {} does not exist: give the --out directory \
+                         of an earlier `xnas run`, relative to this file",
+                        dir.display()
+                    ),
+                ));
+            }
+            if !dir.join("store.sqlite").is_file() {
+                return Err(self.error_at(
+                    run.span(),
+                    format!(
+                        "tasks.source_runs: {} is not a run directory (it has no store.sqlite): give \
+                         the --out directory of an earlier `xnas run`",
+                        dir.display()
+                    ),
+                ));
+            }
+            let canonical = std::fs::canonicalize(&dir).unwrap_or(dir);
+            if let Some((_, first)) = seen.iter().find(|(p, _)| *p == canonical) {
+                return Err(self.error_at(
+                    run.span(),
+                    format!(
+                        "tasks.source_runs: `{}` is the same run directory as `{}`: list each run once",
+                        run.get_ref(),
+                        first.get_ref()
+                    ),
+                ));
+            }
+            seen.push((canonical, run));
+        }
+        if let Some(file) = &t.source_file {
+            let path = self.resolve_path(file.get_ref());
+            if !path.is_file() {
+                return Err(self.error_at(
+                    file.span(),
+                    format!(
+                        "tasks.source_file: {} is not a file: give a CSV of observations \
+                         (task,arch,metric[,test_metric,cost_seconds]), relative to this file",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
