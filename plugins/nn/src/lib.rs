@@ -13,6 +13,8 @@
 //! * [`mlp`]: an MLP with seeded initialisation and an optional zero last layer.
 //! * [`adam`]: Adam whose state can be saved.
 //! * [`head`]: the plain head factory of the head protocol.
+//! * [`layers`]: convolution building blocks (PyTorch's init, BN, ReLU–conv–BN, linear).
+//! * [`train`]: training an image classifier on a task (SGD, cosine, validation, test).
 //! * [`normalise`]: per-task normalisation of metrics before histories are pooled.
 //!
 //! ## Linking
@@ -34,12 +36,14 @@ pub mod data;
 pub mod device;
 mod error;
 pub mod head;
+pub mod layers;
 pub mod matrix;
 pub mod mlp;
 pub mod normalise;
 pub mod seed;
 pub mod snapshot;
 pub mod threads;
+pub mod train;
 pub mod tokens;
 
 pub use device::init;

@@ -29,8 +29,10 @@
 mod error;
 mod read;
 mod spec;
+mod tasks;
 
 pub use error::{DataError, FileAt};
+pub use tasks::TaskDatasets;
 pub use spec::{
     CifarLabel, DatasetSpec, Files, Format, LabelColumn, ValidSize, DEFAULT_VALID, PRESETS,
 };
