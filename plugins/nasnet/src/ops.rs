@@ -34,7 +34,9 @@
 use crate::genome::Op;
 // The generic pieces live in xnas-tch (shared with the other trainable spaces); re-exported so
 // this module stays the one place nasnet's ops are named.
-pub use xnas_tch::layers::{batch_norm, out_size, torch_default_init, ConvSpec, ReluConvBn};
+pub use xnas_tch::layers::{
+    batch_norm, batch_norm_affine, out_size, torch_default_init, ConvSpec, ReluConvBn,
+};
 use xnas_tch::tch::nn;
 use xnas_tch::tch::Tensor;
 

@@ -12,8 +12,8 @@ use crate::network::{flops, Network, NetworkConfig};
 use xnas_tch::data::TaskData;
 use xnas_tch::seed::component_seed;
 use xnas_tch::tch::{Device, Tensor};
-use xnas_tch::train::{Classifier, Recipe};
 pub use xnas_tch::train::{cosine_lr, TrainError, TrainOutcome};
+use xnas_tch::train::{Classifier, Recipe};
 
 /// How to train one network.
 #[derive(Clone, Debug, PartialEq)]

@@ -29,12 +29,12 @@ pub fn torch_default_init() -> nn::Init {
 
 /// An affine batch norm with running statistics, initialised as PyTorch's (scale 1, shift 0).
 pub fn batch_norm(p: &nn::Path, channels: usize) -> nn::BatchNorm {
-    batch_norm_with(p, channels, true)
+    batch_norm_affine(p, channels, true)
 }
 
 /// A batch norm with running statistics; `affine = false` has no learned scale and shift (a
 /// search network's, as DARTS's `affine=False`).
-pub fn batch_norm_with(p: &nn::Path, channels: usize, affine: bool) -> nn::BatchNorm {
+pub fn batch_norm_affine(p: &nn::Path, channels: usize, affine: bool) -> nn::BatchNorm {
     nn::batch_norm2d(
         p,
         channels as i64,
@@ -146,7 +146,7 @@ impl ReluConvBn {
         let cout = specs.last().map_or(0, |s| s.cout);
         ReluConvBn {
             convs,
-            bn: batch_norm_with(&(p / "bn"), cout, affine),
+            bn: batch_norm_affine(&(p / "bn"), cout, affine),
         }
     }
 
@@ -156,8 +156,14 @@ impl ReluConvBn {
     }
 
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut y = x.relu();
-        for c in &self.convs {
+        self.forward_relued(&x.relu(), train)
+    }
+
+    /// The unit on an input that has been through the ReLU already (a search network's
+    /// candidates on one edge share it).
+    pub fn forward_relued(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut y = x.apply(&self.convs[0]);
+        for c in &self.convs[1..] {
             y = y.apply(c);
         }
         y.apply_t(&self.bn, train)

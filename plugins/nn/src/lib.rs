@@ -43,8 +43,8 @@ pub mod normalise;
 pub mod seed;
 pub mod snapshot;
 pub mod threads;
-pub mod train;
 pub mod tokens;
+pub mod train;
 
 pub use device::init;
 pub use error::TchContext;

@@ -32,10 +32,10 @@ mod spec;
 mod tasks;
 
 pub use error::{DataError, FileAt};
-pub use tasks::TaskDatasets;
 pub use spec::{
     CifarLabel, DatasetSpec, Files, Format, LabelColumn, ValidSize, DEFAULT_VALID, PRESETS,
 };
+pub use tasks::TaskDatasets;
 
 use read::{read_cifar, read_csv, read_idx, read_many, Raw};
 use spec::{Plan, Source};
