@@ -16,6 +16,7 @@
 //! * [`layers`]: convolution building blocks (PyTorch's init, BN, ReLU–conv–BN, linear).
 //! * [`train`]: training an image classifier on a task (SGD, cosine, validation, test).
 //! * [`normalise`]: per-task normalisation of metrics before histories are pooled.
+//! * [`supernet`]: the supernet engine a trainable space offers the supernet protocol with.
 //!
 //! ## Linking
 //!
@@ -42,6 +43,7 @@ pub mod mlp;
 pub mod normalise;
 pub mod seed;
 pub mod snapshot;
+pub mod supernet;
 pub mod threads;
 pub mod tokens;
 pub mod train;
