@@ -13,18 +13,22 @@
 pub mod cell;
 pub mod network;
 pub mod params;
+pub mod supernet;
 
-use cell::{Cell, OpList, EDGES, EDGE_ENDS};
+use cell::{Cell, Op, OpList, EDGES, EDGE_ENDS};
 use network::{flops, Network, NetworkConfig};
 use params::Nb201Params;
 use std::sync::Arc;
+use supernet::SearchNet;
 use xnas_core::abi_stable::std_types::{RString, RVec};
 use xnas_core::{
-    capability, derive_seed, Arch, EvalRequest, EvalResult, Meta, PluginError, PluginResult,
-    PluginSet, Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64,
+    capability, derive_seed, supernet_box, Arch, EvalRequest, EvalResult, Meta, PluginError,
+    PluginResult, PluginSet, Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64, SupernetBox,
+    SupernetEdge, SupernetLayout, SupernetSpec,
 };
 use xnas_tch::data::{TaskData, TaskDatasets};
-use xnas_tch::tch::{self, Device};
+use xnas_tch::supernet::{EngineConfig, SupernetEngine};
+use xnas_tch::tch::{self, Device, Kind};
 use xnas_tch::train::Recipe;
 
 /// The seed tag of an evaluation's training ("nb201" in ASCII).
@@ -123,6 +127,75 @@ impl Nb201 {
     }
 }
 
+impl Nb201 {
+    /// The supernet a spec asks for, its weights of `kind` (`Kind::Double` for gradient checks).
+    pub fn supernet_engine(
+        &self,
+        spec: &SupernetSpec,
+        kind: Kind,
+    ) -> PluginResult<SupernetEngine<SearchNet>> {
+        let bad = |m: String| PluginError::invalid_params(format!("nb201 supernet: {m}"));
+        let candidates: Vec<Vec<u32>> = if spec.candidates.is_empty() {
+            vec![(0..self.ops.len() as u32).collect(); EDGES]
+        } else {
+            spec.candidates.iter().map(|c| c.to_vec()).collect()
+        };
+        if candidates.len() != EDGES {
+            return Err(bad(format!(
+                "{} candidate lists, but the cell has {EDGES} edges",
+                candidates.len()
+            )));
+        }
+        let mut ops = Vec::with_capacity(EDGES);
+        for (e, list) in candidates.iter().enumerate() {
+            let (to, from) = EDGE_ENDS[e];
+            let mut edge = Vec::with_capacity(list.len());
+            for &k in list {
+                let op = *self.ops.ops().get(k as usize).ok_or_else(|| {
+                    bad(format!(
+                        "edge {to}<-{from}: candidate {k} is not an op index (0..{})",
+                        self.ops.len()
+                    ))
+                })?;
+                if edge.contains(&op) {
+                    return Err(bad(format!(
+                        "edge {to}<-{from}: `{op}` is a candidate twice"
+                    )));
+                }
+                edge.push(op);
+            }
+            ops.push(edge);
+        }
+        let or = |v: u32, default: usize| if v == 0 { default } else { v as usize };
+        let cells = or(spec.cells, self.params.cells);
+        let channels = or(spec.channels, self.params.channels);
+        if cells > params::MAX_CELLS || channels > params::MAX_CHANNELS {
+            return Err(bad(format!(
+                "{cells} cells per stage with {channels} channels is too large"
+            )));
+        }
+        let data = spec
+            .tasks
+            .iter()
+            .map(|t| self.task_data(t.as_str()))
+            .collect::<PluginResult<Vec<_>>>()?;
+        let data: Vec<&TaskData> = data.iter().map(|d| d.as_ref()).collect();
+        let cfg = EngineConfig {
+            owner: "nb201.supernet".into(),
+            candidates,
+            recipe: spec.recipe.clone(),
+            seed: spec.seed,
+            device: self.device,
+            threads: self.params.threads,
+            kind,
+            eval_batch_size: self.params.eval_batch_size,
+        };
+        SupernetEngine::new(cfg, &data, |p, shapes| {
+            SearchNet::new(p, shapes, cells, channels, &ops).map_err(bad)
+        })
+    }
+}
+
 impl SearchSpace for Nb201 {
     fn describe(&self) -> PluginResult<SpaceDesc> {
         let labels: RVec<RString> = self
@@ -178,6 +251,61 @@ impl SearchSpace for Nb201 {
             .map_err(|m| PluginError::invalid_architecture(format!("`{}`: {m}", text.trim())))
     }
 
+    /// The 6 edges of the one searched cell kind, `"cell"`: edge `j → i` feeds intermediate
+    /// node `i − 1` and reads state `j` (0 the cell's input, 1 and 2 the first two nodes).
+    /// Every edge is kept in a derived cell and may be `none`.
+    fn supernet_layout(&self) -> PluginResult<SupernetLayout> {
+        Ok(SupernetLayout {
+            edges: EDGE_ENDS
+                .iter()
+                .map(|&(to, from)| SupernetEdge {
+                    cell: "cell".into(),
+                    node: (to - 1) as u32,
+                    input: from as u32,
+                })
+                .collect(),
+            ops: self.ops.ops().iter().map(|op| op.name().into()).collect(),
+            zero_op: self.ops.index(Op::None).into(),
+            skip_op: self.ops.index(Op::Skip).into(),
+            edges_per_node: 0,
+            zero_op_selectable: true,
+            skip_cell: "cell".into(),
+        })
+    }
+
+    fn build_supernet(&self, spec: &SupernetSpec) -> PluginResult<SupernetBox> {
+        Ok(supernet_box(self.supernet_engine(spec, Kind::Float)?))
+    }
+
+    /// `selection[e]`: the op index of layout edge `e`; a dropped edge (−1) is `none`.
+    fn supernet_genome(&self, selection: &[i32]) -> PluginResult<Vec<u32>> {
+        if selection.len() != EDGES {
+            return Err(PluginError::invalid_architecture(format!(
+                "a selection names one op per edge ({EDGES}), not {}: {selection:?}",
+                selection.len()
+            )));
+        }
+        let genome = selection
+            .iter()
+            .zip(EDGE_ENDS)
+            .map(|(&k, (to, from))| match (k, self.ops.index(Op::None)) {
+                (-1, Some(none)) => Ok(none),
+                (k, _) if k >= 0 && (k as usize) < self.ops.len() => Ok(k as u32),
+                (k, none) => Err(PluginError::invalid_architecture(format!(
+                    "edge {to}<-{from}: selection {k} is not an op index (0..{}){}",
+                    self.ops.len(),
+                    if k == -1 && none.is_none() {
+                        "; a dropped edge is `none`, which this space's ops lack"
+                    } else {
+                        ""
+                    }
+                ))),
+            })
+            .collect::<PluginResult<Vec<u32>>>()?;
+        self.decode(&genome)?;
+        Ok(genome)
+    }
+
     /// Trains the cell's network on the task's training split for `epochs` (or the request's
     /// budget, read as epochs) and returns the validation accuracy. A diverging trial fails
     /// with the epoch and step; the search goes on.
@@ -212,7 +340,11 @@ pub fn register(set: &mut PluginSet) {
             version: env!("CARGO_PKG_VERSION"),
             description: "NAS-Bench-201 cell space (4 nodes, 6 edges, 5 ops: 15,625 cells), \
                           trained in tch on image data",
-            capabilities: &[capability::TRAINABLE, capability::TEST_METRIC],
+            capabilities: &[
+                capability::TRAINABLE,
+                capability::TEST_METRIC,
+                capability::SUPERNET,
+            ],
         },
         Nb201::new,
     );
