@@ -55,25 +55,15 @@ fn connected(text: &str) -> bool {
 #[test]
 fn random_search_trains_every_proposal_on_fashion_mnist() {
     let text = experiment("nb201-random", 4, "random", "fashion-mnist", "");
-    let run = |workers: &str| {
+    let run = |workers| {
         let sb = Sandbox::new();
-        sb.write("exp.toml", &text);
-        sb.run(&[
-            "--quiet",
-            "run",
-            "exp.toml",
-            "--out",
-            "run",
-            "--workers",
-            workers,
-        ])
-        .expect_code(0);
-        let s = read_summary(&sb.path().join("run"));
+        let dir = sb.run_experiment(&text, workers);
+        let s = read_summary(&dir);
         assert_eq!(s["search_space"], "nb201");
         assert_eq!(s["evaluations"], 4);
-        read_trials(&sb.path().join("run"))
+        read_trials(&dir)
     };
-    let rows = run("2");
+    let rows = run(2);
     assert_eq!(rows.len(), 4, "{rows:?}");
     for r in &rows {
         assert_eq!(r.status, "ok", "{r:?}");
@@ -99,7 +89,7 @@ fn random_search_trains_every_proposal_on_fashion_mnist() {
     };
     assert_eq!(
         key(rows),
-        key(run("1")),
+        key(run(1)),
         "1 and 2 workers trained differently"
     );
 }
@@ -120,10 +110,8 @@ fn every_ask_tell_optimizer_searches_the_space() {
         ("nb201-rl", "rl-controller", ""),
     ] {
         let sb = Sandbox::new();
-        sb.write("exp.toml", &experiment(name, 3, optimizer, "digits", extra));
-        sb.run(&["--quiet", "run", "exp.toml", "--out", "run"])
-            .expect_code(0);
-        let rows = read_trials(&sb.path().join("run"));
+        let rows =
+            read_trials(&sb.run_experiment(&experiment(name, 3, optimizer, "digits", extra), 1));
         assert_eq!(rows.len(), 3, "{name}: {rows:?}");
         assert!(rows.iter().all(|r| r.status == "ok"), "{name}: {rows:?}");
     }
@@ -163,37 +151,21 @@ fn train_a_cell_file_on_digits() {
 #[test]
 fn bad_input_gets_one_clear_message_and_exit_2() {
     let sb = Sandbox::new();
-    // A text with an op the space does not have.
-    arch_file(
-        &sb,
-        "|sep_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-        "",
-    );
-    let out = sb.run(&["--quiet", "train", "arch.json"]);
-    out.expect_code(2);
-    assert!(
-        out.stderr().contains("node 1: unknown op `sep_conv_3x3`"),
-        "{}",
-        out.stderr()
-    );
-    // A text missing a node.
-    arch_file(&sb, "|none~0|+|none~0|none~1|", "");
-    let out = sb.run(&["--quiet", "train", "arch.json"]);
-    out.expect_code(2);
-    assert!(
-        out.stderr().contains("expected 3 nodes"),
-        "{}",
-        out.stderr()
-    );
-    // A task without a dataset.
-    arch_file(&sb, CELL, "");
-    let out = sb.run(&["--quiet", "train", "arch.json", "--task", "svhn"]);
-    out.expect_code(2);
-    assert!(
-        out.stderr().contains("task `svhn` has no dataset"),
-        "{}",
-        out.stderr()
-    );
+    // `xnas train` of a bad text or on a task without a dataset.
+    for (arch, args, needle) in [
+        (
+            "|sep_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+            &[][..],
+            "node 1: unknown op `sep_conv_3x3`",
+        ),
+        ("|none~0|+|none~0|none~1|", &[][..], "expected 3 nodes"),
+        (CELL, &["--task", "svhn"][..], "task `svhn` has no dataset"),
+    ] {
+        arch_file(&sb, arch, "");
+        let out = sb.run(&[&["--quiet", "train", "arch.json"][..], args].concat());
+        out.expect_code(2);
+        assert!(out.stderr().contains(needle), "{arch}: {}", out.stderr());
+    }
     // Parameters: each named by its key, before anything runs.
     for (line, bad, needle) in [
         (

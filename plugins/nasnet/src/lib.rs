@@ -42,21 +42,13 @@ impl Nasnet {
         if params.threads > 0 {
             tch::set_num_threads(params.threads as i32);
         }
-        let datasets = TaskDatasets::new(
-            params.tasks.clone(),
-            init.base_dir.as_str(),
-            init.data_dir.as_str(),
-        );
-        let me = Nasnet {
+        let datasets = TaskDatasets::for_space(params.tasks.clone(), init)?;
+        Ok(Nasnet {
             space,
             params,
             device,
             datasets,
-        };
-        for task in init.tasks.iter() {
-            me.task_data(task.as_str())?;
-        }
-        Ok(me)
+        })
     }
 
     pub fn cell_space(&self) -> &CellSpace {
@@ -68,26 +60,7 @@ impl Nasnet {
     }
 
     fn train_config(&self, seed: u64, epochs: usize) -> TrainConfig {
-        let p = &self.params;
-        TrainConfig {
-            cells: p.cells,
-            filters: p.filters,
-            epochs,
-            batch_size: p.batch_size,
-            learning_rate: p.learning_rate,
-            learning_rate_min: p.learning_rate_min,
-            momentum: p.momentum,
-            weight_decay: p.weight_decay,
-            drop_path: p.drop_path,
-            cutout: p.cutout,
-            flip: p.flip,
-            crop_padding: p.crop_padding,
-            auxiliary_weight: p.auxiliary_weight,
-            grad_clip: p.grad_clip,
-            device: self.device,
-            seed,
-            eval_batch_size: p.eval_batch_size,
-        }
+        self.params.train_config(self.device, seed, epochs)
     }
 
     fn decode_checked(&self, genome: &[u32]) -> PluginResult<genome::Genotype> {

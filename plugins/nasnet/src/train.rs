@@ -74,7 +74,7 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn validate(&self) -> Result<(), String> {
-        self.recipe().validate()
+        self.recipe().check()
     }
 
     /// The shared loop's recipe: this configuration without the network's shape.

@@ -5,7 +5,7 @@ use super::{default_data_dir, load_task_cached, DatasetSpec, TaskData};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use xnas_core::{PluginError, PluginResult};
+use xnas_core::{PluginError, PluginResult, SpaceInit};
 
 /// A space's datasets by task id.
 #[derive(Clone, Debug)]
@@ -28,6 +28,16 @@ impl TaskDatasets {
                 PathBuf::from(data_dir)
             },
         }
+    }
+
+    /// A space's datasets, with every task the experiment names (`init.tasks`) read once now, so
+    /// a missing or malformed file is reported before anything runs.
+    pub fn for_space(specs: BTreeMap<String, DatasetSpec>, init: &SpaceInit) -> PluginResult<Self> {
+        let me = Self::new(specs, init.base_dir.as_str(), init.data_dir.as_str());
+        for task in init.tasks.iter() {
+            me.load(task.as_str())?;
+        }
+        Ok(me)
     }
 
     /// The task ids that have a dataset.

@@ -72,49 +72,55 @@ pub struct Recipe {
 }
 
 impl Recipe {
-    /// Every problem, joined by `; `, each naming its field.
-    pub fn validate(&self) -> Result<(), String> {
-        let mut bad = Vec::new();
-        if self.epochs == 0 {
-            bad.push("epochs must be at least 1".to_string());
-        }
-        if self.batch_size < 2 {
-            bad.push(format!(
-                "batch_size must be at least 2 (batch norm), not {}",
-                self.batch_size
-            ));
-        }
-        if self.eval_batch_size == 0 {
-            bad.push("eval_batch_size must be at least 1".into());
-        }
-        let finite_nonneg = [
-            ("learning_rate", self.learning_rate),
-            ("learning_rate_min", self.learning_rate_min),
-            ("momentum", self.momentum),
-            ("weight_decay", self.weight_decay),
-            ("auxiliary_weight", self.auxiliary_weight),
-            ("grad_clip", self.grad_clip),
-            ("drop_path", self.drop_path),
-        ];
-        for (name, v) in finite_nonneg {
-            if !(v.is_finite() && v >= 0.0) {
-                bad.push(format!("{name} must be finite and ≥ 0, not {v}"));
+    /// The first problem, in the words of a space's parameters: the key, its value and what it
+    /// must be (`` `batch_size = 1`: expected at least 2 (batch norm) ``). The spaces check their
+    /// parameters with it, and [`train`] refuses what it refuses.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, v, least) in [
+            ("epochs", self.epochs, 1),
+            ("batch_size", self.batch_size, 1),
+            ("eval_batch_size", self.eval_batch_size, 1),
+        ] {
+            if v < least {
+                return Err(format!("`{name} = {v}`: expected at least {least}"));
             }
         }
-        if self.drop_path >= 1.0 {
-            bad.push(format!("drop_path must be < 1, not {}", self.drop_path));
+        if self.batch_size < 2 {
+            return Err("`batch_size = 1`: expected at least 2 (batch norm)".into());
+        }
+        for (name, v) in [
+            ("learning_rate", self.learning_rate),
+            ("momentum", self.momentum),
+            ("weight_decay", self.weight_decay),
+            ("grad_clip", self.grad_clip),
+            ("auxiliary_weight", self.auxiliary_weight),
+            ("learning_rate_min", self.learning_rate_min),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("`{name} = {v}`: expected a finite number ≥ 0"));
+            }
+        }
+        if self.learning_rate == 0.0 {
+            return Err("`learning_rate = 0`: expected a positive number".into());
         }
         if self.momentum >= 1.0 {
-            bad.push(format!("momentum must be < 1, not {}", self.momentum));
+            return Err(format!(
+                "`momentum = {}`: expected 0 ≤ m < 1",
+                self.momentum
+            ));
         }
-        if self.nesterov && self.momentum <= 0.0 {
-            bad.push("Nesterov momentum needs momentum > 0".into());
+        if self.nesterov && self.momentum == 0.0 {
+            return Err(
+                "`nesterov = true` with `momentum = 0`: Nesterov needs momentum > 0".into(),
+            );
         }
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            Err(bad.join("; "))
+        if !(0.0..1.0).contains(&self.drop_path) {
+            return Err(format!(
+                "`drop_path = {}`: expected 0 ≤ p < 1",
+                self.drop_path
+            ));
         }
+        Ok(())
     }
 }
 
@@ -171,7 +177,7 @@ pub fn train<M: Classifier>(
     build: impl FnOnce(&nn::Path) -> Result<M, String>,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainOutcome, TrainError> {
-    recipe.validate().map_err(TrainError::Config)?;
+    recipe.check().map_err(TrainError::Config)?;
     check_data(data)?;
     crate::device::init();
     match catch_unwind(AssertUnwindSafe(|| {

@@ -263,16 +263,7 @@ mod tests {
 
     #[test]
     fn text_round_trips_and_names_the_paper_edges() {
-        let cell = Cell {
-            ops: [
-                Op::Conv3x3,
-                Op::None,
-                Op::Skip,
-                Op::Conv1x1,
-                Op::AvgPool3x3,
-                Op::Conv3x3,
-            ],
-        };
+        let cell = OpList::nb201().decode(&[3, 0, 1, 2, 4, 3]).unwrap();
         let text = cell.to_text();
         assert_eq!(
             text,

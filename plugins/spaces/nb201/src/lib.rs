@@ -51,21 +51,13 @@ impl Nb201 {
         if params.threads > 0 {
             tch::set_num_threads(params.threads as i32);
         }
-        let datasets = TaskDatasets::new(
-            params.tasks.clone(),
-            init.base_dir.as_str(),
-            init.data_dir.as_str(),
-        );
-        let me = Nb201 {
+        let datasets = TaskDatasets::for_space(params.tasks.clone(), init)?;
+        Ok(Nb201 {
             ops,
             params,
             device,
             datasets,
-        };
-        for task in init.tasks.iter() {
-            me.task_data(task.as_str())?;
-        }
-        Ok(me)
+        })
     }
 
     pub fn ops(&self) -> &OpList {
@@ -93,26 +85,7 @@ impl Nb201 {
 
     /// The evaluation recipe for `epochs` under `seed`.
     pub fn recipe(&self, seed: u64, epochs: usize) -> Recipe {
-        let p = &self.params;
-        Recipe {
-            epochs,
-            batch_size: p.batch_size,
-            eval_batch_size: p.eval_batch_size,
-            learning_rate: p.learning_rate,
-            learning_rate_min: p.learning_rate_min,
-            momentum: p.momentum,
-            nesterov: p.nesterov,
-            weight_decay: p.weight_decay,
-            grad_clip: p.grad_clip,
-            drop_path: 0.0,
-            auxiliary_weight: 0.0,
-            cutout: p.cutout,
-            flip: p.flip,
-            crop_padding: p.crop_padding,
-            device: self.device,
-            seed,
-            component: "nb201",
-        }
+        self.params.recipe(self.device, seed, epochs)
     }
 
     /// The evaluation network's shape on a task of `shape = [C, H, W]` and `classes`.

@@ -12,93 +12,70 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use xnas_core::{PluginError, PluginResult};
 use xnas_tch::data::DatasetSpec;
+use xnas_tch::tch::Device;
+use xnas_tch::train::Recipe;
 
+/// Every key is optional: a missing one takes [`Nb201Params::default`]'s value.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Nb201Params {
     /// The candidate ops of every edge, genome values in this order; the paper's five by default.
-    #[serde(default = "d_ops")]
     pub ops: Vec<String>,
     /// Cells per stage (N).
-    #[serde(default = "d_cells")]
     pub cells: usize,
     /// Channels of the first stage (C); the stages have C, 2C, 4C.
-    #[serde(default = "d_channels")]
     pub channels: usize,
     /// Training epochs per evaluation (an evaluation's budget, when the host gives one, overrides it).
-    #[serde(default = "d_epochs")]
     pub epochs: usize,
-    #[serde(default = "d_batch")]
     pub batch_size: usize,
-    #[serde(default = "d_eval_batch")]
     pub eval_batch_size: usize,
     /// Cosine schedule from `learning_rate` down to `learning_rate_min`, per step.
-    #[serde(default = "d_lr")]
     pub learning_rate: f64,
-    #[serde(default)]
     pub learning_rate_min: f64,
-    #[serde(default = "d_momentum")]
     pub momentum: f64,
-    #[serde(default = "d_nesterov")]
     pub nesterov: bool,
-    #[serde(default = "d_wd")]
     pub weight_decay: f64,
     /// Largest global gradient norm; 0 = no clipping (the paper's).
-    #[serde(default)]
     pub grad_clip: f64,
     /// Random horizontal flips (the paper's on CIFAR; wrong for digits).
-    #[serde(default)]
     pub flip: bool,
     /// Random crop after zero padding by this many pixels; 0 = off (the paper used 4 on CIFAR).
-    #[serde(default)]
     pub crop_padding: usize,
     /// Cutout square side in pixels; 0 = off (not in the paper).
-    #[serde(default)]
     pub cutout: usize,
     /// `"cpu"` (default), `"cuda"`, `"cuda:N"` or `"auto"`.
-    #[serde(default = "d_device")]
     pub device: String,
     /// libtorch's intra-op threads (process-wide); 0 leaves libtorch's default. Results are
     /// reproducible for a fixed value.
-    #[serde(default)]
     pub threads: usize,
     /// One dataset per task id (`[search_space.params.tasks.<task>]`), see docs/data.md.
-    #[serde(default)]
     pub tasks: BTreeMap<String, DatasetSpec>,
 }
 
-fn d_ops() -> Vec<String> {
-    OP_NAMES.iter().map(|s| s.to_string()).collect()
-}
-fn d_cells() -> usize {
-    5
-}
-fn d_channels() -> usize {
-    16
-}
-fn d_epochs() -> usize {
-    10
-}
-fn d_batch() -> usize {
-    256
-}
-fn d_eval_batch() -> usize {
-    500
-}
-fn d_lr() -> f64 {
-    0.1
-}
-fn d_momentum() -> f64 {
-    0.9
-}
-fn d_nesterov() -> bool {
-    true
-}
-fn d_wd() -> f64 {
-    5e-4
-}
-fn d_device() -> String {
-    "cpu".into()
+impl Default for Nb201Params {
+    /// The paper's network (N = 5, C = 16) and recipe, with 10 epochs.
+    fn default() -> Self {
+        Nb201Params {
+            ops: OP_NAMES.iter().map(|s| s.to_string()).collect(),
+            cells: 5,
+            channels: 16,
+            epochs: 10,
+            batch_size: 256,
+            eval_batch_size: 500,
+            learning_rate: 0.1,
+            learning_rate_min: 0.0,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            grad_clip: 0.0,
+            flip: false,
+            crop_padding: 0,
+            cutout: 0,
+            device: "cpu".into(),
+            threads: 0,
+            tasks: BTreeMap::new(),
+        }
+    }
 }
 
 /// Larger networks are refused before their sizes overflow.
@@ -109,57 +86,47 @@ impl Nb201Params {
     /// The checks serde cannot express; each message names the key.
     pub fn check(&self) -> PluginResult<()> {
         let bad = |m: String| Err(PluginError::invalid_params(m));
-        for (name, v) in [
-            ("cells", self.cells),
-            ("channels", self.channels),
-            ("epochs", self.epochs),
-            ("eval_batch_size", self.eval_batch_size),
-        ] {
-            if v == 0 {
-                return bad(format!("`{name} = 0`: expected at least 1"));
-            }
-        }
-        if self.batch_size < 2 {
+        if !(1..=MAX_CELLS).contains(&self.cells) {
             return bad(format!(
-                "`batch_size = {}`: expected at least 2 (batch norm)",
-                self.batch_size
+                "`cells = {}`: expected 1 ..= {MAX_CELLS}",
+                self.cells
             ));
         }
-        for (name, v, most) in [
-            ("channels", self.channels, MAX_CHANNELS),
-            ("cells", self.cells, MAX_CELLS),
-        ] {
-            if v > most {
-                return bad(format!("`{name} = {v}`: expected at most {most}"));
-            }
-        }
-        for (name, v) in [
-            ("learning_rate", self.learning_rate),
-            ("learning_rate_min", self.learning_rate_min),
-            ("momentum", self.momentum),
-            ("weight_decay", self.weight_decay),
-            ("grad_clip", self.grad_clip),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return bad(format!("`{name} = {v}`: expected a finite number ≥ 0"));
-            }
-        }
-        if self.learning_rate == 0.0 {
-            return bad("`learning_rate = 0`: expected a positive number".into());
-        }
-        if self.momentum >= 1.0 {
+        if !(1..=MAX_CHANNELS).contains(&self.channels) {
             return bad(format!(
-                "`momentum = {}`: expected 0 ≤ m < 1",
-                self.momentum
+                "`channels = {}`: expected 1 ..= {MAX_CHANNELS}",
+                self.channels
             ));
         }
-        if self.nesterov && self.momentum == 0.0 {
-            return bad(
-                "`nesterov = true` with `momentum = 0`: Nesterov needs momentum > 0".into(),
-            );
-        }
+        // The training keys, as the training loop checks them.
+        self.recipe(Device::Cpu, 0, self.epochs)
+            .check()
+            .map_err(PluginError::invalid_params)?;
         self.op_list()?;
         Ok(())
+    }
+
+    /// How an evaluation of `epochs` under `seed` trains on `device`.
+    pub fn recipe(&self, device: Device, seed: u64, epochs: usize) -> Recipe {
+        Recipe {
+            epochs,
+            batch_size: self.batch_size,
+            eval_batch_size: self.eval_batch_size,
+            learning_rate: self.learning_rate,
+            learning_rate_min: self.learning_rate_min,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            weight_decay: self.weight_decay,
+            grad_clip: self.grad_clip,
+            drop_path: 0.0,
+            auxiliary_weight: 0.0,
+            cutout: self.cutout,
+            flip: self.flip,
+            crop_padding: self.crop_padding,
+            device,
+            seed,
+            component: "nb201",
+        }
     }
 
     /// The op list `ops` names.

@@ -260,11 +260,11 @@ fn bad_parameters_name_their_key() {
             "`ops`: 1 op(s) listed: list at least two",
         ),
         ("ops = []", "`ops`: 0 op(s) listed"),
-        ("cells = 0", "`cells = 0`: expected at least 1"),
-        ("channels = 0", "`channels = 0`: expected at least 1"),
+        ("cells = 0", "`cells = 0`: expected 1 ..= 1024"),
+        ("channels = 0", "`channels = 0`: expected 1 ..= 16384"),
         (
             "channels = 100000",
-            "`channels = 100000`: expected at most 16384",
+            "`channels = 100000`: expected 1 ..= 16384",
         ),
         (
             "batch_size = 1",
