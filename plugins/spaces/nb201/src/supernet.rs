@@ -18,9 +18,12 @@
 
 use crate::cell::{Op, EDGES, EDGE_ENDS};
 use crate::network::{cell_forward, Body, EdgeOp, NetworkConfig, Stem};
+use crate::{params, Nb201};
+use xnas_core::{PluginError, PluginResult, SupernetSpec};
+use xnas_tch::data::TaskData;
 use xnas_tch::layers::linear;
-use xnas_tch::supernet::{Pass, SearchNetwork, TaskShape};
-use xnas_tch::tch::{nn, Tensor};
+use xnas_tch::supernet::{EngineConfig, Pass, SearchNetwork, SupernetEngine, TaskShape};
+use xnas_tch::tch::{nn, Kind, Tensor};
 
 /// One edge's candidates, in the mixing matrix's column order.
 #[derive(Debug)]
@@ -166,5 +169,74 @@ impl SearchNetwork for SearchNet {
 
     fn is_task_specific(&self, name: &str) -> bool {
         name.split('.').next() == Some(CLASSIFIERS)
+    }
+}
+
+impl Nb201 {
+    /// The supernet a spec asks for, its weights of `kind` (`Kind::Double` for gradient checks).
+    pub fn supernet_engine(
+        &self,
+        spec: &SupernetSpec,
+        kind: Kind,
+    ) -> PluginResult<SupernetEngine<SearchNet>> {
+        let bad = |m: String| PluginError::invalid_params(format!("nb201 supernet: {m}"));
+        let candidates: Vec<Vec<u32>> = if spec.candidates.is_empty() {
+            vec![(0..self.ops.len() as u32).collect(); EDGES]
+        } else {
+            spec.candidates.iter().map(|c| c.to_vec()).collect()
+        };
+        if candidates.len() != EDGES {
+            return Err(bad(format!(
+                "{} candidate lists, but the cell has {EDGES} edges",
+                candidates.len()
+            )));
+        }
+        let mut ops = Vec::with_capacity(EDGES);
+        for (e, list) in candidates.iter().enumerate() {
+            let (to, from) = EDGE_ENDS[e];
+            let mut edge = Vec::with_capacity(list.len());
+            for &k in list {
+                let op = *self.ops.ops().get(k as usize).ok_or_else(|| {
+                    bad(format!(
+                        "edge {to}<-{from}: candidate {k} is not an op index (0..{})",
+                        self.ops.len()
+                    ))
+                })?;
+                if edge.contains(&op) {
+                    return Err(bad(format!(
+                        "edge {to}<-{from}: `{op}` is a candidate twice"
+                    )));
+                }
+                edge.push(op);
+            }
+            ops.push(edge);
+        }
+        let or = |v: u32, default: usize| if v == 0 { default } else { v as usize };
+        let cells = or(spec.cells, self.params.cells);
+        let channels = or(spec.channels, self.params.channels);
+        if cells > params::MAX_CELLS || channels > params::MAX_CHANNELS {
+            return Err(bad(format!(
+                "{cells} cells per stage with {channels} channels is too large"
+            )));
+        }
+        let data = spec
+            .tasks
+            .iter()
+            .map(|t| self.task_data(t.as_str()))
+            .collect::<PluginResult<Vec<_>>>()?;
+        let data: Vec<&TaskData> = data.iter().map(|d| d.as_ref()).collect();
+        let cfg = EngineConfig {
+            owner: "nb201.supernet".into(),
+            candidates,
+            recipe: spec.recipe.clone(),
+            seed: spec.seed,
+            device: self.device,
+            threads: self.params.threads,
+            kind,
+            eval_batch_size: self.params.eval_batch_size,
+        };
+        SupernetEngine::new(cfg, &data, |p, shapes| {
+            SearchNet::new(p, shapes, cells, channels, &ops).map_err(bad)
+        })
     }
 }
