@@ -2,7 +2,7 @@
 """The PyTorch peer of the NASNet-space throughput benchmark (issue 5, bench/nasnet_speed.sh).
 
 The same network and training step as xnas's `xnas_space_nasnet` (plugins/spaces/nasnet/src/ops.rs,
-network.rs, train.rs) written in PyTorch:
+network.rs, and the shared loop plugins/libs/tch/src/layers.rs, train/) written in PyTorch:
 
 * ops: ReLU-conv-BN units with "same" padding dilation*(k-1)/2 and no conv bias; conv 1xk then kx1;
   separable convs twice (depthwise + pointwise, each unit with its own ReLU and BN); dilated
@@ -551,7 +551,7 @@ def numeric_check(torch, model, path):
     return 0
 
 
-# ---------------------------------------------------------------- training (train.rs)
+# ---------------------------------------------------------------- training (xnas_tch::train)
 
 def augment(torch, x, gen, pad, flip, cutout):
     """Batched crop after zero padding + horizontal flip (one gather), cutout (one multiply)."""

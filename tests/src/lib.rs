@@ -94,6 +94,24 @@ impl Sandbox {
     pub fn run(&self, args: &[&str]) -> Out {
         Out(self.xnas().args(args).output().expect("run xnas"))
     }
+
+    /// Writes `text` as `exp.toml`, runs it quietly into `run/` with `workers` workers, expects
+    /// success and returns the run directory.
+    pub fn run_experiment(&self, text: &str, workers: usize) -> PathBuf {
+        self.write("exp.toml", text);
+        let workers = workers.to_string();
+        self.run(&[
+            "--quiet",
+            "run",
+            "exp.toml",
+            "--out",
+            "run",
+            "--workers",
+            &workers,
+        ])
+        .expect_code(0);
+        self.path().join("run")
+    }
 }
 
 /// A finished command with readable accessors.

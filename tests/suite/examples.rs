@@ -87,6 +87,16 @@ fn nasnet_fashion_mnist_nao_validates() {
     );
 }
 
+/// The NAS-Bench-201 example (a couple of minutes) is validated here; `nb201.rs` runs the same
+/// space and optimizer with smaller settings.
+#[test]
+fn nb201_fashion_mnist_random_validates() {
+    validates(
+        "examples/nb201-fashion-mnist-random.toml",
+        "random with nb201 on fashion-mnist (0 source tasks)",
+    );
+}
+
 /// The Task2Vec example names the four image tasks, each with a dataset, and a similarity plugin
 /// that finds them (`similarity.rs` runs `xnas similarity` with smaller settings).
 #[test]

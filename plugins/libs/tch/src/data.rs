@@ -8,6 +8,9 @@ pub use xnas_data::{
     LabelColumn, ValidSize, DEFAULT_VALID, PRESETS,
 };
 
+mod tasks;
+pub use tasks::TaskDatasets;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};

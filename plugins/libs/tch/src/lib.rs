@@ -14,9 +14,12 @@
 //! * [`mlp`]: an MLP with seeded initialisation and an optional zero last layer.
 //! * [`adam`]: Adam whose state can be saved.
 //! * [`head`]: the plain head factory of the head protocol.
+//! * [`layers`]: convolution building blocks (PyTorch's init, BN, ReLU–conv–BN, linear).
+//! * [`train`]: training an image classifier on a task (SGD, cosine, validation, test).
 //! * [`normalise`]: per-task normalisation of metrics before histories are pooled.
 //! * [`probe`] and [`image_tasks`]: the probe network and the image tasks of the similarity
 //!   plugins `task2vec` and `landmark-net`.
+//! * [`supernet`]: the supernet engine a trainable space offers the supernet protocol with.
 //!
 //! ## Linking
 //!
@@ -32,14 +35,17 @@ pub mod device;
 mod error;
 pub mod head;
 pub mod image_tasks;
+pub mod layers;
 pub mod matrix;
 pub mod mlp;
 pub mod normalise;
 pub mod probe;
 pub mod seed;
 pub mod snapshot;
+pub mod supernet;
 pub mod threads;
 pub mod tokens;
+pub mod train;
 
 pub use device::init;
 pub use error::TchContext;

@@ -11,16 +11,15 @@ pub mod train;
 
 use genome::{parse_text, to_text, CellSpace, Gene, CELL_NAMES};
 use params::NasnetParams;
-use std::path::PathBuf;
 use std::sync::Arc;
 use tch::Device;
-use train::{TrainConfig, TrainError};
-use xnas_core::abi_stable::std_types::{RNone, RSome, RString, RVec};
+use train::TrainConfig;
+use xnas_core::abi_stable::std_types::{RString, RVec};
 use xnas_core::{
     capability, derive_seed, Arch, EvalRequest, EvalResult, Meta, PluginError, PluginResult,
     PluginSet, Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64,
 };
-use xnas_tch::data::{load_task_cached, TaskData};
+use xnas_tch::data::{TaskData, TaskDatasets};
 use xnas_tch::tch;
 
 /// Random single-gene tries in `mutate` before it scans every neighbour.
@@ -30,8 +29,7 @@ pub struct Nasnet {
     space: CellSpace,
     params: NasnetParams,
     device: Device,
-    base_dir: PathBuf,
-    data_dir: PathBuf,
+    datasets: TaskDatasets,
 }
 
 impl Nasnet {
@@ -44,28 +42,13 @@ impl Nasnet {
         if params.threads > 0 {
             tch::set_num_threads(params.threads as i32);
         }
-        let base_dir = PathBuf::from(init.base_dir.as_str());
-        let data_dir = if init.data_dir.is_empty() {
-            std::env::var_os("XNAS_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                        .join(".cache/xnas/data")
-                })
-        } else {
-            PathBuf::from(init.data_dir.as_str())
-        };
-        let me = Nasnet {
+        let datasets = TaskDatasets::for_space(params.tasks.clone(), init)?;
+        Ok(Nasnet {
             space,
             params,
             device,
-            base_dir,
-            data_dir,
-        };
-        for task in init.tasks.iter() {
-            me.task_data(task.as_str())?;
-        }
-        Ok(me)
+            datasets,
+        })
     }
 
     pub fn cell_space(&self) -> &CellSpace {
@@ -73,42 +56,11 @@ impl Nasnet {
     }
 
     fn task_data(&self, task: &str) -> PluginResult<Arc<TaskData>> {
-        let spec = self.params.tasks.get(task).ok_or_else(|| {
-            let known: Vec<&str> = self.params.tasks.keys().map(String::as_str).collect();
-            PluginError::unknown_task(format!(
-                "task `{task}` has no dataset: add a `[search_space.params.tasks.{task}]` table \
-                 (for example `preset = \"fashion-mnist\"`; see docs/data.md){}",
-                if known.is_empty() {
-                    String::new()
-                } else {
-                    format!("; datasets are given for {}", known.join(", "))
-                }
-            ))
-        })?;
-        load_task_cached(task, spec, &self.base_dir, &self.data_dir).map_err(PluginError::from)
+        self.datasets.load(task)
     }
 
     fn train_config(&self, seed: u64, epochs: usize) -> TrainConfig {
-        let p = &self.params;
-        TrainConfig {
-            cells: p.cells,
-            filters: p.filters,
-            epochs,
-            batch_size: p.batch_size,
-            learning_rate: p.learning_rate,
-            learning_rate_min: p.learning_rate_min,
-            momentum: p.momentum,
-            weight_decay: p.weight_decay,
-            drop_path: p.drop_path,
-            cutout: p.cutout,
-            flip: p.flip,
-            crop_padding: p.crop_padding,
-            auxiliary_weight: p.auxiliary_weight,
-            grad_clip: p.grad_clip,
-            device: self.device,
-            seed,
-            eval_batch_size: p.eval_batch_size,
-        }
+        self.params.train_config(self.device, seed, epochs)
     }
 
     fn decode_checked(&self, genome: &[u32]) -> PluginResult<genome::Genotype> {
@@ -229,15 +181,7 @@ impl SearchSpace for Nasnet {
     fn evaluate(&self, req: &EvalRequest) -> PluginResult<EvalResult> {
         let genotype = self.decode_checked(&req.genome)?;
         let data = self.task_data(req.task.as_str())?;
-        let epochs = match req.budget {
-            RSome(b) if b.is_finite() && b >= 1.0 => b.round() as usize,
-            RSome(b) => {
-                return Err(PluginError::evaluation(format!(
-                    "budget {b}: nasnet reads a budget as epochs, at least 1"
-                )))
-            }
-            RNone => self.params.epochs,
-        };
+        let epochs = xnas_tch::train::epochs_of("nasnet", req.budget, self.params.epochs)?;
         let cfg = self.train_config(derive_seed(req.seed, 0x6e61_736e_6574), epochs);
         let trial = req.trial_id;
         let task = req.task.to_string();
@@ -246,27 +190,8 @@ impl SearchSpace for Nasnet {
                 "trial {trial} on {task}: epoch {}/{epochs} validation accuracy {acc:.4}",
                 epoch + 1
             );
-        })
-        .map_err(|e| match e {
-            TrainError::Diverged { .. } => PluginError::evaluation(e.to_string()),
-            TrainError::Config(m) => PluginError::invalid_architecture(m),
-            other => PluginError::evaluation(other.to_string()),
         })?;
-        let extras = serde_json::json!({
-            "parameters": out.parameters,
-            "flops": out.flops,
-            "epochs": epochs,
-            "train_seconds": out.seconds,
-            "train_loss": out.train_loss,
-            "device": xnas_tch::device::name(self.device),
-        });
-        Ok(EvalResult {
-            metric: out.valid_accuracy,
-            test_metric: out.test_accuracy.into(),
-            cost_seconds: out.seconds,
-            curve: out.curve.into(),
-            extras: extras.to_string().into(),
-        })
+        Ok(xnas_tch::train::eval_result(out, epochs, self.device))
     }
 }
 

@@ -28,11 +28,11 @@
 
 use crate::genome::{Cell, Combine, Genotype};
 use crate::ops::{
-    batch_norm, op_mult_adds, out_size, torch_default_init, ConvSpec, FactorizedReduce, OpModule,
-    ReluConvBn,
+    batch_norm, op_mult_adds, out_size, ConvSpec, FactorizedReduce, OpModule, ReluConvBn,
 };
 use std::sync::Mutex;
 use xnas_core::SplitMix64;
+use xnas_tch::layers::linear;
 use xnas_tch::tch::{nn, Device, Kind, Tensor};
 
 /// The shape of a network; the genotype gives its cells.
@@ -334,19 +334,6 @@ impl AuxHead {
     }
 }
 
-fn linear(p: &nn::Path, cin: usize, cout: usize) -> nn::Linear {
-    nn::linear(
-        p,
-        cin as i64,
-        cout as i64,
-        nn::LinearConfig {
-            ws_init: torch_default_init(),
-            bs_init: None,
-            bias: true,
-        },
-    )
-}
-
 /// A NASNet-style network. Parameters live under the `nn::Path` it was built on: `stem.*`,
 /// `cells.{i}.*`, `classifier.*` and, when present, `auxiliary.*`.
 #[derive(Debug)]
@@ -477,16 +464,7 @@ impl Network {
     }
 }
 
-/// Trainable parameters in a var store, **excluding** any under an `auxiliary` path component
-/// (the auxiliary head only helps training; DARTS and NASNet report sizes without it). Batch
-/// norms' running statistics are not parameters.
-pub fn parameter_count(vs: &nn::VarStore) -> u64 {
-    vs.variables()
-        .iter()
-        .filter(|(name, t)| t.requires_grad() && !name.split('.').any(|c| c == "auxiliary"))
-        .map(|(_, t)| t.numel() as u64)
-        .sum()
-}
+pub use xnas_tch::train::parameter_count;
 
 /// Multiply-accumulates of one forward pass of one image at inference, counted from the
 /// shapes: every convolution (stem, cell preprocessing, ops, concat squeezes, FactorizedReduce)

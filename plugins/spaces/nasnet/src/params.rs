@@ -4,10 +4,12 @@
 //! except the epochs, which a CPU search has to shorten (the paper trained 100).
 
 use crate::genome::{op_set, CellSpace, Combine, CombineMode, Op, OP_SETS};
+use crate::train::TrainConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use xnas_core::{PluginError, PluginResult};
 use xnas_tch::data::DatasetSpec;
+use xnas_tch::tch::Device;
 
 /// The op set: a preset name or a list of op names.
 #[derive(Debug, Clone, Deserialize)]
@@ -130,21 +132,16 @@ impl NasnetParams {
         if !(1..=10).contains(&self.blocks) {
             return bad(format!("`blocks = {}`: expected 1 ..= 10", self.blocks));
         }
-        for (name, v) in [
-            ("cells", self.cells),
-            ("filters", self.filters),
-            ("epochs", self.epochs),
-            ("batch_size", self.batch_size),
-            ("eval_batch_size", self.eval_batch_size),
-        ] {
+        for (name, v) in [("cells", self.cells), ("filters", self.filters)] {
             if v == 0 {
                 return bad(format!("`{name} = 0`: expected at least 1"));
             }
         }
-        // Batch norm needs two images; larger networks are refused before they overflow.
-        if self.batch_size < 2 {
-            return bad("`batch_size = 1`: expected at least 2 (batch norm)".into());
-        }
+        // The training keys, as the training loop checks them.
+        self.train_config(Device::Cpu, 0, self.epochs)
+            .validate()
+            .map_err(PluginError::invalid_params)?;
+        // Larger networks are refused before they overflow.
         for (name, v, most) in [
             ("filters", self.filters, 1 << 16),
             ("cells", self.cells, 1 << 10),
@@ -159,35 +156,31 @@ impl NasnetParams {
                 self.filters
             ));
         }
-        for (name, v) in [
-            ("learning_rate", self.learning_rate),
-            ("momentum", self.momentum),
-            ("weight_decay", self.weight_decay),
-            ("grad_clip", self.grad_clip),
-            ("auxiliary_weight", self.auxiliary_weight),
-            ("learning_rate_min", self.learning_rate_min),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return bad(format!("`{name} = {v}`: expected a finite number ≥ 0"));
-            }
-        }
-        if self.learning_rate == 0.0 {
-            return bad("`learning_rate = 0`: expected a positive number".into());
-        }
-        if self.momentum >= 1.0 {
-            return bad(format!(
-                "`momentum = {}`: expected 0 ≤ m < 1",
-                self.momentum
-            ));
-        }
-        if !(0.0..1.0).contains(&self.drop_path) {
-            return bad(format!(
-                "`drop_path = {}`: expected 0 ≤ p < 1",
-                self.drop_path
-            ));
-        }
         self.cell_space()?;
         Ok(())
+    }
+
+    /// How an evaluation of `epochs` under `seed` trains on `device`.
+    pub fn train_config(&self, device: Device, seed: u64, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            cells: self.cells,
+            filters: self.filters,
+            epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            learning_rate_min: self.learning_rate_min,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            drop_path: self.drop_path,
+            cutout: self.cutout,
+            flip: self.flip,
+            crop_padding: self.crop_padding,
+            auxiliary_weight: self.auxiliary_weight,
+            grad_clip: self.grad_clip,
+            device,
+            seed,
+            eval_batch_size: self.eval_batch_size,
+        }
     }
 
     pub fn cell_space(&self) -> PluginResult<CellSpace> {
