@@ -7,6 +7,7 @@ pub mod genome;
 pub mod network;
 pub mod ops;
 pub mod params;
+pub mod supernet;
 pub mod train;
 
 use genome::{parse_text, to_text, CellSpace, Gene, CELL_NAMES};
@@ -108,6 +109,7 @@ impl Nasnet {
             device: self.device,
             seed,
             eval_batch_size: p.eval_batch_size,
+            concat_all: false,
         }
     }
 
