@@ -168,8 +168,8 @@ impl ReluConvBn {
         self.forward_relued(&x.relu(), train)
     }
 
-    /// The unit on an input that has been through the ReLU already (a search network's
-    /// candidates on one edge share it).
+    /// The unit on an input that has been through the ReLU already (the candidates of a search
+    /// network's edges that read one state share it).
     pub fn forward_relued(&self, x: &Tensor, train: bool) -> Tensor {
         let mut y = x.apply(&self.convs[0]);
         for c in &self.convs[1..] {

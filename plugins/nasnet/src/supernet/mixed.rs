@@ -55,6 +55,17 @@ enum Candidate {
     Convs(Vec<ReluConvBn>),
 }
 
+/// What every edge reading one state computes the same way, computed once: `relu(x)` (the first
+/// thing of every convolution and of the factorized reduction) and the two pools (parameter-free,
+/// and an edge's stride depends only on the state it reads). Each edge keeps its own batch norm
+/// after the pool.
+#[derive(Debug, Default)]
+pub struct Shared {
+    relu: Option<Tensor>,
+    max_pool: Option<Tensor>,
+    avg_pool: Option<Tensor>,
+}
+
 /// The weighted sum of an edge's candidates.
 #[derive(Debug)]
 pub struct MixedOp {
@@ -103,36 +114,35 @@ impl MixedOp {
     }
 
     /// Adds `Σ_k weights[k] · op_k(x)` into `acc` (starting it when `None`). The sum is formed in
-    /// place (one buffer per node); the convolutions and the factorized reduction share one
-    /// `relu(x)`.
+    /// place (one buffer per node); `shared` holds what the edges reading `x` share.
     pub fn accumulate(
         &self,
         x: &Tensor,
+        shared: &mut Shared,
         weights: &[Tensor],
         pass: &Pass,
         acc: &mut Option<Tensor>,
     ) {
         let train = pass.is_train();
         let s = self.stride;
-        let mut relu: Option<Tensor> = None;
         for (cand, w) in self.candidates.iter().zip(weights) {
             let out = match cand {
                 Candidate::Zero => continue,
-                Candidate::Pool { max, bn } => {
-                    let y = if *max {
-                        x.max_pool2d([3, 3], [s, s], [1, 1], [1, 1], false)
-                    } else {
-                        x.avg_pool2d([3, 3], [s, s], [1, 1], false, false, None)
-                    };
-                    y.apply_t(bn, train)
-                }
+                Candidate::Pool { max: true, bn } => shared
+                    .max_pool
+                    .get_or_insert_with(|| x.max_pool2d([3, 3], [s, s], [1, 1], [1, 1], false))
+                    .apply_t(bn, train),
+                Candidate::Pool { max: false, bn } => shared
+                    .avg_pool
+                    .get_or_insert_with(|| x.avg_pool2d([3, 3], [s, s], [1, 1], false, false, None))
+                    .apply_t(bn, train),
                 Candidate::Identity => pass.skip_dropout(x),
                 Candidate::Reduce(r) => {
-                    r.forward_relued(relu.get_or_insert_with(|| x.relu()), train)
+                    r.forward_relued(shared.relu.get_or_insert_with(|| x.relu()), train)
                 }
                 Candidate::Convs(units) => {
                     let mut y =
-                        units[0].forward_relued(relu.get_or_insert_with(|| x.relu()), train);
+                        units[0].forward_relued(shared.relu.get_or_insert_with(|| x.relu()), train);
                     for u in &units[1..] {
                         y = u.forward_t(&y, train);
                     }

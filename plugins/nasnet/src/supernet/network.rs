@@ -1,7 +1,7 @@
 //! DARTS's search cell and network (quark0/darts `model_search.py`), for any input size and
 //! channel count, with one classifier per task and one stem per input channel count.
 
-use super::mixed::MixedOp;
+use super::mixed::{MixedOp, Shared};
 use super::{CELL_EDGES, NODES};
 use crate::network::linear;
 use crate::ops::{batch_norm, ConvSpec, FactorizedReduce, ReluConvBn};
@@ -84,15 +84,17 @@ impl SearchCell {
             Preprocess::Reduce(m) => m.forward_t(s0, train),
         });
         states.push(self.pre1.forward_t(s1, train));
+        let mut shared: Vec<Shared> = vec![Shared::default(), Shared::default()];
         let mut e = 0;
         for _ in 0..NODES {
             let mut acc = None;
-            for state in &states {
-                self.edges[e].accumulate(state, &weights[e], pass, &mut acc);
+            for (state, sh) in states.iter().zip(shared.iter_mut()) {
+                self.edges[e].accumulate(state, sh, &weights[e], pass, &mut acc);
                 e += 1;
             }
             let node = acc.unwrap_or_else(|| self.zeros(&states[1]));
             states.push(node);
+            shared.push(Shared::default());
         }
         Tensor::cat(&states[2..], 1)
     }
