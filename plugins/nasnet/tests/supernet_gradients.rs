@@ -195,3 +195,50 @@ fn unrolled_hessian_vector_product_matches_double_backward_at_w() {
         "the estimate is of the Hessian at w, not at w′ ({fd_error} vs {other_error})"
     );
 }
+
+#[test]
+fn a_weight_step_is_sgd_with_clip_weight_decay_and_momentum_on_a_cosine_schedule() {
+    let _serial = serial();
+    // A small clip, so that it acts.
+    let mut sp = spec(&["digits"], 2, &[], 24);
+    sp.recipe.grad_clip = 0.1;
+    let r = sp.recipe.clone();
+    let mut e = darts_space().darts_supernet(&sp, Kind::Double).unwrap();
+    let m = mix(28, 8, 1.0, 8);
+    e.train_step(&m).unwrap();
+    // PyTorch's SGD after clip_grad_norm_: d = c·g + λw, m ← μm + d, w ← w − ξm.
+    let flat =
+        |ts: &[Tensor]| Tensor::cat(&ts.iter().map(|t| t.reshape([-1])).collect::<Vec<_>>(), 0);
+    let w0 = flat(e.parameters()).detach().copy();
+    let m0 = e.momentum().copy();
+    let batch = e.peek_train_batch().unwrap();
+    let (loss, _) = e
+        .batch_loss(&batch, &e.mix_tensor(&m, false).unwrap())
+        .unwrap();
+    let g = flat(&Tensor::run_backward(&[loss], e.parameters(), false, false));
+    let norm = g.norm().double_value(&[]);
+    let clipped = &g * (r.grad_clip / (norm + 1e-6)).min(1.0);
+    let d = clipped + &w0 * r.weight_decay;
+    let m1 = &m0 * r.momentum + d;
+    let w1 = &w0 - &m1 * 0.025;
+    e.train_step(&m).unwrap();
+    assert!(max_diff(e.momentum(), &m1) < 1e-12);
+    assert!(max_diff(&flat(e.parameters()), &w1) < 1e-12);
+    assert!(norm > r.grad_clip, "the clip acted ({norm})");
+
+    // Cosine from 0.025 to 0.001 over the recipe's 4 epochs, then at the minimum.
+    let lrs: Vec<f64> = (0..6)
+        .map(|_| {
+            let lr = e.info().unwrap().learning_rate;
+            e.end_epoch().unwrap();
+            lr
+        })
+        .collect();
+    let cosine = |t: f64| 0.001 + 0.024 * 0.5 * (1.0 + (std::f64::consts::PI * t / 4.0).cos());
+    for (i, lr) in lrs.iter().enumerate() {
+        assert!(
+            (lr - cosine(i.min(4) as f64)).abs() < 1e-15,
+            "epoch {i}: {lr}"
+        );
+    }
+}
