@@ -84,38 +84,37 @@ pub(crate) fn catch<T>(what: &str, f: impl FnOnce() -> T) -> PluginResult<T> {
 }
 
 fn check_recipe(r: &WeightRecipe) -> PluginResult<()> {
-    let bad = |m: String| Err(PluginError::invalid_params(format!("supernet recipe: {m}")));
+    use xnas_core::range::{non_negative, positive};
+    let bad = |m: String| PluginError::invalid_params(format!("supernet recipe: {m}"));
     if r.batch_size < 2 {
-        return bad(format!(
+        return Err(bad(format!(
             "`batch_size = {}`: expected at least 2 (batch norm)",
             r.batch_size
-        ));
+        )));
     }
+    positive("learning_rate", r.learning_rate).map_err(bad)?;
     for (name, v) in [
-        ("learning_rate", r.learning_rate),
         ("learning_rate_min", r.learning_rate_min),
         ("momentum", r.momentum),
         ("weight_decay", r.weight_decay),
         ("grad_clip", r.grad_clip),
     ] {
-        if !v.is_finite() || v < 0.0 {
-            return bad(format!("`{name} = {v}`: expected a finite number ≥ 0"));
-        }
-    }
-    if r.learning_rate == 0.0 {
-        return bad("`learning_rate = 0`: expected a positive number".into());
+        non_negative(name, v).map_err(bad)?;
     }
     if r.momentum >= 1.0 {
-        return bad(format!("`momentum = {}`: expected 0 ≤ m < 1", r.momentum));
+        return Err(bad(format!(
+            "`momentum = {}`: expected 0 ≤ m < 1",
+            r.momentum
+        )));
     }
     if r.epochs == 0 {
-        return bad("`epochs = 0`: expected at least 1".into());
+        return Err(bad("`epochs = 0`: expected at least 1".into()));
     }
     if !(r.train_portion > 0.0 && r.train_portion < 1.0) {
-        return bad(format!(
+        return Err(bad(format!(
             "`train_portion = {}`: expected 0 < p < 1",
             r.train_portion
-        ));
+        )));
     }
     Ok(())
 }
