@@ -20,27 +20,20 @@
 # the peer's activations channels-last from the stem on, to compare with an xnas that does so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE=${XNAS_CACHE:-$HOME/.cache/xnas}
-PEER=$CACHE/pip/torch-peer
-export LIBTORCH=${LIBTORCH:-$CACHE/libtorch-2.13.0/torch}
+# shellcheck source=bench/torch_peer.sh
+. bench/torch_peer.sh
 STEPS=${STEPS:-8}
 REPS=${REPS:-3}
 THREADS=${THREADS:-1 2}
 SHAPES=${SHAPES:-3,32,32 1,28,28}
 PEER_ARGS=${PEER_ARGS:-}
 BATCH=64
-if [ ! -f "$PEER/.installed" ]; then
-  rm -rf "$PEER.tmp"
-  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target "$PEER.tmp" torch==2.13.0
-  rm -rf "$PEER" && mv "$PEER.tmp" "$PEER" && touch "$PEER/.installed"
-fi
 cargo build --release -q -p xnas-space-nasnet --example throughput
 XNAS=./target/release/examples/throughput
 peer() { PYTHONPATH="$PEER" python3 -W ignore bench/nasnet_peer.py "$@"; }
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
 start=$(date +%s)
 {
   echo "== NASNet-space training throughput and memory vs PyTorch, $(date -u '+%F %H:%M UTC'), $machine"
@@ -76,12 +69,11 @@ for threads in $THREADS; do
   done
 done
 
-python3 - "$log" "$(($(date +%s) - start))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY' | tee -a bench/results.log
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-side = lambda r: "xnas" if r["peer"] == "xnas" else "torch"
-med = statistics.median
-idle = {s: med(r["peak_rss_mib"] for r in rows if r["what"] == "idle" and side(r) == s) for s in ("xnas", "torch")}
+PYTHONPATH=bench python3 - "$log" "$(($(date +%s) - start))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY' | tee -a bench/results.log
+import sys
+from peer_table import idle_rss, med, per_cpu, read, side, span
+rows = read(sys.argv[1])
+idle = idle_rss(rows)
 runs = {}
 for r in rows:
     if r["what"] == "nasnet-train":
@@ -98,7 +90,6 @@ for (shape, threads, s) in sorted(runs, key=lambda k: (k[1], -int(k[0].split(','
     x, t = runs[(shape, threads, "xnas")], runs[(shape, threads, "torch")]
     xi, ti = med(r["images_per_s"] for r in x), med(r["images_per_s"] for r in t)
     xm, tm = med(r["peak_rss_mib"] for r in x), med(r["peak_rss_mib"] for r in t)
-    span = lambda rs: f"{min(r['images_per_s'] for r in rs):.1f}–{max(r['images_per_s'] for r in rs):.1f}"
     xd, td = xm - idle["xnas"], tm - idle["torch"]
     print(f"| {shape.replace(',', '×')} | {threads} | {xi:.1f} ({span(x)}) | {ti:.1f} ({span(t)}) | {xi / ti:.2f}× "
           f"| {xm:.0f} | {tm:.0f} | {tm / xm:.2f}× | {xd:.0f} | {td:.0f} | {td / xd:.2f}× |")
@@ -113,7 +104,6 @@ for (shape, threads, s) in sorted(runs, key=lambda k: (k[1], -int(k[0].split(','
     if s != "xnas" or (shape, threads, "torch") not in runs:
         continue
     x, t = runs[(shape, threads, "xnas")], runs[(shape, threads, "torch")]
-    per_cpu = lambda rs: med(r["steps"] * r["batch"] / r["cpu_s"] for r in rs)
     print(f"| {shape.replace(',', '×')} | {threads} | {per_cpu(x):.1f} | {per_cpu(t):.1f} | {per_cpu(x) / per_cpu(t):.2f}× |")
 print()
 print(f"(medians of {len(x)} processes each, min–max in brackets; script time {sys.argv[2]} s; "

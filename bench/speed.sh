@@ -10,21 +10,14 @@
 # about 5 GB, cached in $XNAS_CACHE/pip/torch-peer) on first use. Appends to bench/results.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE=${XNAS_CACHE:-$HOME/.cache/xnas}
-PEER=$CACHE/pip/torch-peer
-export LIBTORCH=${LIBTORCH:-$CACHE/libtorch-2.13.0/torch}
-if [ ! -f "$PEER/.installed" ]; then
-  rm -rf "$PEER.tmp"
-  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target "$PEER.tmp" torch==2.13.0
-  rm -rf "$PEER" && mv "$PEER.tmp" "$PEER" && touch "$PEER/.installed"
-fi
+# shellcheck source=bench/torch_peer.sh
+. bench/torch_peer.sh
 cargo build --release -q -p xnas-bench --bin speed
 REPS=${REPS:-3}
 RUNS=${RUNS:-10}
 THREADS=${THREADS:-1 2}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "== tch speed vs PyTorch, $(date -u '+%F %H:%M UTC'), $machine, $REPS alternating repetitions of $RUNS runs; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a bench/results.log
 for threads in $THREADS; do
   for _ in $(seq "$REPS"); do

@@ -19,53 +19,16 @@
 //! `bench/nasnet_peer.py check` compares its PyTorch network with). `--idle` initialises libtorch
 //! as `train` does, runs one tiny op and prints the peak resident memory of that idle process.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Instant;
+use support::{arg, cpu_seconds, peak_rss_mib, random_set, values};
 use xnas_space_nasnet::genome::{parse_text, to_text, xfernasnet, Genotype};
 use xnas_space_nasnet::network::{flops, parameter_count, Network};
 use xnas_space_nasnet::train::{train, TrainConfig};
-use xnas_tch::data::{ImageSet, TaskData};
+use xnas_tch::data::TaskData;
 use xnas_tch::tch::{self, nn, Kind, Tensor};
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("cannot read `{name} {v}`"))
-        })
-        .unwrap_or(default)
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-/// CPU seconds (user + system, all threads) this process has used so far: `/proc/self/stat`'s
-/// `utime` and `stime`, in Linux's fixed 100 ticks per second.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-fn random_set(n: usize, shape: [usize; 3], classes: usize) -> ImageSet {
-    let dims = [n as i64, shape[0] as i64, shape[1] as i64, shape[2] as i64];
-    ImageSet {
-        images: Tensor::randn(dims, (Kind::Float, tch::Device::Cpu)),
-        labels: Tensor::randint(classes as i64, [n as i64], (Kind::Int64, tch::Device::Cpu)),
-    }
-}
-
-fn values(t: &Tensor) -> serde_json::Value {
-    let v = Vec::<f32>::try_from(t.detach().flatten(0, -1)).expect("f32 values");
-    serde_json::json!({ "shape": t.size(), "data": v })
-}
 
 /// `--describe`: the network's genotype, parameters, sorted parameter shapes (trainable, without
 /// the auxiliary head), mult-adds and drop-path ops, as one JSON line. With `--dump FILE`, also
@@ -141,29 +104,12 @@ fn describe(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--idle") {
-        // What `train` loads before its first tensor, then one tiny op.
-        xnas_tch::device::init();
-        let mut t = Tensor::zeros([1], (Kind::Float, tch::Device::Cpu));
-        t += 1.0;
-        println!(
-            "{}",
-            serde_json::json!({
-                "peer": "xnas",
-                "what": "idle",
-                "threads": tch::get_num_threads(),
-                "peak_rss_mib": peak_rss_mib().map(|m| (m * 10.0).round() / 10.0),
-            })
-        );
+        support::print_idle();
         return;
     }
     let steps: usize = arg(&args, "--steps", 20);
     let batch: usize = arg(&args, "--batch", 64);
-    let shape_arg: String = arg(&args, "--shape", "3,32,32".to_string());
-    let shape: Vec<usize> = shape_arg
-        .split(',')
-        .map(|s| s.trim().parse().expect("--shape C,H,W"))
-        .collect();
-    let shape: [usize; 3] = shape.try_into().expect("--shape C,H,W");
+    let (shape_arg, shape) = support::shape(&args, "3,32,32");
     let classes: usize = arg(&args, "--classes", 10);
     let threads: i32 = arg(&args, "--threads", 0);
     let device_name: String = arg(&args, "--device", "cpu".to_string());

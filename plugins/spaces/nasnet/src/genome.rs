@@ -82,10 +82,11 @@ impl fmt::Display for Op {
 }
 
 /// The named op sets of the seed papers.
-pub const OP_SETS: &[&str] = &["xfernas", "nasnet", "enas"];
+pub const OP_SETS: &[&str] = &["xfernas", "nasnet", "enas", "darts"];
 
 /// An op set by name: `"xfernas"` (the 19 of XferNAS), `"nasnet"` (the 13 of NASNet),
-/// `"enas"` (the 5 of ENAS / NAO-WS, in NAO_V1's order).
+/// `"enas"` (the 5 of ENAS / NAO-WS, in NAO_V1's order), `"darts"` (the 7 DARTS primitives but
+/// `none`, in DARTS's order).
 pub fn op_set(name: &str) -> Option<Vec<Op>> {
     Some(match name {
         // XferNAS §4 (Wistuba 2019, arXiv 1907.08307): identity; conv 1×1, 3×3, 1×3+3×1, 1×7+7×1; max/avg pool
@@ -136,6 +137,18 @@ pub fn op_set(name: &str) -> Option<Vec<Op>> {
             Op::MaxPool(3),
             Op::Identity,
         ],
+        // DARTS (Liu et al. 2019, quark0/darts genotypes.py `PRIMITIVES` without `none`):
+        // DARTS's `dil_conv_k` (ReLU, depthwise k×k dilation 2, pointwise, BN) is this space's
+        // `dil_sep_conv_k`, its `skip_connect` is `identity`.
+        "darts" => vec![
+            Op::MaxPool(3),
+            Op::AvgPool(3),
+            Op::Identity,
+            Op::SepConv(3),
+            Op::SepConv(5),
+            Op::DilSepConv(3),
+            Op::DilSepConv(5),
+        ],
         _ => return None,
     })
 }
@@ -181,6 +194,16 @@ impl Cell {
             }
         }
         (2..n + 2).filter(|&s| !used[s]).collect()
+    }
+
+    /// The states the cell's output concatenates: every block's (`all`, DARTS's cell) or the
+    /// loose ends (NASNet's).
+    pub fn outputs(&self, all: bool) -> Vec<usize> {
+        if all {
+            (2..self.blocks.len() + 2).collect()
+        } else {
+            self.loose_ends()
+        }
     }
 }
 
@@ -527,75 +550,5 @@ pub fn xfernasnet() -> Genotype {
                 blk(3, 0, SepConv(7), SepConv(3)),
             ],
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn space(ops: &str) -> CellSpace {
-        CellSpace {
-            ops: op_set(ops).unwrap(),
-            blocks: 5,
-            combine: CombineMode::Fixed(Combine::Add),
-        }
-    }
-
-    #[test]
-    fn op_sets_have_the_papers_sizes_and_unique_names() {
-        for (name, n) in [("xfernas", 19), ("nasnet", 13), ("enas", 5)] {
-            let ops = op_set(name).unwrap();
-            assert_eq!(ops.len(), n, "{name}");
-            let mut names: Vec<String> = ops.iter().map(|o| o.name()).collect();
-            names.sort();
-            names.dedup();
-            assert_eq!(names.len(), n, "{name} has duplicate ops");
-            for o in ops {
-                assert_eq!(Op::parse(&o.name()), Some(o));
-            }
-        }
-    }
-
-    #[test]
-    fn enas_layout_matches_nao_variant_a() {
-        let s = space("enas");
-        assert_eq!(s.len(), 40);
-        let c = s.choices();
-        assert_eq!(&c[..8], &[2, 5, 2, 5, 3, 5, 3, 5]);
-        assert_eq!(c[16], 6); // block 4's first input: h0, h1, b0..b3
-    }
-
-    #[test]
-    fn xfernasnet_round_trips_through_genome_and_text() {
-        let s = space("xfernas");
-        let g = xfernasnet();
-        let genome = s.encode(&g).unwrap();
-        assert_eq!(s.decode(&genome).unwrap(), g);
-        let text = to_text(&g);
-        assert_eq!(parse_text(&text).unwrap(), g);
-        assert_eq!(g.normal.loose_ends(), vec![3, 5, 6]);
-    }
-
-    #[test]
-    fn canonical_form_is_shared_by_swapped_genomes() {
-        let s = space("xfernas");
-        let genome = s.encode(&xfernasnet()).unwrap();
-        let canon = s.canonicalise(&genome);
-        for v in s.swaps(&genome) {
-            assert_ne!(v, genome);
-            assert_eq!(s.canonicalise(&v), canon);
-        }
-    }
-
-    #[test]
-    fn bad_genomes_and_texts_are_refused_with_the_place() {
-        let s = space("enas");
-        let mut g = vec![0u32; 40];
-        g[16] = 6;
-        let e = s.decode(&g).unwrap_err();
-        assert!(e.contains("gene 16") && e.contains("block 4"), "{e}");
-        let e = parse_text("normal: b0 = foo(h0) + identity(h1) | reduce: ").unwrap_err();
-        assert!(e.contains("unknown op `foo`"), "{e}");
     }
 }

@@ -1,23 +1,26 @@
 //! `nasnet`: the NASNet cell search space (Zoph et al. 2018; XferNAS's variant, Wistuba 2019), made
 //! trainable: a genome decodes to a normal and a reduction cell ([`genome`]), the network is
 //! built in tch ([`network`], [`ops`]) and trained on an image task read from files
-//! ([`train`], `xnas_tch::data`). The validation accuracy is the metric.
+//! ([`train`], `xnas_tch::data`). The validation accuracy is the metric. Configured as DARTS's
+//! cell space, it offers DARTS's weight-sharing supernet to one-shot optimizers ([`supernet`]).
 
 pub mod genome;
 pub mod network;
 pub mod ops;
 pub mod params;
+pub mod supernet;
 pub mod train;
 
 use genome::{parse_text, to_text, CellSpace, Gene, CELL_NAMES};
 use params::NasnetParams;
 use std::sync::Arc;
-use tch::Device;
+use tch::{Device, Kind};
 use train::TrainConfig;
 use xnas_core::abi_stable::std_types::{RString, RVec};
 use xnas_core::{
     capability, derive_seed, Arch, EvalRequest, EvalResult, Meta, PluginError, PluginResult,
-    PluginSet, Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64,
+    PluginSet, Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64, SupernetBox,
+    SupernetLayout, SupernetSpec,
 };
 use xnas_tch::data::{TaskData, TaskDatasets};
 use xnas_tch::tch;
@@ -193,6 +196,25 @@ impl SearchSpace for Nasnet {
         })?;
         Ok(xnas_tch::train::eval_result(out, epochs, self.device))
     }
+
+    /// The DARTS cell's 28 edges (14 normal, then 14 reduce) and 8 primitives; only when the
+    /// space is configured as the DARTS cell space ([`supernet`]).
+    fn supernet_layout(&self) -> PluginResult<SupernetLayout> {
+        self.check_darts_space()?;
+        Ok(supernet::layout())
+    }
+
+    fn build_supernet(&self, spec: &SupernetSpec) -> PluginResult<SupernetBox> {
+        Ok(xnas_core::supernet_box(
+            self.darts_supernet(spec, Kind::Float)?,
+        ))
+    }
+
+    fn supernet_genome(&self, selection: &[i32]) -> PluginResult<Vec<u32>> {
+        self.check_darts_space()?;
+        let genome = supernet::genome(selection)?;
+        Ok(self.space.canonicalise(&genome))
+    }
 }
 
 /// Registers `nasnet` in a plugin set.
@@ -208,6 +230,7 @@ pub fn register(set: &mut PluginSet) {
                 capability::TRAINABLE,
                 capability::TEST_METRIC,
                 capability::SYMMETRIES,
+                capability::SUPERNET,
             ],
         },
         Nasnet::new,

@@ -63,16 +63,25 @@ impl FactorizedReduce {
     }
 
     pub fn new(p: &nn::Path, cin: usize, cout: usize) -> Self {
+        Self::with_affine(p, cin, cout, true)
+    }
+
+    /// [`FactorizedReduce::new`] with an affine or a non-affine BN.
+    pub fn with_affine(p: &nn::Path, cin: usize, cout: usize, affine: bool) -> Self {
         let specs = Self::specs(cin, cout);
         FactorizedReduce {
             conv1: specs[0].build(&(p / "conv1")),
             conv2: specs.get(1).map(|s| s.build(&(p / "conv2"))),
-            bn: batch_norm(&(p / "bn"), cout),
+            bn: batch_norm_affine(&(p / "bn"), cout, affine),
         }
     }
 
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let x = x.relu();
+        self.forward_relued(&x.relu(), train)
+    }
+
+    /// The reduction of an input that has been through the ReLU already.
+    pub fn forward_relued(&self, x: &Tensor, train: bool) -> Tensor {
         let a = x.apply(&self.conv1);
         let y = match &self.conv2 {
             // Negative padding crops: drop the first row/column, add a zero one at the end.

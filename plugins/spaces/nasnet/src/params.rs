@@ -22,7 +22,8 @@ pub enum OpsParam {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NasnetParams {
-    /// `"xfernas"` (19 ops, default), `"nasnet"` (13), `"enas"` (5) or a list of op names.
+    /// `"xfernas"` (19 ops, default), `"nasnet"` (13), `"enas"` (5), `"darts"` (7) or a list of
+    /// op names.
     #[serde(default = "d_ops")]
     pub ops: OpsParam,
     /// Blocks per cell (B).
@@ -31,6 +32,10 @@ pub struct NasnetParams {
     /// `"add"` (default), `"concat"` or `"search"` (NASNet's fifth decision per block).
     #[serde(default = "d_combine")]
     pub combine: String,
+    /// What a cell outputs: `"loose"` (default, NASNet: the blocks no block reads) or `"all"`
+    /// (DARTS: every block).
+    #[serde(default = "d_concat")]
+    pub concat: String,
     /// Normal cells per stage (N).
     #[serde(default = "d_cells")]
     pub cells: usize,
@@ -90,6 +95,9 @@ fn d_blocks() -> usize {
 }
 fn d_combine() -> String {
     "add".into()
+}
+fn d_concat() -> String {
+    "loose".into()
 }
 fn d_cells() -> usize {
     3
@@ -157,6 +165,7 @@ impl NasnetParams {
             ));
         }
         self.cell_space()?;
+        self.concat_all()?;
         Ok(())
     }
 
@@ -180,6 +189,18 @@ impl NasnetParams {
             device,
             seed,
             eval_batch_size: self.eval_batch_size,
+            concat_all: self.concat == "all", // checked by `check`
+        }
+    }
+
+    /// Whether cells output every block (`concat = "all"`).
+    pub fn concat_all(&self) -> PluginResult<bool> {
+        match self.concat.as_str() {
+            "loose" => Ok(false),
+            "all" => Ok(true),
+            other => Err(PluginError::invalid_params(format!(
+                "`concat = \"{other}\"`: expected \"loose\" (the blocks no block reads) or \"all\""
+            ))),
         }
     }
 

@@ -47,31 +47,6 @@ pub(crate) struct Snapshot {
     pub momentum: Tensor,
 }
 
-/// The parts of a second-order α gradient: `grad = val_grad − xi · hvp`.
-#[derive(Debug)]
-pub struct Unrolled {
-    /// Loss and accuracy of the α batch at w′.
-    pub stats: BatchStats,
-    /// ∂L_val(w′)/∂mix.
-    pub val_grad: Tensor,
-    /// The central-difference estimate of ∂/∂mix (∇w L_train(w) · v), v = ∇w′ L_val(w′).
-    pub hvp: Tensor,
-    /// v, flat (weights in the engine's name order).
-    pub v: Tensor,
-    /// ξ, the learning rate of the step.
-    pub xi: f64,
-    pub epsilon: f64,
-}
-
-impl Unrolled {
-    pub fn grad(&self) -> PluginResult<Tensor> {
-        self.hvp
-            .f_mul_scalar(self.xi)
-            .and_then(|h| self.val_grad.f_sub(&h))
-            .context("unrolled_arch_grad")
-    }
-}
-
 /// A space's supernet: its [`SearchNetwork`] with everything the supernet protocol asks of it
 /// (see the module documentation). Implements `xnas_core::Supernet`; wrap it with
 /// `xnas_core::supernet_box` to return it from `SearchSpace::build_supernet`.
@@ -109,38 +84,37 @@ pub(crate) fn catch<T>(what: &str, f: impl FnOnce() -> T) -> PluginResult<T> {
 }
 
 fn check_recipe(r: &WeightRecipe) -> PluginResult<()> {
-    let bad = |m: String| Err(PluginError::invalid_params(format!("supernet recipe: {m}")));
+    use xnas_core::range::{non_negative, positive};
+    let bad = |m: String| PluginError::invalid_params(format!("supernet recipe: {m}"));
     if r.batch_size < 2 {
-        return bad(format!(
+        return Err(bad(format!(
             "`batch_size = {}`: expected at least 2 (batch norm)",
             r.batch_size
-        ));
+        )));
     }
+    positive("learning_rate", r.learning_rate).map_err(bad)?;
     for (name, v) in [
-        ("learning_rate", r.learning_rate),
         ("learning_rate_min", r.learning_rate_min),
         ("momentum", r.momentum),
         ("weight_decay", r.weight_decay),
         ("grad_clip", r.grad_clip),
     ] {
-        if !v.is_finite() || v < 0.0 {
-            return bad(format!("`{name} = {v}`: expected a finite number ≥ 0"));
-        }
-    }
-    if r.learning_rate == 0.0 {
-        return bad("`learning_rate = 0`: expected a positive number".into());
+        non_negative(name, v).map_err(bad)?;
     }
     if r.momentum >= 1.0 {
-        return bad(format!("`momentum = {}`: expected 0 ≤ m < 1", r.momentum));
+        return Err(bad(format!(
+            "`momentum = {}`: expected 0 ≤ m < 1",
+            r.momentum
+        )));
     }
     if r.epochs == 0 {
-        return bad("`epochs = 0`: expected at least 1".into());
+        return Err(bad("`epochs = 0`: expected at least 1".into()));
     }
     if !(r.train_portion > 0.0 && r.train_portion < 1.0) {
-        return bad(format!(
+        return Err(bad(format!(
             "`train_portion = {}`: expected 0 < p < 1",
             r.train_portion
-        ));
+        )));
     }
     Ok(())
 }
@@ -365,7 +339,13 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         Ok((loss, correct))
     }
 
-    fn stats(&self, loss: &Tensor, correct: i64, n: usize, what: &str) -> PluginResult<BatchStats> {
+    pub(crate) fn stats(
+        &self,
+        loss: &Tensor,
+        correct: i64,
+        n: usize,
+        what: &str,
+    ) -> PluginResult<BatchStats> {
         let value = loss.f_double_value(&[]).context(what)?;
         self.stats_of(value, correct, n, what)
     }
@@ -386,14 +366,18 @@ impl<N: SearchNetwork> SupernetEngine<N> {
     }
 
     /// ∇w of a loss, flat, and which weights it reached.
-    fn weight_grad(&self, loss: &Tensor, what: &str) -> PluginResult<(Tensor, Vec<bool>)> {
+    pub(crate) fn weight_grad(
+        &self,
+        loss: &Tensor,
+        what: &str,
+    ) -> PluginResult<(Tensor, Vec<bool>)> {
         let grads =
             Tensor::f_run_backward(&[loss], &self.store.params.vars, false, false).context(what)?;
         self.store.params.flatten(&grads)
     }
 
     /// ∂loss/∂mix.
-    fn mix_grad(&self, loss: &Tensor, mix: &Tensor, what: &str) -> PluginResult<Tensor> {
+    pub(crate) fn mix_grad(&self, loss: &Tensor, mix: &Tensor, what: &str) -> PluginResult<Tensor> {
         let mut g = Tensor::f_run_backward(&[loss], &[mix], false, false).context(what)?;
         let g = g.remove(0);
         if g.defined() {
@@ -473,109 +457,11 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         })
     }
 
-    /// Second-order DARTS's α gradient in parts (see [`Unrolled`]); consumes the next α batch
-    /// and reads (without consuming) the next training batch; w is restored exactly.
-    pub fn unrolled(&mut self, mix: &Matrix) -> PluginResult<Unrolled> {
-        let _threads = self.threads();
-        let what = "unrolled_arch_grad";
-        let r = self.cfg.recipe.clone();
-        let xi = self.learning_rate();
-        let mix_g = self.mix_tensor(mix, true)?;
-        let t = self.task;
-        let train = self.peek_train_batch()?;
-        let val = self.iters[t][ALPHA].peek(&self.tasks[t].alpha)?;
-
-        // w′ = w − ξ(μm + ∇w L_train(w) + λw), from the current w.
-        let (loss, correct) = self.batch_loss(&train, &mix_g.detach())?;
-        self.stats(&loss, correct, train.len(), what)?;
-        let (g, _) = self.weight_grad(&loss, what)?;
-        let w0 = self.store.params.flat.f_detach_copy().context(what)?;
-        let unrolled = tch::no_grad(|| -> Result<Tensor, tch::TchError> {
-            let step = self
-                .momentum
-                .f_mul_scalar(r.momentum)?
-                .f_add(&g)?
-                .f_add(&w0.f_mul_scalar(r.weight_decay)?)?;
-            w0.f_sub(&step.f_mul_scalar(xi)?)
-        })
-        .context(what)?;
-
-        // At w′: ∂L_val/∂mix and v = ∇w′ L_val. DARTS runs this pass on a copy of the model, so
-        // the running statistics it updates are put back.
-        let buffers = self.store.buffers.flat.f_detach_copy().context(what)?;
-        self.set_weights(&unrolled, what)?;
-        let at_unrolled = self.val_pass(&val, &mix_g, what);
-        let restored = self
-            .set_weights(&w0, what)
-            .and_then(|()| self.copy_into_buffers(&buffers, what));
-        let (stats, val_grad, v) = at_unrolled?;
-        restored?;
-
-        // H v by central differences on w (not w′): [∇mix L_train(w + εv) − ∇mix L_train(w − εv)] / (2ε).
-        let norm = v
-            .f_norm()
-            .and_then(|n| n.f_double_value(&[]))
-            .context(what)?;
-        let (hvp, epsilon) = if norm > 0.0 && norm.is_finite() {
-            let epsilon = self.difference_scale / norm;
-            let mut side = |sign: f64| -> PluginResult<Tensor> {
-                let w = w0
-                    .f_add(&v.f_mul_scalar(sign * epsilon).context(what)?)
-                    .context(what)?;
-                self.set_weights(&w, what)?;
-                let (loss, _) = self.batch_loss(&train, &mix_g)?;
-                self.mix_grad(&loss, &mix_g, what)
-            };
-            let plus = side(1.0);
-            let minus = plus.is_ok().then(|| side(-1.0));
-            self.set_weights(&w0, what)?;
-            let (plus, minus) = (plus?, minus.expect("computed after plus")?);
-            let hvp = plus
-                .f_sub(&minus)
-                .and_then(|d| d.f_div_scalar(2.0 * epsilon))
-                .context(what)?;
-            (hvp, epsilon)
-        } else {
-            (mix_g.f_zeros_like().context(what)?, 0.0)
-        };
-        self.iters[t][ALPHA].advance()?;
-        Ok(Unrolled {
-            stats,
-            val_grad,
-            hvp,
-            v,
-            xi,
-            epsilon,
-        })
-    }
-
-    fn val_pass(
-        &self,
-        val: &Batch,
-        mix: &Tensor,
-        what: &str,
-    ) -> PluginResult<(BatchStats, Tensor, Tensor)> {
-        let (loss, correct) = self.batch_loss(val, mix)?;
-        let stats = self.stats(&loss, correct, val.len(), what)?;
-        let mut inputs = vec![mix.shallow_clone()];
-        inputs.extend(self.store.params.vars.iter().map(Tensor::shallow_clone));
-        let mut grads = Tensor::f_run_backward(&[&loss], &inputs, false, false).context(what)?;
-        let weight_grads = grads.split_off(1);
-        let val_grad = grads.remove(0);
-        let val_grad = if val_grad.defined() {
-            val_grad
-        } else {
-            mix.f_zeros_like().context(what)?
-        };
-        let (v, _) = self.store.params.flatten(&weight_grads)?;
-        Ok((stats, val_grad, v))
-    }
-
     pub(crate) fn set_weights(&mut self, w: &Tensor, what: &str) -> PluginResult<()> {
         tch::no_grad(|| self.store.params.flat.f_copy_(w)).context(what)
     }
 
-    fn copy_into_buffers(&mut self, b: &Tensor, what: &str) -> PluginResult<()> {
+    pub(crate) fn copy_into_buffers(&mut self, b: &Tensor, what: &str) -> PluginResult<()> {
         tch::no_grad(|| self.store.buffers.flat.f_copy_(b)).context(what)
     }
 

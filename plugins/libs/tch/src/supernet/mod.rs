@@ -50,10 +50,12 @@ mod engine;
 mod flat;
 mod pass;
 mod persist;
+mod second_order;
 
 pub use data::Batch;
-pub use engine::{EngineConfig, SupernetEngine, Unrolled};
+pub use engine::{EngineConfig, SupernetEngine};
 pub use pass::Pass;
+pub use second_order::Unrolled;
 
 use tch::Tensor;
 

@@ -5,7 +5,7 @@ use super::data::Position;
 use super::engine::{Snapshot, SupernetEngine, ALPHA, W};
 use super::SearchNetwork;
 use crate::error::TchContext;
-use crate::snapshot::{from_bytes, to_bytes};
+use crate::snapshot::{from_bytes, match_saved, to_bytes};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 use xnas_core::abi_stable::std_types::RString;
@@ -148,37 +148,38 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         let s: SavedState = xnas_core::state::decode(&self.cfg.owner, STATE_VERSION, blob)?;
         self.check_saved(&s)?;
         let tensors = from_bytes(&s.tensors, self.cfg.device, what, "supernet state")?;
-        let find = |name: &str, like: &Tensor| -> PluginResult<Tensor> {
-            let t = tensors
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, t)| t)
-                .ok_or_else(|| PluginError::data(format!("{what}: `{name}` is missing")))?;
-            if t.size() != like.size() {
-                return Err(PluginError::data(format!(
-                    "{what}: `{name}` has shape {:?}, expected {:?}",
-                    t.size(),
-                    like.size()
-                )));
-            }
-            t.f_to_kind(self.cfg.kind).context(what)
-        };
+        // Every tensor the state names, paired with the one it must match in shape.
         let (p, b, m) = (
             &self.store.params.flat,
             &self.store.buffers.flat,
             &self.momentum,
         );
-        let params = find("params", p)?;
-        let buffers = find("buffers", b)?;
-        let momentum = find("momentum", m)?;
+        let mut wanted = vec![
+            ("params".to_string(), p.shallow_clone()),
+            ("buffers".to_string(), b.shallow_clone()),
+            ("momentum".to_string(), m.shallow_clone()),
+        ];
+        for id in &s.snapshots {
+            for (part, like) in [("params", p), ("buffers", b), ("momentum", m)] {
+                wanted.push((format!("snapshot.{id}.{part}"), like.shallow_clone()));
+            }
+        }
+        let found = match_saved(wanted, &tensors, what, "this supernet", "")?
+            .into_iter()
+            .map(|(_, t)| t.f_to_kind(self.cfg.kind).context(what))
+            .collect::<PluginResult<Vec<_>>>()?;
+        let mut found = found.into_iter();
+        let mut next = || found.next().expect("one tensor per name");
+        let (params, buffers, momentum) = (next(), next(), next());
         let mut snapshots = std::collections::BTreeMap::new();
         for id in &s.snapshots {
+            let (params, buffers, momentum) = (next(), next(), next());
             snapshots.insert(
                 *id,
                 Snapshot {
-                    params: find(&format!("snapshot.{id}.params"), p)?,
-                    buffers: find(&format!("snapshot.{id}.buffers"), b)?,
-                    momentum: find(&format!("snapshot.{id}.momentum"), m)?,
+                    params,
+                    buffers,
+                    momentum,
                 },
             );
         }
