@@ -12,9 +12,45 @@ use crate::derive::{edges_kept, node_groups};
 use std::sync::{Arc, Mutex};
 use xnas_core::abi_stable::std_types::{ROption, RVec};
 use xnas_core::{
-    supernet_box, Arch, EvalRequest, EvalResult, PluginError, PluginResult, Position, SearchSpace,
-    SpaceDesc, SplitMix64, SupernetBox, SupernetLayout, SupernetSpec,
+    space_box, supernet_box, Arch, EpochReport, EvalRequest, EvalResult, OneShot, OneShotInit,
+    PluginError, PluginResult, Position, SearchSpace, SpaceDesc, SplitMix64, SupernetBox,
+    SupernetLayout, SupernetSpec,
 };
+
+/// What a one-shot optimizer is created with, searching the toy task on `space`.
+pub fn init(space: &ToySpace, seed: u64) -> OneShotInit {
+    OneShotInit {
+        space: space_box(space.clone()),
+        target: "toy".into(),
+        sources: RVec::new(),
+        source_artifacts: RVec::new(),
+        seed,
+        base_dir: ".".into(),
+    }
+}
+
+/// Runs `optimizer` in calls of `max_steps` until it finishes; the epoch reports in order.
+pub fn run_to_end<O: OneShot + ?Sized>(
+    optimizer: &mut O,
+    max_steps: u32,
+) -> PluginResult<Vec<EpochReport>> {
+    let mut reports = Vec::new();
+    loop {
+        let p = optimizer.run(max_steps)?;
+        let ended = p.epoch_done.is_some();
+        if let Some(r) = p.epoch_done.into_option() {
+            reports.push(r);
+        }
+        if p.finished {
+            return Ok(reports);
+        }
+        if p.steps == 0 && !ended {
+            return Err(PluginError::other(
+                "run made no progress and did not finish",
+            ));
+        }
+    }
+}
 
 /// Which cell the toy space searches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
