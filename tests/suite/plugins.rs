@@ -27,6 +27,8 @@ fn lists_every_standard_plugin_with_its_file() {
         ),
         ("task2vec", "similarity", "xnas_task2vec", "trainable"),
         ("landmark-net", "similarity", "xnas_task2vec", "trainable"),
+        ("darts", "optimizer", "xnas_darts", "one-shot"),
+        ("pdarts", "optimizer", "xnas_pdarts", "one-shot"),
     ] {
         let line = text
             .lines()
