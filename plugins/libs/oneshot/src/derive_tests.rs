@@ -127,16 +127,7 @@ fn the_skip_limit_finds_the_skip_op_by_its_index_whatever_the_order() {
     // The same ops reordered: skip_connect at 6, none at 2. The same weights per op name give
     // the same cells, op for op (the 0.01 background is made distinct per name so that no tie
     // is broken by column order).
-    let order = [
-        "sep_conv_5x5",
-        "max_pool_3x3",
-        "none",
-        "dil_conv_3x3",
-        "sep_conv_3x3",
-        "avg_pool_3x3",
-        "skip_connect",
-        "dil_conv_5x5",
-    ];
+    let order = crate::testkit::REORDERED_OPS;
     let weights = |ops: &[&str]| {
         let index = |op: u32| {
             ops.iter()

@@ -33,7 +33,7 @@ pub use adam::{clip_grad_norm, Adam, AdamConfig};
 pub use derive::{derive, derive_limited, prune, skip_count, Weights};
 pub use gumbel::{Anneal, Temperature};
 pub use kbest::{best_cells, distinct_cells};
-pub use report::{epoch_report, genotype, EpochFigures, StatsSum};
+pub use report::{epoch_report, genotype, EpochFigures, Rule, StatsSum};
 pub use rng::{ArchRng, RngState};
 pub use stage::{
     ArchConfig, EpochEnd, Order, Sampling, Stage, StagePlan, StageProgress, StageState,

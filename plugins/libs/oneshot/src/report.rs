@@ -1,11 +1,16 @@
 //! What a one-shot search reports: running means of batch figures, the genotype of a selection
 //! (through the space), and the [`EpochReport`] the host prints, plots and writes to `alpha.csv`.
 
-use crate::derive::{skip_count, Weights};
+use crate::derive::{derive, derive_limited, skip_count, Weights};
+use crate::kbest::distinct_cells;
 use crate::mix::{mean_entropy, to_matrix};
+use crate::stage::{EpochEnd, Stage, StageProgress};
 use serde::{Deserialize, Serialize};
-use xnas_core::abi_stable::std_types::RVec;
-use xnas_core::{Arch, BatchStats, EpochReport, PluginResult, SearchSpace, SupernetLayout};
+use xnas_core::abi_stable::std_types::{ROption, RVec};
+use xnas_core::{
+    Arch, BatchStats, EpochReport, PluginResult, Proposal, SearchProgress, SearchSpace,
+    SupernetLayout,
+};
 
 /// Example-weighted sums of batch losses and accuracies.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -79,6 +84,79 @@ pub fn epoch_report<S: SearchSpace + ?Sized>(
         skip_count: skip_count(layout, selection),
         entropy: mean_entropy(&weights.values, weights.cols),
     })
+}
+
+/// The derivation a method applies: DARTS's rule, or P-DARTS's with at most `max_skips` skip
+/// connections in the layout's `skip_cell`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub max_skips: Option<u32>,
+}
+
+impl Rule {
+    pub fn select(&self, layout: &SupernetLayout, w: &Weights) -> PluginResult<Vec<i32>> {
+        match self.max_skips {
+            None => derive(layout, w, &[]),
+            Some(m) => derive_limited(layout, w, m),
+        }
+    }
+}
+
+impl Stage {
+    /// The report of an ended epoch: its figures, the stage's weights, the rule's cell.
+    pub fn report<S: SearchSpace + ?Sized>(
+        &self,
+        space: &S,
+        layout: &SupernetLayout,
+        rule: Rule,
+        end: &EpochEnd,
+        (epoch, stage): (u32, u32),
+    ) -> PluginResult<EpochReport> {
+        let w = self.weights();
+        let selection = rule.select(layout, &w)?;
+        let figures = EpochFigures {
+            epoch,
+            stage,
+            train: end.train,
+            valid: end.valid,
+        };
+        epoch_report(space, layout, &w, &selection, figures)
+    }
+
+    /// `derive(n)`: the rule's cell from the current weights, then the next-best distinct cells
+    /// the rule allows (`crate::kbest`).
+    pub fn derive_cells<S: SearchSpace + ?Sized>(
+        &self,
+        space: &S,
+        layout: &SupernetLayout,
+        rule: Rule,
+        n: usize,
+    ) -> PluginResult<Vec<Proposal>> {
+        let w = self.weights();
+        let first = rule.select(layout, &w)?;
+        let cells = distinct_cells(space, layout, &w, &first, n, rule.max_skips)?;
+        Ok(cells
+            .into_iter()
+            .map(|a| Proposal {
+                genome: a.genome,
+                budget: ROption::RNone,
+            })
+            .collect())
+    }
+}
+
+impl StageProgress {
+    /// What the host is told: this call's progress, the report of the epoch it ended, and
+    /// whether the whole search (not only this stage) is over.
+    pub fn search(&self, report: Option<EpochReport>, finished: bool) -> SearchProgress {
+        SearchProgress {
+            steps: self.steps,
+            step_in_epoch: self.step_in_epoch,
+            steps_per_epoch: self.steps_per_epoch,
+            epoch_done: report.into(),
+            finished,
+        }
+    }
 }
 
 #[cfg(test)]

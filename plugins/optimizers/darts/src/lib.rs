@@ -16,17 +16,16 @@ mod params;
 pub use params::{DartsParams, SamplingKind};
 
 use serde::{Deserialize, Serialize};
-use xnas_core::abi_stable::std_types::{ROption, RVec};
+use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{
     component_seed, state, Checked, Meta, OneShot, OneShotInit, PluginResult, PluginSet, Proposal,
     SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
-use xnas_oneshot::{
-    derive, distinct_cells, epoch_report, require_supernet, ArchConfig, EpochFigures, Stage,
-    StagePlan, StageState,
-};
+use xnas_oneshot::{require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState};
 
 const NAME: &str = "darts";
+/// DARTS's derivation: no limit on skip connections.
+const RULE: Rule = Rule { max_skips: None };
 /// The format of `darts`'s saved state.
 const STATE_VERSION: u32 = 1;
 
@@ -86,33 +85,16 @@ impl Darts {
 impl OneShot for Darts {
     fn run(&mut self, max_steps: u32) -> PluginResult<SearchProgress> {
         let p = self.stage.run(&self.arch, &self.plan, max_steps)?;
-        let epoch_done = match p.epoch_end {
+        let report = match &p.epoch_end {
             Some(end) => {
-                let w = self.stage.weights();
-                let selection = derive(&self.layout, &w, &[])?;
-                let figures = EpochFigures {
-                    epoch: end.epoch,
-                    stage: 0,
-                    train: end.train,
-                    valid: end.valid,
-                };
-                ROption::RSome(epoch_report(
-                    &self.space,
-                    &self.layout,
-                    &w,
-                    &selection,
-                    figures,
-                )?)
+                Some(
+                    self.stage
+                        .report(&self.space, &self.layout, RULE, end, (end.epoch, 0))?,
+                )
             }
-            None => ROption::RNone,
+            None => None,
         };
-        Ok(SearchProgress {
-            steps: p.steps,
-            step_in_epoch: p.step_in_epoch,
-            steps_per_epoch: p.steps_per_epoch,
-            epoch_done,
-            finished: p.finished,
-        })
+        Ok(p.search(report, p.finished))
     }
 
     fn save_state(&self) -> PluginResult<Vec<u8>> {
@@ -128,16 +110,7 @@ impl OneShot for Darts {
     }
 
     fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>> {
-        let w = self.stage.weights();
-        let first = derive(&self.layout, &w, &[])?;
-        let cells = distinct_cells(&self.space, &self.layout, &w, &first, n, None)?;
-        Ok(cells
-            .into_iter()
-            .map(|a| Proposal {
-                genome: a.genome,
-                budget: ROption::RNone,
-            })
-            .collect())
+        self.stage.derive_cells(&self.space, &self.layout, RULE, n)
     }
 }
 

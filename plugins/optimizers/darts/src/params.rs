@@ -2,10 +2,10 @@
 //! code, quark0/darts `cnn/train_search.py` and `cnn/architect.py`.
 
 use serde::Deserialize;
-use xnas_core::range::{at_least_one, non_negative, positive};
-use xnas_core::{CheckParams, PluginResult, WeightRecipe};
-use xnas_oneshot::params::{betas, fraction, invalid, lr_range, open_unit, temperatures};
-use xnas_oneshot::{AdamConfig, Anneal, ArchConfig, Order, Sampling, Temperature};
+use xnas_core::range::at_least_one;
+use xnas_core::{CheckParams, PluginResult};
+use xnas_oneshot::params::{check_recipe, invalid, temperatures};
+use xnas_oneshot::{Anneal, ArchConfig, Order, Sampling, Temperature};
 
 /// How the mixing weights are made from α.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -74,6 +74,8 @@ impl Default for DartsParams {
     }
 }
 
+xnas_oneshot::shared_keys!(DartsParams);
+
 impl CheckParams for DartsParams {
     fn check(&self) -> PluginResult<()> {
         self.checked().map_err(invalid)
@@ -82,47 +84,14 @@ impl CheckParams for DartsParams {
 
 impl DartsParams {
     fn checked(&self) -> Result<(), String> {
-        for (key, v) in [
-            ("epochs", self.epochs),
-            ("batch_size", self.batch_size),
-            ("channels", self.channels),
-            ("cells", self.cells),
-        ] {
-            at_least_one(key, v as usize)?;
-        }
-        lr_range(
-            "learning_rate",
-            self.learning_rate,
-            "learning_rate_min",
-            self.learning_rate_min,
-        )?;
-        fraction("momentum", self.momentum)?;
-        non_negative("weight_decay", self.weight_decay)?;
-        non_negative("grad_clip", self.grad_clip)?;
-        open_unit("train_portion", self.train_portion)?;
-        positive("arch_learning_rate", self.arch_learning_rate)?;
-        betas("arch_betas", self.arch_betas)?;
-        non_negative("arch_weight_decay", self.arch_weight_decay)?;
-        non_negative("arch_grad_clip", self.arch_grad_clip)?;
-        non_negative("init_scale", self.init_scale)?;
+        check_recipe(&self.recipe())?;
+        at_least_one("channels", self.channels as usize)?;
+        at_least_one("cells", self.cells as usize)?;
+        self.arch_keys().check()?;
         if self.sampling == SamplingKind::Gumbel {
             temperatures(self.tau_max, self.tau_min)?;
         }
         Ok(())
-    }
-
-    /// The weight recipe the supernet applies.
-    pub fn recipe(&self) -> WeightRecipe {
-        WeightRecipe {
-            batch_size: self.batch_size,
-            learning_rate: self.learning_rate,
-            learning_rate_min: self.learning_rate_min,
-            momentum: self.momentum,
-            weight_decay: self.weight_decay,
-            grad_clip: self.grad_clip,
-            epochs: self.epochs,
-            train_portion: self.train_portion,
-        }
     }
 
     /// How α is made and stepped.
@@ -138,31 +107,17 @@ impl DartsParams {
                 },
             },
         };
-        ArchConfig {
-            adam: AdamConfig {
-                lr: self.arch_learning_rate,
-                beta1: self.arch_betas[0],
-                beta2: self.arch_betas[1],
-                eps: 1e-8,
-                weight_decay: self.arch_weight_decay,
-            },
-            grad_clip: self.arch_grad_clip,
-            init_scale: self.init_scale,
-            order: self.order,
-            sampling,
-        }
+        self.arch_keys().config(self.order, sampling)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xnas_core::{parse_params, Checked};
+    use xnas_oneshot::testkit::parse_checked;
 
     fn parse(text: &str) -> Result<DartsParams, String> {
-        parse_params::<Checked<DartsParams>>(text)
-            .map(|c| c.0)
-            .map_err(|e| e.message().to_string())
+        parse_checked(text)
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use xnas_core::{OneShot, PluginKind, PluginSet, SearchSpace};
 use xnas_oneshot::derive::derive;
-use xnas_oneshot::testkit::{init, run_to_end, Event, ToyLayout, ToySpace};
+use xnas_oneshot::testkit::{self, init, run_to_end, Event, ToyLayout, ToySpace};
 use xnas_oneshot::Weights;
 use xnas_opt_darts::{register, Darts, DartsParams};
 
@@ -12,18 +12,13 @@ const SMALL: &str =
     "epochs = 3\nbatch_size = 16\ncells = 2\nchannels = 4\narch_learning_rate = 0.05\n";
 
 fn create(space: &ToySpace, params: &str, seed: u64) -> xnas_core::OneShotBox {
-    PluginSet::from_register(register)
-        .create_one_shot("darts", params, &init(space, seed))
-        .into_result()
-        .unwrap()
+    testkit::create(register, "darts", space, params, seed).unwrap()
 }
 
 #[test]
 fn a_space_without_a_supernet_is_refused_in_one_sentence() {
     let space = ToySpace::new(ToyLayout::NoSupernet);
-    let e = PluginSet::from_register(register)
-        .create_one_shot("darts", "", &init(&space, 0))
-        .into_result()
+    let e = testkit::create(register, "darts", &space, "", 0)
         .err()
         .unwrap();
     assert_eq!(

@@ -15,15 +15,12 @@ mod params;
 pub use params::{DropoutSchedule, PdartsParams};
 
 use serde::{Deserialize, Serialize};
-use xnas_core::abi_stable::std_types::{ROption, RVec};
+use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{
     component_seed, derive_seed, state, Checked, Meta, OneShot, OneShotInit, PluginError,
     PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
-use xnas_oneshot::{
-    derive_limited, distinct_cells, epoch_report, prune, require_supernet, ArchConfig,
-    EpochFigures, Stage, StagePlan, StageState,
-};
+use xnas_oneshot::{prune, require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState};
 
 const NAME: &str = "pdarts";
 /// The format of `pdarts`'s saved state.
@@ -125,10 +122,11 @@ impl Pdarts {
         Ok(())
     }
 
-    /// The cell P-DARTS derives from the current weights: the derivation rule with at most
-    /// `max_skips` skip connections.
-    fn selection(&self) -> PluginResult<Vec<i32>> {
-        derive_limited(&self.layout, &self.stage.weights(), self.params.max_skips)
+    /// P-DARTS's derivation: at most `max_skips` skip connections.
+    fn rule(&self) -> Rule {
+        Rule {
+            max_skips: Some(self.params.max_skips),
+        }
     }
 }
 
@@ -156,37 +154,22 @@ fn alpha_seed(seed: u64, index: usize) -> u64 {
 impl OneShot for Pdarts {
     fn run(&mut self, max_steps: u32) -> PluginResult<SearchProgress> {
         let p = self.stage.run(&self.arch, &self.plan(), max_steps)?;
-        let epoch_done = match p.epoch_end {
+        let report = match &p.epoch_end {
             Some(end) => {
-                let w = self.stage.weights();
-                let figures = EpochFigures {
-                    epoch: self.stage_index as u32 * self.params.epochs + end.epoch,
-                    stage: self.stage_index as u32,
-                    train: end.train,
-                    valid: end.valid,
-                };
-                let selection = self.selection()?;
-                ROption::RSome(epoch_report(
-                    &self.space,
-                    &self.layout,
-                    &w,
-                    &selection,
-                    figures,
-                )?)
+                let stage = self.stage_index as u32;
+                let at = (stage * self.params.epochs + end.epoch, stage);
+                Some(
+                    self.stage
+                        .report(&self.space, &self.layout, self.rule(), end, at)?,
+                )
             }
-            None => ROption::RNone,
+            None => None,
         };
-        let finished = p.finished && self.last_stage();
-        if p.finished && !self.last_stage() {
+        let last = self.last_stage();
+        if p.finished && !last {
             self.next_stage()?;
         }
-        Ok(SearchProgress {
-            steps: p.steps,
-            step_in_epoch: p.step_in_epoch,
-            steps_per_epoch: p.steps_per_epoch,
-            epoch_done,
-            finished,
-        })
+        Ok(p.search(report, p.finished && last))
     }
 
     fn save_state(&self) -> PluginResult<Vec<u8>> {
@@ -218,23 +201,8 @@ impl OneShot for Pdarts {
     }
 
     fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>> {
-        let w = self.stage.weights();
-        let first = self.selection()?;
-        let cells = distinct_cells(
-            &self.space,
-            &self.layout,
-            &w,
-            &first,
-            n,
-            Some(self.params.max_skips),
-        )?;
-        Ok(cells
-            .into_iter()
-            .map(|a| Proposal {
-                genome: a.genome,
-                budget: ROption::RNone,
-            })
-            .collect())
+        self.stage
+            .derive_cells(&self.space, &self.layout, self.rule(), n)
     }
 }
 

@@ -3,10 +3,10 @@
 //! CIFAR-10 (0.0, 0.4, 0.7; the README's command line gives 0.1 for the first stage).
 
 use serde::Deserialize;
-use xnas_core::range::{at_least_one, non_negative, positive};
-use xnas_core::{CheckParams, PluginResult, WeightRecipe};
-use xnas_oneshot::params::{betas, fraction, invalid, lr_range, open_unit};
-use xnas_oneshot::{AdamConfig, ArchConfig, Order, Sampling};
+use xnas_core::range::non_negative;
+use xnas_core::{CheckParams, PluginResult};
+use xnas_oneshot::params::{check_recipe, invalid};
+use xnas_oneshot::{ArchConfig, Order, Sampling};
 
 /// The skip-dropout rate over a stage's epochs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -86,6 +86,8 @@ impl Default for PdartsParams {
     }
 }
 
+xnas_oneshot::shared_keys!(PdartsParams);
+
 impl CheckParams for PdartsParams {
     fn check(&self) -> PluginResult<()> {
         self.checked().map_err(invalid)
@@ -142,60 +144,19 @@ impl PdartsParams {
             ));
         }
         non_negative("dropout_decay", self.dropout_decay)?;
-        at_least_one("epochs", self.epochs as usize)?;
-        at_least_one("batch_size", self.batch_size as usize)?;
+        check_recipe(&self.recipe())?;
         if self.epochs_weights_only >= self.epochs {
             return Err(format!(
                 "`epochs_weights_only` is {}: it must be below `epochs` ({}), or α never trains",
                 self.epochs_weights_only, self.epochs
             ));
         }
-        lr_range(
-            "learning_rate",
-            self.learning_rate,
-            "learning_rate_min",
-            self.learning_rate_min,
-        )?;
-        fraction("momentum", self.momentum)?;
-        non_negative("weight_decay", self.weight_decay)?;
-        non_negative("grad_clip", self.grad_clip)?;
-        open_unit("train_portion", self.train_portion)?;
-        positive("arch_learning_rate", self.arch_learning_rate)?;
-        betas("arch_betas", self.arch_betas)?;
-        non_negative("arch_weight_decay", self.arch_weight_decay)?;
-        non_negative("arch_grad_clip", self.arch_grad_clip)?;
-        non_negative("init_scale", self.init_scale)?;
-        Ok(())
-    }
-
-    pub fn recipe(&self) -> WeightRecipe {
-        WeightRecipe {
-            batch_size: self.batch_size,
-            learning_rate: self.learning_rate,
-            learning_rate_min: self.learning_rate_min,
-            momentum: self.momentum,
-            weight_decay: self.weight_decay,
-            grad_clip: self.grad_clip,
-            epochs: self.epochs,
-            train_portion: self.train_portion,
-        }
+        self.arch_keys().check()
     }
 
     /// First order, softmax: P-DARTS has no second order.
     pub fn arch(&self) -> ArchConfig {
-        ArchConfig {
-            adam: AdamConfig {
-                lr: self.arch_learning_rate,
-                beta1: self.arch_betas[0],
-                beta2: self.arch_betas[1],
-                eps: 1e-8,
-                weight_decay: self.arch_weight_decay,
-            },
-            grad_clip: self.arch_grad_clip,
-            init_scale: self.init_scale,
-            order: Order::First,
-            sampling: Sampling::Softmax,
-        }
+        self.arch_keys().config(Order::First, Sampling::Softmax)
     }
 
     /// The skip dropout of each epoch of stage `stage` (chenxin061/pdarts `train_search.py`:

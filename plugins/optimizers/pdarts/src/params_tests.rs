@@ -1,10 +1,8 @@
 use super::*;
-use xnas_core::{parse_params, Checked};
+use xnas_oneshot::testkit::parse_checked;
 
 fn parse(text: &str) -> Result<PdartsParams, String> {
-    parse_params::<Checked<PdartsParams>>(text)
-        .map(|c| c.0)
-        .map_err(|e| e.message().to_string())
+    parse_checked(text)
 }
 
 #[test]

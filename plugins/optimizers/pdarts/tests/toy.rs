@@ -1,8 +1,8 @@
 //! `pdarts` against the toy supernet of `xnas_oneshot::testkit`: stages, pruning, weights-only
 //! epochs, the skip-dropout schedule, the skip limit, determinism and resume identity.
 
-use xnas_core::{EpochReport, OneShot, OneShotBox, PluginSet, SupernetSpec};
-use xnas_oneshot::testkit::{init, run_to_end, Event, ToyLayout, ToySpace, REORDERED_OPS};
+use xnas_core::{EpochReport, OneShot, OneShotBox, SupernetSpec};
+use xnas_oneshot::testkit::{self, run_to_end, Event, ToyLayout, ToySpace, REORDERED_OPS};
 use xnas_oneshot::{derive, derive_limited, prune, skip_count, Weights};
 use xnas_opt_pdarts::{register, PdartsParams};
 
@@ -11,10 +11,7 @@ const SMALL: &str =
                      evaluate_last = 1\nbatch_size = 16\narch_learning_rate = 0.05\n";
 
 fn create(space: &ToySpace, params: &str, seed: u64) -> OneShotBox {
-    PluginSet::from_register(register)
-        .create_one_shot("pdarts", params, &init(space, seed))
-        .into_result()
-        .unwrap()
+    testkit::create(register, "pdarts", space, params, seed).unwrap()
 }
 
 fn weights_of(r: &EpochReport) -> Weights {
@@ -243,22 +240,15 @@ fn a_state_of_more_stages_or_another_plugin_is_refused() {
 #[test]
 fn keeping_as_many_ops_as_the_space_has_is_refused() {
     let space = ToySpace::new(ToyLayout::Bench201);
-    let e = PluginSet::from_register(register)
-        .create_one_shot("pdarts", "keep = [5, 3]", &init(&space, 0))
-        .into_result()
+    let e = testkit::create(register, "pdarts", &space, "keep = [5, 3]", 0)
         .err()
         .unwrap();
     assert_eq!(
         e.message(),
         "`keep` is [5, 3]: the space has 5 candidate ops per edge, so the first stage must keep fewer"
     );
-    let e = PluginSet::from_register(register)
-        .create_one_shot(
-            "pdarts",
-            "",
-            &init(&ToySpace::new(ToyLayout::NoSupernet), 0),
-        )
-        .into_result()
+    let none = ToySpace::new(ToyLayout::NoSupernet);
+    let e = testkit::create(register, "pdarts", &none, "", 0)
         .err()
         .unwrap();
     assert!(e

@@ -17,6 +17,30 @@ use xnas_core::{
     SupernetLayout, SupernetSpec,
 };
 
+/// Parses `text` as checked parameters `P`; the error's message on failure.
+pub fn parse_checked<P>(text: &str) -> Result<P, String>
+where
+    P: serde::de::DeserializeOwned + xnas_core::CheckParams,
+{
+    xnas_core::parse_params::<xnas_core::Checked<P>>(text)
+        .map(|c| c.0)
+        .map_err(|e| e.message().to_string())
+}
+
+/// Creates the one-shot optimizer `name` of a library's `register` function on `space`,
+/// through its registration and ABI object, as the host does.
+pub fn create(
+    register: fn(&mut xnas_core::PluginSet),
+    name: &str,
+    space: &ToySpace,
+    params: &str,
+    seed: u64,
+) -> PluginResult<xnas_core::OneShotBox> {
+    xnas_core::PluginSet::from_register(register)
+        .create_one_shot(name, params, &init(space, seed))
+        .into_result()
+}
+
 /// What a one-shot optimizer is created with, searching the toy task on `space`.
 pub fn init(space: &ToySpace, seed: u64) -> OneShotInit {
     OneShotInit {
