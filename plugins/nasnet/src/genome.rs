@@ -81,10 +81,11 @@ impl fmt::Display for Op {
 }
 
 /// The named op sets of the seed papers.
-pub const OP_SETS: &[&str] = &["xfernas", "nasnet", "enas"];
+pub const OP_SETS: &[&str] = &["xfernas", "nasnet", "enas", "darts"];
 
 /// An op set by name: `"xfernas"` (the 19 of XferNAS), `"nasnet"` (the 13 of NASNet),
-/// `"enas"` (the 5 of ENAS / NAO-WS, in NAO_V1's order).
+/// `"enas"` (the 5 of ENAS / NAO-WS, in NAO_V1's order), `"darts"` (the 7 DARTS primitives but
+/// `none`, in DARTS's order).
 pub fn op_set(name: &str) -> Option<Vec<Op>> {
     Some(match name {
         // XferNAS §4 (ALGORITHMS.md §2): identity; conv 1×1, 3×3, 1×3+3×1, 1×7+7×1; max/avg pool
@@ -135,6 +136,18 @@ pub fn op_set(name: &str) -> Option<Vec<Op>> {
             Op::MaxPool(3),
             Op::Identity,
         ],
+        // DARTS (Liu et al. 2019, quark0/darts genotypes.py `PRIMITIVES` without `none`):
+        // DARTS's `dil_conv_k` (ReLU, depthwise k×k dilation 2, pointwise, BN) is this space's
+        // `dil_sep_conv_k`, its `skip_connect` is `identity`.
+        "darts" => vec![
+            Op::MaxPool(3),
+            Op::AvgPool(3),
+            Op::Identity,
+            Op::SepConv(3),
+            Op::SepConv(5),
+            Op::DilSepConv(3),
+            Op::DilSepConv(5),
+        ],
         _ => return None,
     })
 }
@@ -180,6 +193,16 @@ impl Cell {
             }
         }
         (2..n + 2).filter(|&s| !used[s]).collect()
+    }
+
+    /// The states the cell's output concatenates: every block's (`all`, DARTS's cell) or the
+    /// loose ends (NASNet's).
+    pub fn outputs(&self, all: bool) -> Vec<usize> {
+        if all {
+            (2..self.blocks.len() + 2).collect()
+        } else {
+            self.loose_ends()
+        }
     }
 }
 
@@ -542,7 +565,7 @@ mod tests {
 
     #[test]
     fn op_sets_have_the_papers_sizes_and_unique_names() {
-        for (name, n) in [("xfernas", 19), ("nasnet", 13), ("enas", 5)] {
+        for (name, n) in [("xfernas", 19), ("nasnet", 13), ("enas", 5), ("darts", 7)] {
             let ops = op_set(name).unwrap();
             assert_eq!(ops.len(), n, "{name}");
             let mut names: Vec<String> = ops.iter().map(|o| o.name()).collect();

@@ -1,24 +1,27 @@
 //! `nasnet`: the NASNet cell search space (Zoph et al. 2018; ALGORITHMS.md §0 and §2), made
 //! trainable: a genome decodes to a normal and a reduction cell ([`genome`]), the network is
 //! built in tch ([`network`], [`ops`]) and trained on an image task read from files
-//! ([`train`], `xnas_tch::data`). The validation accuracy is the metric.
+//! ([`train`], `xnas_tch::data`). The validation accuracy is the metric. Configured as DARTS's
+//! cell space, it offers DARTS's weight-sharing supernet to one-shot optimizers ([`supernet`]).
 
 pub mod genome;
 pub mod network;
 pub mod ops;
 pub mod params;
+pub mod supernet;
 pub mod train;
 
 use genome::{parse_text, to_text, CellSpace, Gene, CELL_NAMES};
 use params::NasnetParams;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tch::Device;
+use tch::{Device, Kind};
 use train::{TrainConfig, TrainError};
 use xnas_core::abi_stable::std_types::{RNone, RSome, RString, RVec};
 use xnas_core::{
     capability, derive_seed, Arch, EvalRequest, EvalResult, Meta, PluginError, PluginResult,
-    PluginSet, Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64,
+    PluginSet, Position, SearchSpace, SpaceDesc, SpaceInit, SplitMix64, SupernetBox,
+    SupernetLayout, SupernetSpec,
 };
 use xnas_tch::data::{load_task_cached, TaskData};
 use xnas_tch::tch;
@@ -28,6 +31,8 @@ const MUTATE_TRIES: usize = 64;
 
 pub struct Nasnet {
     space: CellSpace,
+    /// `concat = "all"`.
+    concat_all: bool,
     params: NasnetParams,
     device: Device,
     base_dir: PathBuf,
@@ -40,6 +45,7 @@ impl Nasnet {
     pub fn new(params: NasnetParams, init: &SpaceInit) -> PluginResult<Self> {
         params.check()?;
         let space = params.cell_space()?;
+        let concat_all = params.concat_all()?;
         let device = xnas_tch::device::parse("device", &params.device)?;
         if params.threads > 0 {
             tch::set_num_threads(params.threads as i32);
@@ -57,6 +63,7 @@ impl Nasnet {
         };
         let me = Nasnet {
             space,
+            concat_all,
             params,
             device,
             base_dir,
@@ -108,6 +115,7 @@ impl Nasnet {
             device: self.device,
             seed,
             eval_batch_size: p.eval_batch_size,
+            concat_all: self.concat_all,
         }
     }
 
@@ -268,6 +276,25 @@ impl SearchSpace for Nasnet {
             extras: extras.to_string().into(),
         })
     }
+
+    /// The DARTS cell's 28 edges (14 normal, then 14 reduce) and 8 primitives; only when the
+    /// space is configured as the DARTS cell space ([`supernet`]).
+    fn supernet_layout(&self) -> PluginResult<SupernetLayout> {
+        self.check_darts_space()?;
+        Ok(supernet::layout())
+    }
+
+    fn build_supernet(&self, spec: &SupernetSpec) -> PluginResult<SupernetBox> {
+        Ok(xnas_core::supernet_box(
+            self.darts_supernet(spec, Kind::Float)?,
+        ))
+    }
+
+    fn supernet_genome(&self, selection: &[i32]) -> PluginResult<Vec<u32>> {
+        self.check_darts_space()?;
+        let genome = supernet::genome(selection)?;
+        Ok(self.space.canonicalise(&genome))
+    }
 }
 
 /// Registers `nasnet` in a plugin set.
@@ -283,6 +310,7 @@ pub fn register(set: &mut PluginSet) {
                 capability::TRAINABLE,
                 capability::TEST_METRIC,
                 capability::SYMMETRIES,
+                capability::SUPERNET,
             ],
         },
         Nasnet::new,

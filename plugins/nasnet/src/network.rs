@@ -16,7 +16,8 @@
 //!   reads it (NASNet concatenates; the squeeze is this framework's choice, and costs
 //!   `2C·C + 2C` parameters per concat block);
 //! * output: the channel concatenation of the loose ends ([`Cell::loose_ends`]), `C·|loose|`
-//!   channels.
+//!   channels; or, with [`NetworkConfig::concat_all`], of every block (DARTS's cell, whose
+//!   `multiplier` is its number of nodes).
 //!
 //! Drop-path (DARTS): in training, each op output except the stride-1 identity is multiplied by
 //! a per-sample Bernoulli(1−p) mask divided by 1−p. The masks come from the network's own seeded
@@ -49,6 +50,8 @@ pub struct NetworkConfig {
     pub auxiliary: bool,
     /// The stem's output has `stem_multiplier · F` channels (DARTS: 3).
     pub stem_multiplier: usize,
+    /// A cell's output concatenates every block (DARTS's cell), not only the loose ends.
+    pub concat_all: bool,
 }
 
 impl NetworkConfig {
@@ -68,6 +71,7 @@ impl NetworkConfig {
             image_size,
             auxiliary: false,
             stem_multiplier: 3,
+            concat_all: false,
         }
     }
 
@@ -159,7 +163,7 @@ fn plan(g: &Genotype, cfg: &NetworkConfig) -> (Vec<CellPlan>, usize, [usize; 2])
             } else {
                 size_p
             };
-            (c_pp, c_p) = (c_p, c * cell.loose_ends().len());
+            (c_pp, c_p) = (c_p, c * cell.outputs(cfg.concat_all).len());
             (size_pp, size_p) = (size_p, out);
             reduction_prev = reduction;
         }
@@ -210,7 +214,13 @@ struct CellModule {
 }
 
 impl CellModule {
-    fn new(p: &nn::Path, cell: &Cell, plan: &CellPlan, droppable: &mut usize) -> Self {
+    fn new(
+        p: &nn::Path,
+        cell: &Cell,
+        plan: &CellPlan,
+        concat_all: bool,
+        droppable: &mut usize,
+    ) -> Self {
         let c = plan.c;
         let pre0 = if plan.reduction_prev {
             Preprocess::Reduce(Box::new(FactorizedReduce::new(&(p / "pre0"), plan.c_pp, c)))
@@ -252,7 +262,7 @@ impl CellModule {
             pre0,
             pre1,
             blocks,
-            loose: cell.loose_ends(),
+            loose: cell.outputs(concat_all),
         }
     }
 
@@ -333,7 +343,8 @@ impl AuxHead {
     }
 }
 
-fn linear(p: &nn::Path, cin: usize, cout: usize) -> nn::Linear {
+/// A linear layer with bias, initialised as PyTorch's `nn.Linear`.
+pub(crate) fn linear(p: &nn::Path, cin: usize, cout: usize) -> nn::Linear {
     nn::linear(
         p,
         cin as i64,
@@ -384,7 +395,7 @@ impl Network {
                 } else {
                     &genotype.normal
                 };
-                CellModule::new(&(&cells_path / i), cell, pl, &mut droppable)
+                CellModule::new(&(&cells_path / i), cell, pl, cfg.concat_all, &mut droppable)
             })
             .collect();
         let aux = if cfg.auxiliary {

@@ -52,11 +52,17 @@ pub fn torch_default_init() -> nn::Init {
 
 /// An affine batch norm with running statistics, initialised as PyTorch's (scale 1, shift 0).
 pub fn batch_norm(p: &nn::Path, channels: usize) -> nn::BatchNorm {
+    batch_norm_affine(p, channels, true)
+}
+
+/// A batch norm with running statistics, affine (learned scale and shift) or not (DARTS's
+/// weight-sharing search network).
+pub fn batch_norm_affine(p: &nn::Path, channels: usize, affine: bool) -> nn::BatchNorm {
     nn::batch_norm2d(
         p,
         channels as i64,
         nn::BatchNormConfig {
-            affine: true,
+            affine,
             ws_init: nn::Init::Const(1.0),
             bs_init: nn::Init::Const(0.0),
             ..Default::default()
@@ -136,6 +142,11 @@ pub struct ReluConvBn {
 impl ReluConvBn {
     /// `specs` must chain (each one's `cout` is the next one's `cin`).
     pub fn new(p: &nn::Path, specs: &[ConvSpec]) -> Self {
+        Self::with_affine(p, specs, true)
+    }
+
+    /// [`ReluConvBn::new`] with an affine or a non-affine BN.
+    pub fn with_affine(p: &nn::Path, specs: &[ConvSpec], affine: bool) -> Self {
         let convs = specs
             .iter()
             .enumerate()
@@ -144,7 +155,7 @@ impl ReluConvBn {
         let cout = specs.last().map_or(0, |s| s.cout);
         ReluConvBn {
             convs,
-            bn: batch_norm(&(p / "bn"), cout),
+            bn: batch_norm_affine(&(p / "bn"), cout, affine),
         }
     }
 
@@ -154,8 +165,14 @@ impl ReluConvBn {
     }
 
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut y = x.relu();
-        for c in &self.convs {
+        self.forward_relued(&x.relu(), train)
+    }
+
+    /// The unit on an input that has been through the ReLU already (a search network's
+    /// candidates on one edge share it).
+    pub fn forward_relued(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut y = x.apply(&self.convs[0]);
+        for c in &self.convs[1..] {
             y = y.apply(c);
         }
         y.apply_t(&self.bn, train)
@@ -185,16 +202,25 @@ impl FactorizedReduce {
     }
 
     pub fn new(p: &nn::Path, cin: usize, cout: usize) -> Self {
+        Self::with_affine(p, cin, cout, true)
+    }
+
+    /// [`FactorizedReduce::new`] with an affine or a non-affine BN.
+    pub fn with_affine(p: &nn::Path, cin: usize, cout: usize, affine: bool) -> Self {
         let specs = Self::specs(cin, cout);
         FactorizedReduce {
             conv1: specs[0].build(&(p / "conv1")),
             conv2: specs.get(1).map(|s| s.build(&(p / "conv2"))),
-            bn: batch_norm(&(p / "bn"), cout),
+            bn: batch_norm_affine(&(p / "bn"), cout, affine),
         }
     }
 
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let x = x.relu();
+        self.forward_relued(&x.relu(), train)
+    }
+
+    /// The reduction of an input that has been through the ReLU already.
+    pub fn forward_relued(&self, x: &Tensor, train: bool) -> Tensor {
         let a = x.apply(&self.conv1);
         let y = match &self.conv2 {
             // Negative padding crops: drop the first row/column, add a zero one at the end.

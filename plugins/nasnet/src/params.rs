@@ -20,7 +20,8 @@ pub enum OpsParam {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NasnetParams {
-    /// `"xfernas"` (19 ops, default), `"nasnet"` (13), `"enas"` (5) or a list of op names.
+    /// `"xfernas"` (19 ops, default), `"nasnet"` (13), `"enas"` (5), `"darts"` (7) or a list of
+    /// op names.
     #[serde(default = "d_ops")]
     pub ops: OpsParam,
     /// Blocks per cell (B).
@@ -29,6 +30,10 @@ pub struct NasnetParams {
     /// `"add"` (default), `"concat"` or `"search"` (NASNet's fifth decision per block).
     #[serde(default = "d_combine")]
     pub combine: String,
+    /// What a cell outputs: `"loose"` (default, NASNet: the blocks no block reads) or `"all"`
+    /// (DARTS: every block).
+    #[serde(default = "d_concat")]
+    pub concat: String,
     /// Normal cells per stage (N).
     #[serde(default = "d_cells")]
     pub cells: usize,
@@ -88,6 +93,9 @@ fn d_blocks() -> usize {
 }
 fn d_combine() -> String {
     "add".into()
+}
+fn d_concat() -> String {
+    "loose".into()
 }
 fn d_cells() -> usize {
     3
@@ -187,7 +195,19 @@ impl NasnetParams {
             ));
         }
         self.cell_space()?;
+        self.concat_all()?;
         Ok(())
+    }
+
+    /// Whether cells output every block (`concat = "all"`).
+    pub fn concat_all(&self) -> PluginResult<bool> {
+        match self.concat.as_str() {
+            "loose" => Ok(false),
+            "all" => Ok(true),
+            other => Err(PluginError::invalid_params(format!(
+                "`concat = \"{other}\"`: expected \"loose\" (the blocks no block reads) or \"all\""
+            ))),
+        }
     }
 
     pub fn cell_space(&self) -> PluginResult<CellSpace> {

@@ -58,6 +58,8 @@ pub struct TrainConfig {
     pub device: Device,
     pub seed: u64,
     pub eval_batch_size: usize,
+    /// Cells output every block (DARTS's cell), not only the loose ends.
+    pub concat_all: bool,
 }
 
 impl Default for TrainConfig {
@@ -81,6 +83,7 @@ impl Default for TrainConfig {
             device: Device::Cpu,
             seed: 0,
             eval_batch_size: 256,
+            concat_all: false,
         }
     }
 }
@@ -131,6 +134,7 @@ impl TrainConfig {
     pub fn network_config(&self, shape: [usize; 3], classes: usize) -> NetworkConfig {
         NetworkConfig {
             auxiliary: self.auxiliary_weight > 0.0,
+            concat_all: self.concat_all,
             ..NetworkConfig::new(
                 self.cells,
                 self.filters,

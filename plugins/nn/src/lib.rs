@@ -14,6 +14,7 @@
 //! * [`adam`]: Adam whose state can be saved.
 //! * [`head`]: the plain head factory of the head protocol.
 //! * [`normalise`]: per-task normalisation of metrics before histories are pooled.
+//! * [`supernet`]: the supernet engine a trainable space offers the supernet protocol with.
 //!
 //! ## Linking
 //!
@@ -39,6 +40,7 @@ pub mod mlp;
 pub mod normalise;
 pub mod seed;
 pub mod snapshot;
+pub mod supernet;
 pub mod threads;
 pub mod tokens;
 
