@@ -7,6 +7,7 @@ mod examples;
 mod faults;
 mod nao;
 mod nasnet;
+mod oneshot;
 mod out_of_tree;
 mod plugins;
 mod reproducibility;
