@@ -8,6 +8,7 @@ mod faults;
 mod nao;
 mod nasnet;
 mod nb201;
+mod oneshot;
 mod out_of_tree;
 mod plugins;
 mod reproducibility;

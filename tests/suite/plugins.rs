@@ -33,6 +33,8 @@ fn lists_every_standard_plugin_with_its_file() {
             "trainable",
         ),
         ("random", "similarity", "xnas_sim_random", ""),
+        ("darts", "optimizer", "xnas_darts", "one-shot"),
+        ("pdarts", "optimizer", "xnas_pdarts", "one-shot"),
     ] {
         // Columns: name, kind, version, capabilities (none: no column), file.
         let line = text

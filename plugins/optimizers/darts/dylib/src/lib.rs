@@ -1,0 +1,2 @@
+//! The `darts` one-shot optimizer as a dynamic plugin library.
+xnas_core::export_plugins!(xnas_opt_darts::register);

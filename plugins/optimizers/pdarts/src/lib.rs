@@ -1,0 +1,221 @@
+//! `pdarts`: progressive DARTS (Chen, Xie, Wu & Tian, ICCV 2019), after the reference code
+//! chenxin061/pdarts (`train_search.py`, `model_search.py`).
+//!
+//! The search runs in stages (default three: 5, 11, 17 cells). Each stage builds a fresh
+//! supernet — new weights, new α (`1e-3·N(0,1)`) — over the candidate ops the previous stage
+//! kept, trains w alone for the first epochs, then alternates the α step (first order, clipped)
+//! and the w step like DARTS, with element-wise dropout after the skip connections on a
+//! per-epoch schedule. At a stage's end the lowest-weight candidates of every edge are dropped
+//! (8 → 5 → 3). The final cell is derived from the last stage's weights with `none` excluded
+//! and at most M skip connections in the normal cell: while there are more, the weakest chosen
+//! skip is removed and the cell derived again (`xnas_oneshot::derive::derive_limited`).
+
+mod params;
+
+pub use params::{DropoutSchedule, PdartsParams};
+
+use serde::{Deserialize, Serialize};
+use xnas_core::abi_stable::std_types::RVec;
+use xnas_core::{
+    component_seed, derive_seed, state, Checked, Meta, OneShot, OneShotInit, PluginError,
+    PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
+};
+use xnas_oneshot::{prune, require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState};
+
+const NAME: &str = "pdarts";
+/// The format of `pdarts`'s saved state.
+const STATE_VERSION: u32 = 1;
+
+/// The `pdarts` one-shot optimizer.
+pub struct Pdarts {
+    params: PdartsParams,
+    space: SpaceBox,
+    layout: SupernetLayout,
+    target: String,
+    seed: u64,
+    arch: ArchConfig,
+    stage_index: usize,
+    stage: Stage,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PdartsState {
+    stage_index: u32,
+    /// The candidates of the stage in progress (what the earlier stages kept).
+    candidates: Vec<Vec<u32>>,
+    stage: StageState,
+}
+
+impl Pdarts {
+    pub fn new(params: PdartsParams, init: &OneShotInit) -> PluginResult<Self> {
+        let layout = require_supernet(&init.space, NAME)?;
+        let ops = layout.ops.len() as u32;
+        if params.keep.first().is_some_and(|&k| k >= ops) {
+            return Err(PluginError::invalid_params(format!(
+                "`keep` is {:?}: the space has {ops} candidate ops per edge, so the first stage \
+                 must keep fewer",
+                params.keep
+            )));
+        }
+        let arch = params.arch();
+        let spec = stage_spec(&params, &init.target, init.seed, 0, Vec::new());
+        let stage = Stage::build(
+            &init.space,
+            &layout,
+            &spec,
+            arch.init_scale,
+            alpha_seed(init.seed, 0),
+        )?;
+        Ok(Pdarts {
+            params,
+            space: init.space.clone(),
+            layout,
+            target: init.target.to_string(),
+            seed: init.seed,
+            arch,
+            stage_index: 0,
+            stage,
+        })
+    }
+
+    /// The stage in progress (0-based) and its candidate ops per edge.
+    pub fn stage(&self) -> (usize, &[Vec<u32>]) {
+        (self.stage_index, self.stage.candidates())
+    }
+
+    fn plan(&self) -> StagePlan {
+        StagePlan {
+            epochs: self.params.epochs,
+            weights_only: self.params.epochs_weights_only,
+            evaluate_last: self.params.evaluate_last,
+            skip_dropout: self.params.dropout(self.stage_index),
+        }
+    }
+
+    fn last_stage(&self) -> bool {
+        self.stage_index + 1 == self.params.stages()
+    }
+
+    /// Builds stage `index` over `candidates` (empty: every op), fresh weights and α.
+    fn build(&self, index: usize, candidates: Vec<Vec<u32>>) -> PluginResult<Stage> {
+        let spec = stage_spec(&self.params, &self.target, self.seed, index, candidates);
+        Stage::build(
+            &self.space,
+            &self.layout,
+            &spec,
+            self.arch.init_scale,
+            alpha_seed(self.seed, index),
+        )
+    }
+
+    /// Ends a stage that is not the last: prunes each edge to the next stage's count and builds it.
+    fn next_stage(&mut self) -> PluginResult<()> {
+        let keep = self.params.keep[self.stage_index] as usize;
+        let kept = prune(
+            &self.stage.weights(),
+            keep,
+            self.layout.zero_op.into_option(),
+            false,
+        )?;
+        self.stage = self.build(self.stage_index + 1, kept)?;
+        self.stage_index += 1;
+        Ok(())
+    }
+
+    /// P-DARTS's derivation: at most `max_skips` skip connections.
+    fn rule(&self) -> Rule {
+        Rule {
+            max_skips: Some(self.params.max_skips),
+        }
+    }
+}
+
+fn stage_spec(
+    p: &PdartsParams,
+    target: &str,
+    seed: u64,
+    index: usize,
+    candidates: Vec<Vec<u32>>,
+) -> SupernetSpec {
+    SupernetSpec {
+        tasks: vec![target.into()].into(),
+        cells: p.cells[index],
+        channels: p.channels[index],
+        candidates: candidates.into_iter().map(RVec::from).collect(),
+        recipe: p.recipe(),
+        seed: derive_seed(component_seed(seed, "supernet"), index as u64),
+    }
+}
+
+fn alpha_seed(seed: u64, index: usize) -> u64 {
+    derive_seed(component_seed(seed, "alpha"), index as u64)
+}
+
+impl OneShot for Pdarts {
+    fn run(&mut self, max_steps: u32) -> PluginResult<SearchProgress> {
+        let p = self.stage.run(&self.arch, &self.plan(), max_steps)?;
+        let report = match &p.epoch_end {
+            Some(end) => {
+                let stage = self.stage_index as u32;
+                let at = (stage * self.params.epochs + end.epoch, stage);
+                Some(
+                    self.stage
+                        .report(&self.space, &self.layout, self.rule(), end, at)?,
+                )
+            }
+            None => None,
+        };
+        let last = self.last_stage();
+        if p.finished && !last {
+            self.next_stage()?;
+        }
+        Ok(p.search(report, p.finished && last))
+    }
+
+    fn save_state(&self) -> PluginResult<Vec<u8>> {
+        let s = PdartsState {
+            stage_index: self.stage_index as u32,
+            candidates: self.stage.candidates().to_vec(),
+            stage: self.stage.save()?,
+        };
+        state::encode(NAME, STATE_VERSION, &s)
+    }
+
+    fn load_state(&mut self, blob: &[u8]) -> PluginResult<()> {
+        let s: PdartsState = state::decode(NAME, STATE_VERSION, blob)?;
+        let index = s.stage_index as usize;
+        if index >= self.params.stages() {
+            return Err(PluginError::data(format!(
+                "pdarts state: saved in stage {}, but this search has {} stages; resume with the \
+                 parameters that saved it",
+                index + 1,
+                self.params.stages()
+            )));
+        }
+        if index != self.stage_index || s.candidates != self.stage.candidates() {
+            let candidates = if index == 0 { Vec::new() } else { s.candidates };
+            self.stage = self.build(index, candidates)?;
+            self.stage_index = index;
+        }
+        self.stage.load(s.stage)
+    }
+
+    fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>> {
+        self.stage
+            .derive_cells(&self.space, &self.layout, self.rule(), n)
+    }
+}
+
+/// Registers `pdarts`.
+pub fn register(set: &mut PluginSet) {
+    set.one_shot(
+        Meta {
+            name: NAME,
+            version: env!("CARGO_PKG_VERSION"),
+            description: "P-DARTS: progressive DARTS in stages of deeper supernets with fewer ops \
+                          per edge, skip-connect dropout and at most M skip connections",
+            capabilities: &["one-shot", "state"],
+        },
+        |Checked(p): Checked<PdartsParams>, init: &OneShotInit| Pdarts::new(p, init),
+    );
+}
