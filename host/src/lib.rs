@@ -16,12 +16,14 @@ pub mod compare;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod lock;
 pub mod plugins;
 pub mod pool;
 pub mod report;
 pub mod run;
 pub mod similarity;
 pub mod stats;
+pub mod stop;
 pub mod store;
 pub mod train;
 

@@ -97,6 +97,7 @@ impl Experiment {
 
     /// Resolves and checks every plugin of the experiment.
     pub fn resolve_plugins(&self, registry: &Registry) -> HostResult<Resolved> {
+        self.check_plugin_paths()?;
         let f = &self.file;
         let space =
             self.resolve_plugin(registry, PluginKind::SEARCH_SPACE, &f.search_space.plugin)?;

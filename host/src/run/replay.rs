@@ -39,6 +39,7 @@ impl Runner {
             tracing::info!("resuming: replaying {} stored batches", batches.len());
         }
         for (&batch, trials) in &batches {
+            crate::stop::poll()?;
             reached.last_batch = batch;
             let finished = trials.iter().filter(|t| t.outcome.is_some()).count() as u64;
             progress.replayed(finished);
@@ -65,9 +66,7 @@ impl Runner {
                     observation(&t.spec, &o)
                 })
                 .collect();
-            optimizer
-                .tell(&obs)
-                .map_err(|e| self.resolved.optimizer.error(e))?;
+            optimizer.tell(&obs).map_err(|e| self.optimizer_error(e))?;
         }
         Ok(reached)
     }
@@ -92,7 +91,7 @@ impl Runner {
         } else {
             optimizer
                 .ask(trials.len())
-                .map_err(|e| self.resolved.optimizer.error(e))?
+                .map_err(|e| self.optimizer_error(e))?
         };
         if asked.len() != trials.len() {
             return Err(HostError::Run(format!(
@@ -125,7 +124,7 @@ impl Runner {
             Some((batch, state)) => {
                 optimizer
                     .load_state(&state)
-                    .map_err(|e| self.resolved.optimizer.error(e))?;
+                    .map_err(|e| self.optimizer_error(e))?;
                 Ok(Some(batch))
             }
             None => Ok(None),
