@@ -239,8 +239,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let resolved = exp.resolve_plugins(&registry)?;
             let space = assemble::space(&exp, &resolved.space)?;
             // Loads the earlier runs and the meta-dataset file as a run would, so bad rows and
-            // the target's data are caught here.
+            // the target's data are caught here; then creates the optimizer as a run would.
             let imported = run::knowledge::preview(&exp, &space, resolved.space.name())?;
+            assemble::preflight(&exp, &resolved, &space)?;
             outln!(
                 "{}: ok — {} with {} on {} ({} source task{})",
                 file.display(),

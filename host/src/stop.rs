@@ -153,12 +153,23 @@ fn signal(s: i32) -> rustix::process::Signal {
 }
 
 /// Runs `cmd` to its end as a child that receives every stop signal this process receives (in
-/// its own process group, so a terminal's Ctrl-C reaches it only through this process).
+/// its own process group, so a terminal's Ctrl-C reaches it only through this process). If
+/// this process dies without stopping it (`kill -9`), the child is killed too, as it would be
+/// in this process's group.
 pub fn run_child(cmd: &mut Command) -> io::Result<ExitStatus> {
     use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    // SAFETY: the closure runs in the forked child before exec and only makes one system call
+    // (prctl), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(io::Error::from)
+        });
+    }
     let mut child = {
         let mut children = CHILDREN.lock().map_err(|_| io::Error::other("poisoned"))?;
-        let child = cmd.process_group(0).spawn()?;
+        let child = cmd.spawn()?;
         children.push((child.id(), 0));
         child
     };

@@ -69,6 +69,7 @@ fn state(dir: &Path) -> RunState {
 fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> {
     let mut registry = None;
     let mut previewed = std::collections::BTreeSet::new();
+    let mut previewed_variants = std::collections::BTreeSet::new();
     for r in &plan.runs {
         let path = out.join(r.file());
         let exp = Experiment::parse(r.experiment.clone(), path.clone(), out.to_path_buf())
@@ -82,6 +83,11 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
             let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
             crate::run::knowledge::preview(&exp, &space, resolved.space.name())
                 .map_err(|e| in_variant(r, e))?;
+        }
+        // Each variant's optimizer against the space (nao's `fold`, a `device`, a panic).
+        if previewed_variants.insert(r.variant.clone()) {
+            let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
+            assemble::preflight(&exp, &resolved, &space).map_err(|e| in_variant(r, e))?;
         }
     }
     Ok(())

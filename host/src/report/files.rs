@@ -27,7 +27,10 @@ pub fn replace<E: std::fmt::Display>(
     let ext = path
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()));
+    use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::Builder::new()
+        // As any new file (the umask applies), not the temporary file's private 0600.
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .prefix(&format!(".{}.", name.unwrap_or_default()))
         .suffix(ext.as_deref().unwrap_or(""))
         .tempfile_in(dir)
