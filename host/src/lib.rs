@@ -9,6 +9,8 @@
 //! share [`stats`], [`chart`] and the worker [`pool`] the executor runs on);
 //! [`train`] trains one architecture to the end with a trainable space; [`similarity`] uses
 //! similarity plugins and draws task distance matrices.
+//! [`lock`] gives each run directory one owning process; [`stop`] is the "stop requested" flag
+//! that SIGTERM, SIGINT and SIGHUP set and long loops poll.
 
 pub mod ablation;
 pub mod chart;

@@ -121,7 +121,7 @@ impl Points {
 fn a_second_process_on_a_run_directory_is_refused_naming_the_first() {
     let evaluations = 40;
     let expected = reference(evaluations);
-    let sb = slow_sandbox(evaluations, 60);
+    let sb = slow_sandbox(evaluations, 250);
     let store = sb.path().join("run/store.sqlite");
     let mut first = spawn(&sb, &["--quiet", "run", "exp.toml", "--out", "run"]);
     wait_for(&mut first, &store, 2);

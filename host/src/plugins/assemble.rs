@@ -134,7 +134,12 @@ pub fn optimizer(
 /// space and throws it away: a setting only the optimizer can judge against the space (nao's
 /// `fold`, a `device` the machine lacks) or a panic in its `create` is found before a run
 /// directory exists. Without source knowledge yet, the transfer plugin is not asked to wrap.
+/// The plugins' log lines are kept out of sight (trace level): the run's creation logs them.
 pub fn preflight(exp: &Experiment, resolved: &Resolved, space: &SpaceBox) -> HostResult<()> {
+    super::quietly(|| create_to_check(exp, resolved, space))
+}
+
+fn create_to_check(exp: &Experiment, resolved: &Resolved, space: &SpaceBox) -> HostResult<()> {
     let f = &exp.file;
     let sources: Vec<String> = f
         .tasks
@@ -192,16 +197,7 @@ fn in_file(exp: &Experiment, entry: &PluginEntry, e: PluginError) -> crate::Host
         }
         _ => (exp.optimizer_name(), exp.optimizer_params()),
     };
-    let span = params.map_or(name.span(), |p| exp.key_span(p.span(), e.message()));
-    exp.error_at(
-        span,
-        format!(
-            "{} `{}` parameters: {}",
-            entry.info.kind.name(),
-            entry.name(),
-            e.message()
-        ),
-    )
+    exp.params_error(entry, name, params, &e)
 }
 
 /// The similarity section's parameters, with `tasks` defaulting to the search space's `tasks`
