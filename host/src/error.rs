@@ -40,6 +40,21 @@ pub enum HostError {
     #[error("store {path}: {message}")]
     Store { path: PathBuf, message: String },
 
+    /// A stored value that cannot be read back as what was written (a damaged store).
+    #[error("store {path} is damaged: {message}; restore the run from a copy (see `xnas export`) or start it again")]
+    Damaged { path: PathBuf, message: String },
+
+    /// A stop signal ended the command after it saved what was done; `message` says how to go on.
+    #[error("stopped by {signal}: {message}")]
+    Stopped {
+        signal: crate::stop::Signal,
+        message: String,
+    },
+
+    /// An error and what it left behind (a run directory removed, or kept and resumable).
+    #[error("{error}\n{note}")]
+    Noted { error: Box<HostError>, note: String },
+
     #[error("{0}")]
     Run(String),
 
@@ -82,10 +97,14 @@ impl HostError {
         }
     }
 
-    /// Process exit code for this error (2: configuration or loading; 1: a run that failed).
+    /// Process exit code for this error (2: configuration, loading or a damaged store; 1: a run
+    /// that failed; 128 + the signal's number: stopped by a signal, resumable).
     pub fn exit_code(&self) -> i32 {
         match self {
+            HostError::Stopped { signal, .. } => signal.exit_code(),
+            HostError::Noted { error, .. } => error.exit_code(),
             HostError::Config { .. }
+            | HostError::Damaged { .. }
             | HostError::ConfigFile { .. }
             | HostError::Load { .. }
             | HostError::SourceKnowledge { .. }

@@ -9,6 +9,8 @@
 //! share [`stats`], [`chart`] and the worker [`pool`] the executor runs on);
 //! [`train`] trains one architecture to the end with a trainable space; [`similarity`] uses
 //! similarity plugins and draws task distance matrices.
+//! [`lock`] gives each run directory one owning process; [`stop`] is the "stop requested" flag
+//! that SIGTERM, SIGINT and SIGHUP set and long loops poll.
 
 pub mod ablation;
 pub mod chart;
@@ -16,12 +18,14 @@ pub mod compare;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod lock;
 pub mod plugins;
 pub mod pool;
 pub mod report;
 pub mod run;
 pub mod similarity;
 pub mod stats;
+pub mod stop;
 pub mod store;
 pub mod train;
 

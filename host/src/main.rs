@@ -1,5 +1,6 @@
 //! `xnas`: parse the command line, run, map the result to an exit code
-//! (0 success, 1 a run that failed or finished with failed trials, 2 bad input or plugins).
+//! (0 success, 1 a run that failed or finished with failed trials, 2 bad input or plugins,
+//! 128 + the signal's number when a stop signal ended it: 130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -66,15 +67,18 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Number of local workers (overrides [executor] workers; results do not depend on it).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, value_parser = workers())]
         workers: Option<u32>,
     },
     /// Continue an interrupted run.
     Resume {
         run_dir: PathBuf,
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, value_parser = workers())]
         workers: Option<u32>,
     },
+    /// Write a run's store, with everything its WAL holds, as one self-contained SQLite file
+    /// (a copy of a run that `xnas resume` and `xnas report` can use as DIR/store.sqlite).
+    Export { run_dir: PathBuf, file: PathBuf },
     /// Compare optimizer variants (plain and transfer) over targets and seeds: runs every
     /// (target, variant, seed), then writes curves.csv, summary.md/.json and plots.
     /// Running it again resumes an interrupted comparison.
@@ -103,7 +107,7 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Workers evaluating landmark architectures (overrides [executor] workers).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, value_parser = workers())]
         workers: Option<u32>,
     },
     /// Rebuild the reports of a run (trials.csv, summary.json, best_so_far.png) or of a
@@ -141,6 +145,11 @@ enum Command {
     },
 }
 
+/// `--workers`: 1 to [`xnas_host::config::MAX_WORKERS`].
+fn workers() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=i64::from(xnas_host::config::MAX_WORKERS))
+}
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -166,16 +175,27 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let code = e
-                .downcast_ref::<HostError>()
-                .map_or(1, HostError::exit_code);
-            eprintln!("error: {e:#}");
+            let host = e.downcast_ref::<HostError>();
+            let code = host.map_or(1, HostError::exit_code);
+            match host {
+                // Not an error: what was asked for, with how to go on.
+                Some(HostError::Stopped { .. }) => eprintln!("{e:#}"),
+                _ => eprintln!("error: {e:#}"),
+            }
             ExitCode::from(code as u8)
         }
     }
 }
 
 fn dispatch(cli: Cli) -> Result<u8> {
+    check_out(&cli.command)?;
+    if matches!(
+        cli.command,
+        Command::Run { .. } | Command::Resume { .. } | Command::Compare { .. }
+    ) {
+        // These stop cleanly on SIGTERM, SIGINT and SIGHUP; the others die at once as usual.
+        xnas_host::stop::install()?;
+    }
     let opts = |workers| RunOptions {
         workers,
         quiet: cli.quiet,
@@ -219,8 +239,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let resolved = exp.resolve_plugins(&registry)?;
             let space = assemble::space(&exp, &resolved.space)?;
             // Loads the earlier runs and the meta-dataset file as a run would, so bad rows and
-            // the target's data are caught here.
+            // the target's data are caught here; then creates the optimizer as a run would.
             let imported = run::knowledge::preview(&exp, &space, resolved.space.name())?;
+            assemble::preflight(&exp, &resolved, &space)?;
             outln!(
                 "{}: ok — {} with {} on {} ({} source task{})",
                 file.display(),
@@ -268,6 +289,16 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Resume { run_dir, workers } => {
             report_outcome(run::resume(run_dir, &opts(*workers))?)
+        }
+        Command::Export { run_dir, file } => {
+            let n = run::export(run_dir, file)?;
+            outln!(
+                "{}: {n} trial{} of {}, in one file",
+                file.display(),
+                plural(n),
+                run_dir.display()
+            );
+            Ok(0)
         }
         Command::Compare { file, out, jobs } => {
             let plan = xnas_host::compare::plan::load(file)?;
@@ -369,6 +400,26 @@ fn dispatch(cli: Cli) -> Result<u8> {
             outln!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(0)
         }
+    }
+}
+
+/// An `--out` that names an existing file (not a directory) is bad input for every command.
+fn check_out(command: &Command) -> Result<()> {
+    let out = match command {
+        Command::Run { out, .. }
+        | Command::Compare { out, .. }
+        | Command::Ablation { out, .. }
+        | Command::Similarity { out, .. }
+        | Command::Train { out, .. } => out.as_deref(),
+        _ => None,
+    };
+    match out {
+        Some(dir) if dir.exists() && !dir.is_dir() => Err(HostError::Usage(format!(
+            "--out {} is a file, not a directory: give --out a directory",
+            dir.display()
+        ))
+        .into()),
+        _ => Ok(()),
     }
 }
 

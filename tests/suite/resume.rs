@@ -4,30 +4,9 @@
 use std::time::Duration;
 use xnas_tests::*;
 
+/// The slow toy search of the fault suite (panicky fixture, evolution, 2 workers), 15 ms a trial.
 fn experiment(evaluations: u64) -> String {
-    format!(
-        r#"[experiment]
-name = "r"
-seed = 21
-budget = {{ evaluations = {evaluations} }}
-batch_size = 4
-[plugins]
-files = ["plugins/libslow.so"]
-[search_space]
-plugin = "panicky-space"
-[search_space.params]
-delay_ms = 15
-[optimizer]
-plugin = "evolution"
-[optimizer.params]
-population = 10
-sample_size = 3
-[tasks]
-target = "t"
-[executor]
-workers = 2
-"#
-    )
+    crate::faults_run::slow_experiment(evaluations, 15)
 }
 
 #[test]

@@ -72,6 +72,7 @@ pub fn check(file: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Ablation> {
 pub fn ablation(file: &Path, out: &Path, opts: &AblationOptions) -> HostResult<Written> {
     let (text, ab) = load(file)?;
     std::fs::create_dir_all(out).map_err(|e| HostError::io(out, e))?;
+    let _lock = crate::lock::DirLock::acquire(out)?;
     let copy = out.join(ABLATION_FILE);
     if let Ok(old) = std::fs::read_to_string(&copy) {
         if old != text && out.join(CELLS).exists() {

@@ -6,6 +6,8 @@
 //! `DIR/runs/<target>/<variant>/seed-<n>`. Finished runs are never repeated: running the same
 //! command again resumes an interrupted comparison. The statistics ([`summary`]) and plots
 //! ([`plot`]) are rebuilt from the run directories, so `xnas report DIR` can redo them.
+//! A stop signal reaches every running run ([`crate::stop::run_child`]), which stops cleanly;
+//! no further run starts, and the summary covers the finished ones.
 
 pub mod plan;
 pub mod plot;
@@ -67,6 +69,7 @@ fn state(dir: &Path) -> RunState {
 fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> {
     let mut registry = None;
     let mut previewed = std::collections::BTreeSet::new();
+    let mut previewed_variants = std::collections::BTreeSet::new();
     for r in &plan.runs {
         let path = out.join(r.file());
         let exp = Experiment::parse(r.experiment.clone(), path.clone(), out.to_path_buf())
@@ -80,6 +83,11 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
             let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
             crate::run::knowledge::preview(&exp, &space, resolved.space.name())
                 .map_err(|e| in_variant(r, e))?;
+        }
+        // Each variant's optimizer against the space (nao's `fold`, a `device`, a panic).
+        if previewed_variants.insert(r.variant.clone()) {
+            let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
+            assemble::preflight(&exp, &resolved, &space).map_err(|e| in_variant(r, e))?;
         }
     }
     Ok(())
@@ -126,6 +134,7 @@ pub fn compare(file: &Path, out: &Path, opts: &CompareOptions) -> HostResult<Com
     let plan = plan::load(file)?;
     let text = std::fs::read_to_string(file).map_err(|e| HostError::io(file, e))?;
     std::fs::create_dir_all(out).map_err(|e| HostError::io(out, e))?;
+    let _lock = crate::lock::DirLock::acquire(out)?;
     // An earlier comparison in `out` may be continued or extended (more seeds, more variants),
     // but a run whose experiment would change is refused: its results would be mixed.
     for r in &plan.runs {
@@ -175,6 +184,19 @@ pub fn compare(file: &Path, out: &Path, opts: &CompareOptions) -> HostResult<Com
     );
     let failures = execute(&todo, out, jobs, opts);
     let report = summary::write(out, &plan)?;
+    if let Some(signal) = crate::stop::requested() {
+        let done = plan.runs.len() - failures.len();
+        return Err(HostError::Stopped {
+            signal,
+            message: format!(
+                "{done} of {} runs finished (the summary covers them), the others keep what they \
+                 did; continue with `xnas compare {} --out {}`",
+                plan.runs.len(),
+                file.display(),
+                out.display()
+            ),
+        });
+    }
     if !failures.is_empty() {
         let list: Vec<String> = failures.iter().take(5).map(|f| f.to_string()).collect();
         return Err(HostError::Run(format!(
@@ -246,8 +268,13 @@ fn execute(todo: &[&PlannedRun], out: &Path, jobs: usize, opts: &CompareOptions)
             if f.reason.starts_with("bad input") {
                 flow = Flow::Stop;
             }
-            bar.suspend(|| eprintln!("error: {f}"));
+            if crate::stop::requested().is_none() {
+                bar.suspend(|| eprintln!("error: {f}"));
+            }
             failures.push(f);
+        }
+        if crate::stop::requested().is_some() {
+            flow = Flow::Stop;
         }
         bar.inc(1);
         Ok::<_, Infallible>(flow)
@@ -276,10 +303,10 @@ fn run_one(r: &PlannedRun, out: &Path, opts: &CompareOptions) -> Result<(), Fail
     };
     let log_file = std::fs::File::create(&log)
         .map_err(|e| fail(format!("cannot write {}: {e}", log.display())))?;
-    let status = cmd
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .status()
+    if let Some(signal) = crate::stop::requested() {
+        return Err(fail(format!("not started: stopped by {signal}")));
+    }
+    let status = crate::stop::run_child(cmd.stdout(Stdio::null()).stderr(log_file))
         .map_err(|e| fail(format!("cannot start {}: {e}", opts.exe.display())))?;
     let tail = || {
         std::fs::read_to_string(&log)
@@ -294,6 +321,10 @@ fn run_one(r: &PlannedRun, out: &Path, opts: &CompareOptions) -> Result<(), Fail
         // 1: the run finished with failed trials, which the summary counts.
         Some(0) | Some(1) if dir.join("summary.json").exists() => Ok(()),
         Some(2) => Err(fail(format!("bad input: {}", tail()))),
+        Some(c) if crate::stop::Signal::from_exit_code(c).is_some() => {
+            let signal = crate::stop::Signal::from_exit_code(c).expect("checked");
+            Err(fail(format!("stopped by {signal}; it resumes")))
+        }
         Some(c) => Err(fail(format!("exit {c}: {}", tail()))),
         None => Err(fail(format!("killed by a signal ({status})"))),
     }

@@ -7,6 +7,31 @@ use crate::error::{HostError, HostResult};
 use std::path::PathBuf;
 use toml::Spanned;
 
+/// The most local workers a run takes: far more threads than any machine has cores is a typo.
+pub const MAX_WORKERS: u32 = 1024;
+
+/// Why `workers` is refused when above [`MAX_WORKERS`].
+pub fn too_many_workers(workers: u32) -> String {
+    format!(
+        "workers = {workers} is more than one machine can run (at most {MAX_WORKERS}): give the \
+         number of evaluations to run at once, e.g. the number of cores or GPUs"
+    )
+}
+
+/// Why an experiment name cannot name a folder under `runs/`, if it cannot (`a/b` may: a
+/// comparison names its runs `name/target/variant/seed-n`).
+fn name_problem(name: &str) -> Option<&'static str> {
+    use std::path::Component;
+    let path = std::path::Path::new(name);
+    if path.has_root() || name.starts_with('~') {
+        Some("is an absolute path")
+    } else if path.components().any(|c| c == Component::ParentDir) {
+        Some("leads out of runs/ (it contains `..`)")
+    } else {
+        None
+    }
+}
+
 impl Experiment {
     /// Checks that need no plugin: budget, batch, workers, tasks, transfer/optimizer pairing.
     pub(super) fn check_structure(&self) -> HostResult<()> {
@@ -36,13 +61,52 @@ impl Experiment {
                 "batch_size must be at least 1",
             ));
         }
-        if *f.executor.workers.get_ref() == 0 {
+        let workers = *f.executor.workers.get_ref();
+        if workers == 0 {
             return Err(self.error_at(f.executor.workers.span(), "workers must be at least 1"));
         }
-        if f.experiment.name.get_ref().trim().is_empty() {
+        if workers > MAX_WORKERS {
+            return Err(self.error_at(f.executor.workers.span(), too_many_workers(workers)));
+        }
+        let name = f.experiment.name.get_ref();
+        if name.trim().is_empty() {
             return Err(self.error_at(
                 f.experiment.name.span(),
                 "experiment name must not be empty",
+            ));
+        }
+        if let Some(problem) = name_problem(name) {
+            return Err(self.error_at(
+                f.experiment.name.span(),
+                format!(
+                    "experiment name `{name}` {problem}: it names the run's folder under runs/, so \
+                     give a plain name (letters, digits, `-`, `_`) and choose another folder with --out"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[plugins] dirs` and `files` entries that do not exist: an error naming the entry (a
+    /// missing folder would otherwise just hold no plugin). Checked when plugins are resolved.
+    pub(super) fn check_plugin_paths(&self) -> HostResult<()> {
+        let p = &self.file.plugins;
+        let dirs = p.dirs.iter().map(|d| ("dirs", d, true));
+        for (key, entry, want_dir) in dirs.chain(p.files.iter().map(|f| ("files", f, false))) {
+            let path = self.resolve_path(entry.get_ref());
+            let problem = match (path.exists(), want_dir, path.is_dir()) {
+                (false, _, _) => "does not exist",
+                (true, true, false) => "is not a directory",
+                (true, false, true) => "is a directory, not a plugin library file",
+                _ => continue,
+            };
+            return Err(self.error_at(
+                entry.span(),
+                format!(
+                    "[plugins] {key}: {} {problem} (relative paths are from {})",
+                    path.display(),
+                    self.base_dir.display()
+                ),
             ));
         }
         Ok(())

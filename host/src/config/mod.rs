@@ -2,6 +2,7 @@
 //! plugin. Checks that need plugins live in [`validate`].
 
 mod checks;
+pub use checks::{too_many_workers, MAX_WORKERS};
 pub mod template;
 pub mod validate;
 

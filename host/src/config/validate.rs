@@ -81,22 +81,34 @@ impl Experiment {
         name: &Spanned<String>,
         params: Option<&Spanned<toml::Table>>,
     ) -> HostResult<()> {
-        entry.check_params(&params_text(params)).map_err(|e| {
-            let span = params.map_or(name.span(), |p| self.key_span(p.span(), e.message()));
-            self.error_at(
-                span,
-                format!(
-                    "{} `{}` parameters: {}",
-                    entry.info.kind.name(),
-                    entry.name(),
-                    e.message()
-                ),
-            )
-        })
+        entry
+            .check_params(&params_text(params))
+            .map_err(|e| self.params_error(entry, name, params, &e))
+    }
+
+    /// A plugin's refusal of its parameters, at the key its message names (or its section).
+    pub(crate) fn params_error(
+        &self,
+        entry: &PluginEntry,
+        name: &Spanned<String>,
+        params: Option<&Spanned<toml::Table>>,
+        e: &xnas_core::PluginError,
+    ) -> crate::HostError {
+        let span = params.map_or(name.span(), |p| self.key_span(p.span(), e.message()));
+        self.error_at(
+            span,
+            format!(
+                "{} `{}` parameters: {}",
+                entry.info.kind.name(),
+                entry.name(),
+                e.message()
+            ),
+        )
     }
 
     /// Resolves and checks every plugin of the experiment.
     pub fn resolve_plugins(&self, registry: &Registry) -> HostResult<Resolved> {
+        self.check_plugin_paths()?;
         let f = &self.file;
         let space =
             self.resolve_plugin(registry, PluginKind::SEARCH_SPACE, &f.search_space.plugin)?;

@@ -40,7 +40,9 @@ impl LocalPool {
     }
 
     /// Evaluates a batch; `on_done` is called on the calling thread as each evaluation finishes
-    /// (in completion order), so results are persisted the moment they exist.
+    /// (in completion order), so results are persisted the moment they exist. Once a stop is
+    /// requested ([`crate::stop`]) no further evaluation starts; those running finish and are
+    /// handed over.
     pub fn run<E>(
         &mut self,
         requests: Vec<EvalRequest>,
@@ -55,7 +57,10 @@ impl LocalPool {
                 result,
                 wall_s,
             })
-            .map(|()| Flow::Continue)
+            .map(|()| match crate::stop::requested() {
+                None => Flow::Continue,
+                Some(_) => Flow::Stop,
+            })
         })
     }
 }

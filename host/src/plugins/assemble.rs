@@ -130,6 +130,76 @@ pub fn optimizer(
         .map_err(|e| t_entry.error(e))
 }
 
+/// Creates the experiment's optimizer (and its transfer plugin's heads) once against the actual
+/// space and throws it away: a setting only the optimizer can judge against the space (nao's
+/// `fold`, a `device` the machine lacks) or a panic in its `create` is found before a run
+/// directory exists. Without source knowledge yet, the transfer plugin is not asked to wrap.
+/// The plugins' log lines are kept out of sight (trace level): the run's creation logs them.
+pub fn preflight(exp: &Experiment, resolved: &Resolved, space: &SpaceBox) -> HostResult<()> {
+    super::quietly(|| create_to_check(exp, resolved, space))
+}
+
+fn create_to_check(exp: &Experiment, resolved: &Resolved, space: &SpaceBox) -> HostResult<()> {
+    let f = &exp.file;
+    let sources: Vec<String> = f
+        .tasks
+        .sources
+        .iter()
+        .map(|s| s.get_ref().clone())
+        .collect();
+    let seed = derive_seed(f.experiment.seed, u64::MAX);
+    let mut init = OptimizerInit {
+        space: space.clone(),
+        target: f.tasks.target.get_ref().as_str().into(),
+        sources: sources.iter().map(|s| s.as_str().into()).collect(),
+        history: Vec::new().into(),
+        seed,
+        heads: RNone,
+        base_dir: exp.base_dir.display().to_string().into(),
+    };
+    if let Some(t_entry) = &resolved.transfer {
+        let t_params = params_text(f.transfer.as_ref().and_then(|t| t.params.as_ref()));
+        let t_init = TransferInit {
+            inner: resolved.optimizer.info.clone(),
+            target: init.target.clone(),
+            sources: init.sources.clone(),
+            seed: derive_seed(seed, 1),
+        };
+        let transfer = t_entry
+            .create_transfer(&t_params, &t_init)
+            .map_err(|e| in_file(exp, t_entry, e))?;
+        let heads = transfer
+            .head_factory()
+            .map_err(|e| in_file(exp, t_entry, e))?;
+        init.heads = ROption::RSome(heads);
+    }
+    let inner = &resolved.optimizer;
+    inner
+        .create_optimizer(&params_text(exp.optimizer_params()), &init)
+        .map(drop)
+        .map_err(|e| in_file(exp, inner, e))
+}
+
+/// A plugin's refusal of the experiment's settings, placed in the file when it is about
+/// parameters (a key the message names); other failures as the plugin's own error.
+fn in_file(exp: &Experiment, entry: &PluginEntry, e: PluginError) -> crate::HostError {
+    if e.kind != ErrorKind::INVALID_PARAMS {
+        return entry.error(e);
+    }
+    let (name, params) = match entry.info.kind {
+        PluginKind::TRANSFER => {
+            let t = exp
+                .file
+                .transfer
+                .as_ref()
+                .expect("a transfer entry has its section");
+            (&t.plugin, t.params.as_ref())
+        }
+        _ => (exp.optimizer_name(), exp.optimizer_params()),
+    };
+    exp.params_error(entry, name, params, &e)
+}
+
 /// The similarity section's parameters, with `tasks` defaulting to the search space's `tasks`
 /// table (the datasets a trainable space reads), so the user names each dataset once.
 fn similarity_params(exp: &Experiment) -> String {

@@ -50,8 +50,25 @@ fn repeated(target: &str, message: &str) -> bool {
     !seen.insert((target.to_string(), message.to_string()))
 }
 
+/// Set while plugins are created only to be checked ([`quietly`]): their log lines then go to
+/// trace level, so the run's own creation is the one the user reads.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs `f` with the log lines of dynamic plugins demoted to trace level.
+pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::Ordering;
+    QUIET.store(true, Ordering::SeqCst);
+    let r = f();
+    QUIET.store(false, Ordering::SeqCst);
+    r
+}
+
 extern "C" fn host_log(level: u8, target: RStr<'_>, message: RStr<'_>) {
     let (target, message) = (target.as_str(), message.as_str());
+    if QUIET.load(std::sync::atomic::Ordering::SeqCst) {
+        tracing::trace!(target: "xnas::plugin", plugin = target, "(checking) {message}");
+        return;
+    }
     if level == 2 && repeated(target, message) {
         tracing::debug!(target: "xnas::plugin", plugin = target, "(again) {message}");
         return;

@@ -162,18 +162,26 @@ pub fn best_so_far(records: &[TrialRecord]) -> Vec<Option<f64>> {
 pub fn write_all(run_dir: &Path, records: &[TrialRecord], summary: &Summary) -> HostResult<()> {
     write_trials_csv(&run_dir.join("trials.csv"), records)?;
     write_json(&run_dir.join("summary.json"), summary)?;
-    let curve = best_so_far(records);
     let title = format!(
         "{} — {} on {}",
         summary.experiment, summary.optimizer, summary.target
     );
-    if let Err(e) = plot::best_so_far_png(
-        &run_dir.join("best_so_far.png"),
-        &title,
-        &curve,
-        summary.best_possible,
-    ) {
+    plot_best_so_far(run_dir, records, &title, summary.best_possible);
+    Ok(())
+}
+
+/// The reports of a run stopped before its end: `trials.csv` and `best_so_far.png`. No
+/// `summary.json`, which marks a finished run (`xnas compare` counts a run done by it).
+pub fn write_partial(run_dir: &Path, records: &[TrialRecord], title: &str) -> HostResult<()> {
+    write_trials_csv(&run_dir.join("trials.csv"), records)?;
+    plot_best_so_far(run_dir, records, title, None);
+    Ok(())
+}
+
+fn plot_best_so_far(run_dir: &Path, records: &[TrialRecord], title: &str, best: Option<f64>) {
+    let curve = best_so_far(records);
+    let path = run_dir.join("best_so_far.png");
+    if let Err(e) = files::replace(&path, |tmp| plot::best_so_far_png(tmp, title, &curve, best)) {
         tracing::warn!("best_so_far.png not written: {e}");
     }
-    Ok(())
 }

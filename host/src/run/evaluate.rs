@@ -66,6 +66,7 @@ impl Runner {
         specs: &[&TrialSpec],
         progress: &Progress,
     ) -> HostResult<Vec<(u64, Outcome)>> {
+        crate::stop::poll()?;
         let mut outcomes = Vec::with_capacity(specs.len());
         let mut requests = Vec::new();
         let mut index_of = Vec::new();
@@ -109,6 +110,10 @@ impl Runner {
                 Ok::<(), HostError>(())
             },
         )?;
+        if outcomes.len() < specs.len() {
+            // Stopped part-way: the rest stay pending in the store, for `xnas resume`.
+            crate::stop::poll()?;
+        }
         outcomes.sort_by_key(|(id, _)| *id);
         Ok(outcomes)
     }

@@ -20,6 +20,7 @@ pub use reports::rebuild_reports;
 
 use crate::config::{plugin_sources, Experiment};
 use crate::error::{HostError, HostResult};
+use crate::lock::DirLock;
 use crate::plugins::{assemble, Registry, Source};
 use crate::report;
 use crate::store::Store;
@@ -70,7 +71,9 @@ pub fn discover(exp: &Experiment, extra_dirs: &[PathBuf]) -> Registry {
     registry
 }
 
-/// `xnas run`: a new run in `run_dir`.
+/// `xnas run`: a new run in `run_dir`. Everything that can be checked before the first trial
+/// (plugins, the space, source knowledge, creating the optimizer) is checked before the
+/// directory is made; a start that fails anyway removes what it made when no trial finished.
 pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
@@ -78,21 +81,31 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     // Missing source runs or files, bad rows and the target's data are refused before a run
     // directory is made (the run reads them again, for the sources it finally uses).
     knowledge::preview(&exp, &space, resolved.space.name())?;
+    assemble::preflight(&exp, &resolved, &space)?;
+    if run_dir.exists() && !run_dir.is_dir() {
+        return Err(HostError::Usage(format!(
+            "{} is a file, not a directory: give --out a directory (new or a former run's)",
+            run_dir.display()
+        )));
+    }
+    let made_dir = !run_dir.exists();
+    std::fs::create_dir_all(run_dir).map_err(|e| HostError::io(run_dir, e))?;
+    let _lock = DirLock::acquire(run_dir)?;
     let store_path = run_dir.join("store.sqlite");
     if store_path.exists() {
-        if !Store::is_empty_shell(&store_path) {
+        if !Store::is_replaceable(&store_path) {
             return Err(HostError::Usage(format!(
                 "{} already holds a run: continue it with `xnas resume {}` or choose another --out",
                 run_dir.display(),
                 run_dir.display()
             )));
         }
-        // Killed while creating the store, before anything was committed: start afresh.
+        // Killed while creating the store, or a start that failed before its first trial:
+        // nothing to keep, start afresh.
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(run_dir.join(format!("store.sqlite{suffix}")));
         }
     }
-    std::fs::create_dir_all(run_dir).map_err(|e| HostError::io(run_dir, e))?;
     let dirs: Vec<String> = opts
         .plugin_dirs
         .iter()
@@ -117,11 +130,69 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     )?;
     std::fs::write(run_dir.join("experiment.toml"), &exp.text)
         .map_err(|e| HostError::io(run_dir, e))?;
-    Runner::new(exp, resolved, space, store, run_dir, opts)?.execute()
+    let result = Runner::new(exp, resolved, space, store, run_dir, opts).and_then(Runner::execute);
+    match result {
+        Err(e) if !matches!(e, HostError::Stopped { .. }) => {
+            Err(failed_start(run_dir, made_dir, e))
+        }
+        other => other,
+    }
+}
+
+/// A run that ended in an error: with no finished trial, what the start made is removed (the
+/// directory, if it made it) so that the same `xnas run` can simply be repeated; otherwise the
+/// message says the directory keeps its trials and how to go on.
+fn failed_start(run_dir: &Path, made_dir: bool, error: HostError) -> HostError {
+    let store_path = run_dir.join("store.sqlite");
+    let finished = Store::open(&store_path)
+        .and_then(|s| s.trials())
+        .map(|t| t.iter().filter(|r| r.outcome.is_some()).count());
+    let note = match finished {
+        Ok(0) => {
+            let removed = if made_dir {
+                std::fs::remove_dir_all(run_dir)
+            } else {
+                [
+                    "store.sqlite",
+                    "store.sqlite-wal",
+                    "store.sqlite-shm",
+                    "experiment.toml",
+                ]
+                .iter()
+                .map(|f| run_dir.join(f))
+                .filter(|f| f.exists())
+                .try_for_each(std::fs::remove_file)
+            };
+            match removed {
+                Ok(()) => format!(
+                    "no trial had finished, so the run was not kept ({} {}): fix the cause and run the same command again",
+                    run_dir.display(),
+                    if made_dir { "was removed" } else { "was emptied" }
+                ),
+                Err(e) => format!(
+                    "no trial had finished, but {} could not be removed ({e}): delete it, fix the cause and run again",
+                    run_dir.display()
+                ),
+            }
+        }
+        Ok(n) => format!(
+            "{} keeps its {n} finished trial{}: fix the cause, then continue with `xnas resume {}`",
+            run_dir.display(),
+            if n == 1 { "" } else { "s" },
+            run_dir.display()
+        ),
+        Err(_) => return error,
+    };
+    HostError::Noted {
+        error: Box::new(error),
+        note,
+    }
 }
 
 /// `xnas resume`: continues the run in `run_dir`.
 pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
+    is_run(run_dir)?;
+    let _lock = DirLock::acquire(run_dir)?;
     let store = open_run(run_dir)?;
     let missing = |k: &str| HostError::Store {
         path: store.path().to_path_buf(),
@@ -141,6 +212,22 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     Runner::new(exp, resolved, space, store, run_dir, &opts)?.execute()
 }
 
+/// `xnas export RUN_DIR FILE`: the run's store, WAL included, as one self-contained file.
+pub fn export(run_dir: &Path, to: &Path) -> HostResult<usize> {
+    is_run(run_dir)?;
+    if to.exists() {
+        return Err(HostError::Usage(format!(
+            "{} exists: give `xnas export` a new file name",
+            to.display()
+        )));
+    }
+    let store = open_run(run_dir)?;
+    store.export(to)?;
+    // The copy must read back whole.
+    let copy = Store::open_read_only(to)?;
+    Ok(copy.trials()?.len())
+}
+
 /// The experiment a run was started with (its paths resolved as the run resolves them) and the
 /// plugin directories it used, for commands that reuse a run's settings (`xnas train RUN_DIR`).
 pub fn stored_experiment(run_dir: &Path) -> HostResult<(Experiment, Vec<PathBuf>)> {
@@ -154,27 +241,33 @@ pub fn stored_experiment(run_dir: &Path) -> HostResult<(Experiment, Vec<PathBuf>
     Ok((exp, stored_plugin_dirs(&store)?))
 }
 
+/// A directory without a store is not a run: bad input.
+fn is_run(run_dir: &Path) -> HostResult<()> {
+    if run_dir.join("store.sqlite").exists() {
+        return Ok(());
+    }
+    Err(HostError::Usage(format!(
+        "{} is not a run directory (it has no store.sqlite): give the --out directory of `xnas run`",
+        run_dir.display()
+    )))
+}
+
 /// Opens a run directory's store; a directory without one is bad input.
 fn open_run(run_dir: &Path) -> HostResult<Store> {
-    let path = run_dir.join("store.sqlite");
-    if !path.exists() {
-        return Err(HostError::Usage(format!(
-            "{} is not a run directory (it has no store.sqlite): give the --out directory of `xnas run`",
-            run_dir.display()
-        )));
-    }
-    Store::open(&path)
+    is_run(run_dir)?;
+    Store::open(&run_dir.join("store.sqlite"))
 }
 
 /// The plugin directories a run was started with (so resume and report find the same plugins).
 fn stored_plugin_dirs(store: &Store) -> HostResult<Vec<PathBuf>> {
-    Ok(store
-        .meta("plugin_dirs")?
-        .and_then(|d| serde_json::from_str::<Vec<String>>(&d).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(PathBuf::from)
-        .collect())
+    let Some(text) = store.meta("plugin_dirs")? else {
+        return Ok(Vec::new());
+    };
+    let dirs: Vec<String> = serde_json::from_str(&text).map_err(|e| HostError::Damaged {
+        path: store.path().to_path_buf(),
+        message: format!("meta `plugin_dirs` = `{text}` is not a JSON list of directories ({e})"),
+    })?;
+    Ok(dirs.into_iter().map(PathBuf::from).collect())
 }
 
 fn absolute(p: &Path) -> PathBuf {

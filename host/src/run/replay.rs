@@ -11,7 +11,9 @@ use crate::error::{HostError, HostResult};
 use crate::store::{genome_text, Outcome, Role, TrialRecord, TrialSpec};
 use std::collections::BTreeMap;
 use xnas_core::abi_stable::std_types::RVec;
-use xnas_core::{capability, Observation, Optimizer, OptimizerBox, Proposal};
+use xnas_core::{
+    capability, derive_seed, Observation, Optimizer, OptimizerBox, Proposal, SearchSpace,
+};
 
 /// Where a replay leaves the search: target evaluations spent and the last batch number.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,6 +41,7 @@ impl Runner {
             tracing::info!("resuming: replaying {} stored batches", batches.len());
         }
         for (&batch, trials) in &batches {
+            crate::stop::poll()?;
             reached.last_batch = batch;
             let finished = trials.iter().filter(|t| t.outcome.is_some()).count() as u64;
             progress.replayed(finished);
@@ -65,9 +68,7 @@ impl Runner {
                     observation(&t.spec, &o)
                 })
                 .collect();
-            optimizer
-                .tell(&obs)
-                .map_err(|e| self.resolved.optimizer.error(e))?;
+            optimizer.tell(&obs).map_err(|e| self.optimizer_error(e))?;
         }
         Ok(reached)
     }
@@ -92,8 +93,25 @@ impl Runner {
         } else {
             optimizer
                 .ask(trials.len())
-                .map_err(|e| self.resolved.optimizer.error(e))?
+                .map_err(|e| self.optimizer_error(e))?
         };
+        let differs = asked.len() != trials.len()
+            || asked
+                .iter()
+                .zip(trials)
+                .any(|(p, t)| p.genome.as_slice() != t.spec.genome.as_slice());
+        if differs {
+            // A row that contradicts itself was damaged after it was written: say so, rather
+            // than blame the optimizer for the difference.
+            if let Some(damage) = trials.iter().find_map(|t| self.row_damage(t)) {
+                return Err(HostError::Damaged {
+                    path: self.store.path().to_path_buf(),
+                    message: format!(
+                        "{damage} (replaying batch {batch}; the optimizer is not at fault)"
+                    ),
+                });
+            }
+        }
         if asked.len() != trials.len() {
             return Err(HostError::Run(format!(
                 "cannot resume: optimizer `{opt_name}` proposed {} architectures when replaying batch {batch}, \
@@ -116,6 +134,42 @@ impl Runner {
         Ok(())
     }
 
+    /// What makes a stored trial contradict itself, if anything: its seed is not the one its id
+    /// gives, or its genome does not give its stored canonical form and text.
+    fn row_damage(&self, t: &TrialRecord) -> Option<String> {
+        let s = &t.spec;
+        if s.seed != derive_seed(self.seed, s.id) {
+            return Some(format!(
+                "trial {}'s seed {} is not the seed its id gives ({})",
+                s.id,
+                s.seed,
+                derive_seed(self.seed, s.id)
+            ));
+        }
+        if s.invalid.is_some() {
+            return None;
+        }
+        match self.space.canonical(&s.genome) {
+            Ok(a) if a.genome.as_slice() == s.canonical.as_slice() && a.text.as_str() == s.arch => {
+                None
+            }
+            Ok(a) => Some(format!(
+                "trial {}'s genome {} gives the architecture {}, but the row holds {} ({})",
+                s.id,
+                genome_text(&s.genome),
+                a.text,
+                s.arch,
+                genome_text(&s.canonical)
+            )),
+            Err(e) => Some(format!(
+                "trial {}'s genome {} is not valid in the space ({}), though it was evaluated",
+                s.id,
+                genome_text(&s.genome),
+                e.message()
+            )),
+        }
+    }
+
     /// Loads the optimizer's saved state when it has one; returns the batch it covers.
     fn restore_state(&self, optimizer: &mut OptimizerBox) -> HostResult<Option<u64>> {
         if !self.resolved.optimizer.info.has(capability::STATE) {
@@ -125,7 +179,7 @@ impl Runner {
             Some((batch, state)) => {
                 optimizer
                     .load_state(&state)
-                    .map_err(|e| self.resolved.optimizer.error(e))?;
+                    .map_err(|e| self.optimizer_error(e))?;
                 Ok(Some(batch))
             }
             None => Ok(None),

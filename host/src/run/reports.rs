@@ -2,9 +2,10 @@
 //! and rebuilt from the store by `xnas report`.
 
 use super::runner::Runner;
-use super::{discover, open_run, stored_plugin_dirs, RunOutcome};
+use super::{discover, is_run, open_run, stored_plugin_dirs, RunOutcome};
 use crate::config::Experiment;
 use crate::error::HostResult;
+use crate::lock::DirLock;
 use crate::plugins::assemble;
 use crate::report::{self, Summary};
 use crate::store::Store;
@@ -45,6 +46,8 @@ impl Runner {
 
 /// `xnas report`: rebuilds the run directory's reports from its store.
 pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Summary> {
+    is_run(run_dir)?;
+    let _lock = DirLock::acquire(run_dir)?;
     let store = open_run(run_dir)?;
     let mut plugin_dirs = plugin_dirs.to_vec();
     plugin_dirs.extend(stored_plugin_dirs(&store)?);
@@ -52,8 +55,7 @@ pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Su
     let base_dir = PathBuf::from(store.meta("base_dir")?.unwrap_or_else(|| ".".into()));
     let exp = Experiment::parse(text, run_dir.join("experiment.toml"), base_dir)?;
     let elapsed = store
-        .meta("elapsed_s")?
-        .and_then(|s| s.parse().ok())
+        .meta_parsed::<f64>("elapsed_s", "a number of seconds")?
         .unwrap_or(0.0);
     // The best metric the benchmark knows needs the space; a missing plugin only drops the regret.
     let registry = discover(&exp, &plugin_dirs);
@@ -63,8 +65,7 @@ pub fn rebuild_reports(run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Su
         .and_then(|r| assemble::space(&exp, &r.space).ok())
         .and_then(|s| s.best_metric(exp.file.tasks.target.get_ref()));
     let workers = store
-        .meta("workers")?
-        .and_then(|w| w.parse().ok())
+        .meta_parsed::<u32>("workers", "a number of workers")?
         .unwrap_or(*exp.file.executor.workers.get_ref());
     write(&exp, &store, run_dir, best_possible, elapsed, workers)
 }

@@ -26,6 +26,7 @@ impl Runner {
             mut last_batch,
         } = from;
         loop {
+            crate::stop::poll()?;
             let remaining = budget
                 .evaluations
                 .map_or(batch_size, |e| e.saturating_sub(done_evals));
@@ -33,9 +34,7 @@ impl Runner {
                 break;
             }
             let n = remaining.min(batch_size) as usize;
-            let proposals = optimizer
-                .ask(n)
-                .map_err(|e| self.resolved.optimizer.error(e))?;
+            let proposals = optimizer.ask(n).map_err(|e| self.optimizer_error(e))?;
             if proposals.is_empty() {
                 tracing::warn!(
                     "optimizer `{}` proposed nothing: stopping early",
@@ -44,7 +43,7 @@ impl Runner {
                 break;
             }
             if proposals.len() > n {
-                return Err(self.resolved.optimizer.error(PluginError::other(format!(
+                return Err(self.optimizer_error(PluginError::other(format!(
                     "asked for {n} architectures, it proposed {}",
                     proposals.len()
                 ))));
@@ -71,9 +70,7 @@ impl Runner {
                 .zip(&outcomes)
                 .map(|(s, (_, o))| observation(s, o))
                 .collect();
-            optimizer
-                .tell(&obs)
-                .map_err(|e| self.resolved.optimizer.error(e))?;
+            optimizer.tell(&obs).map_err(|e| self.optimizer_error(e))?;
             if has_state {
                 match optimizer.save_state() {
                     Ok(state) => self.store.save_optimizer_state(batch, &state)?,
@@ -82,7 +79,7 @@ impl Runner {
                         tracing::info!("optimizer state is not saved ({e}); resume will replay");
                         has_state = false;
                     }
-                    Err(e) => return Err(self.resolved.optimizer.error(e)),
+                    Err(e) => return Err(self.optimizer_error(e)),
                 }
             }
             done_evals += specs.len() as u64;

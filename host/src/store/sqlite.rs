@@ -42,6 +42,18 @@ impl Store {
             .is_ok_and(|n| n == 0)
     }
 
+    /// True when `path` holds nothing a user could lose: an empty shell, or a store with no
+    /// trial at all (a start that failed before its first trial). A file that cannot be read is
+    /// not replaceable: it may be a damaged store worth saving.
+    pub fn is_replaceable(path: &Path) -> bool {
+        Self::is_empty_shell(path)
+            || Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|c| {
+                    c.query_row("SELECT COUNT(*) FROM trials", [], |r| r.get::<_, i64>(0))
+                })
+                .is_ok_and(|n| n == 0)
+    }
+
     /// Creates a new store with its schema and `meta` entries in one transaction (a kill at any
     /// moment leaves either no store or a complete one); fails if one exists.
     pub fn create(path: &Path, meta: &[(&str, &str)]) -> HostResult<Store> {
@@ -251,7 +263,8 @@ impl Store {
         Ok(())
     }
 
-    /// Every trial, by id.
+    /// Every trial, by id. A value that cannot be read back as what the store writes is an
+    /// error naming its trial and column (never a default: a damaged row must not pass as data).
     pub fn trials(&self) -> HostResult<Vec<TrialRecord>> {
         let mut stmt = self
             .conn
@@ -261,52 +274,117 @@ impl Store {
                  FROM trials ORDER BY id",
             )
             .map_err(|e| err(&self.path, e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let status: String = r.get(10)?;
-                let curve: Option<String> = r.get(15)?;
-                Ok((
-                    TrialSpec {
-                        id: r.get::<_, i64>(0)? as u64,
-                        batch: r.get::<_, i64>(1)? as u64,
-                        role: Role::parse(&r.get::<_, String>(2)?).unwrap_or(Role::Target),
-                        task: r.get(3)?,
-                        genome: parse_genome(&r.get::<_, String>(4)?).unwrap_or_default(),
-                        canonical: parse_genome(&r.get::<_, String>(5)?).unwrap_or_default(),
-                        arch: r.get(6)?,
-                        seed: r.get::<_, i64>(7)? as u64,
-                        budget: r.get(8)?,
-                        invalid: r.get(9)?,
-                    },
-                    status,
-                    Outcome {
-                        status: Status::Pending,
-                        metric: r.get(11)?,
-                        test_metric: r.get(12)?,
-                        cost_s: r.get::<_, Option<f64>>(13)?.unwrap_or(0.0),
-                        wall_s: r.get::<_, Option<f64>>(14)?.unwrap_or(0.0),
-                        curve: curve
-                            .and_then(|c| serde_json::from_str(&c).ok())
-                            .unwrap_or_default(),
-                        extras: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
-                        error: r.get(17)?,
-                    },
-                ))
-            })
-            .map_err(|e| err(&self.path, e))?;
+        let mut rows = stmt.query([]).map_err(|e| err(&self.path, e))?;
         let mut out = Vec::new();
-        for row in rows {
-            let (spec, status, mut outcome) = row.map_err(|e| err(&self.path, e))?;
-            let status = Status::parse(&status).unwrap_or(Status::Pending);
-            let outcome = if status == Status::Pending {
-                None
-            } else {
-                outcome.status = status;
-                Some(outcome)
+        while let Some(r) = rows.next().map_err(|e| err(&self.path, e))? {
+            let id = r.get::<_, i64>(0).map_err(|e| self.damaged_cell(None, e))?;
+            let row = Cells {
+                store: self,
+                row: r,
+                id,
+            };
+            let spec = TrialSpec {
+                id: id as u64,
+                batch: row.get::<i64>(1)? as u64,
+                role: row.parse(2, "`source` or `target`", Role::parse)?,
+                task: row.get(3)?,
+                genome: row.parse(4, "a genome (numbers joined by `-`)", parse_genome)?,
+                canonical: row.parse(5, "a genome (numbers joined by `-`)", parse_genome)?,
+                arch: row.get(6)?,
+                seed: row.get::<i64>(7)? as u64,
+                budget: row.get(8)?,
+                invalid: row.get(9)?,
+            };
+            let status = row.parse(10, "`pending`, `ok` or `failed`", Status::parse)?;
+            let curve = match row.get::<Option<String>>(15)? {
+                None => Vec::new(),
+                // Non-finite points were written as JSON `null`.
+                Some(c) => serde_json::from_str::<Vec<Option<f64>>>(&c)
+                    .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+                    .map_err(|e| {
+                        row.damaged(
+                            15,
+                            format!("`{}` is not a JSON list of numbers ({e})", clip(&c)),
+                        )
+                    })?,
+            };
+            let outcome = (status != Status::Pending).then_some(());
+            let outcome = match outcome {
+                None => None,
+                Some(()) => Some(Outcome {
+                    status,
+                    metric: row.get(11)?,
+                    test_metric: row.get(12)?,
+                    cost_s: row.get::<Option<f64>>(13)?.unwrap_or(0.0),
+                    wall_s: row.get::<Option<f64>>(14)?.unwrap_or(0.0),
+                    curve,
+                    extras: row.get::<Option<String>>(16)?.unwrap_or_default(),
+                    error: row.get(17)?,
+                }),
             };
             out.push(TrialRecord { spec, outcome });
         }
         Ok(out)
+    }
+
+    /// A meta value parsed as `T`; one that does not parse is damage, named with its key.
+    pub fn meta_parsed<T: std::str::FromStr>(&self, key: &str, what: &str) -> HostResult<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.meta(key)? {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|e| HostError::Damaged {
+                path: self.path.clone(),
+                message: format!("meta `{key}` = `{}` is not {what} ({e})", clip(&v)),
+            }),
+        }
+    }
+
+    /// Writes every committed transaction from the WAL (`store.sqlite-wal`) into `store.sqlite`
+    /// and empties the WAL, so the file alone holds the run. Called whenever a run stops.
+    pub fn checkpoint(&self) -> HostResult<()> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(|e| err(&self.path, e))?;
+        if busy != 0 {
+            tracing::warn!(
+                "{}: another process reads the store, so its WAL was not fully checkpointed",
+                self.path.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the whole store, WAL included, into one self-contained SQLite file `to` (`VACUUM
+    /// INTO`: a consistent snapshot even while a run writes). `to` must not exist.
+    pub fn export(&self, to: &Path) -> HostResult<()> {
+        let target = to
+            .to_str()
+            .ok_or_else(|| HostError::Usage(format!("{}: not a UTF-8 path", to.display())))?;
+        self.conn
+            .execute("VACUUM INTO ?1", params![target])
+            .map_err(|e| HostError::Store {
+                path: self.path.clone(),
+                message: format!("exporting to {}: {e}", to.display()),
+            })?;
+        Ok(())
+    }
+
+    /// A trial's cell that cannot be read as the store writes it.
+    fn damaged_cell(&self, id: Option<i64>, e: rusqlite::Error) -> HostError {
+        let message = match (id, &e) {
+            (Some(id), rusqlite::Error::InvalidColumnType(_, name, ty)) => {
+                format!("trial {id}, column `{name}`: holds a value of type {ty}")
+            }
+            (Some(id), _) => format!("trial {id}: {e}"),
+            (None, _) => format!("a trial's id: {e}"),
+        };
+        HostError::Damaged {
+            path: self.path.clone(),
+            message,
+        }
     }
 
     /// Keeps the optimizer's state after a batch (only the latest is kept).
@@ -331,6 +409,63 @@ impl Store {
             )
             .optional()
             .map_err(|e| err(&self.path, e))
+    }
+}
+
+/// One row of `trials` being read, with what names it in errors.
+struct Cells<'a> {
+    store: &'a Store,
+    row: &'a rusqlite::Row<'a>,
+    id: i64,
+}
+
+const COLUMNS: [&str; 18] = [
+    "id",
+    "batch",
+    "role",
+    "task",
+    "genome",
+    "canonical",
+    "arch",
+    "seed",
+    "budget",
+    "invalid",
+    "status",
+    "metric",
+    "test_metric",
+    "cost_s",
+    "wall_s",
+    "curve",
+    "extras",
+    "error",
+];
+
+impl Cells<'_> {
+    fn get<T: rusqlite::types::FromSql>(&self, i: usize) -> HostResult<T> {
+        self.row
+            .get(i)
+            .map_err(|e| self.store.damaged_cell(Some(self.id), e))
+    }
+
+    /// A text cell read by `parse`; `what` says what it should be.
+    fn parse<T>(&self, i: usize, what: &str, parse: impl Fn(&str) -> Option<T>) -> HostResult<T> {
+        let text: String = self.get(i)?;
+        parse(&text).ok_or_else(|| self.damaged(i, format!("`{}` is not {what}", clip(&text))))
+    }
+
+    fn damaged(&self, i: usize, message: String) -> HostError {
+        HostError::Damaged {
+            path: self.store.path.clone(),
+            message: format!("trial {}, column `{}`: {message}", self.id, COLUMNS[i]),
+        }
+    }
+}
+
+/// A stored value as quoted in a message: at most 60 characters.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
     }
 }
 
