@@ -65,3 +65,20 @@ impl<S> Written<S> {
         }
     }
 }
+
+/// Writes `bytes` to `path` so that a reader (or a run killed at any instant) sees the old file
+/// or the new one, never a part: a temporary file beside it, flushed to disk, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> HostResult<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".to_string(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| HostError::io(path, e))
+}

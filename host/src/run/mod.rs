@@ -9,6 +9,7 @@
 
 mod evaluate;
 pub mod knowledge;
+pub mod oneshot;
 pub(crate) mod progress;
 mod replay;
 mod reports;
@@ -78,6 +79,8 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     // Missing source runs or files, bad rows and the target's data are refused before a run
     // directory is made (the run reads them again, for the sources it finally uses).
     knowledge::preview(&exp, &space, resolved.space.name())?;
+    // A one-shot optimizer is created (its supernet built) before anything is written.
+    let one_shot = oneshot::prepare(&exp, &resolved, &space)?;
     let store_path = run_dir.join("store.sqlite");
     if store_path.exists() {
         if !Store::is_empty_shell(&store_path) {
@@ -117,7 +120,11 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     )?;
     std::fs::write(run_dir.join("experiment.toml"), &exp.text)
         .map_err(|e| HostError::io(run_dir, e))?;
-    Runner::new(exp, resolved, space, store, run_dir, opts)?.execute()
+    let runner = Runner::new(exp, resolved, space, store, run_dir, opts)?;
+    match one_shot {
+        Some(prepared) => runner.execute_one_shot(prepared),
+        None => runner.execute(),
+    }
 }
 
 /// `xnas resume`: continues the run in `run_dir`.
@@ -138,7 +145,12 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
     let space = assemble::space(&exp, &resolved.space)?;
-    Runner::new(exp, resolved, space, store, run_dir, &opts)?.execute()
+    let one_shot = oneshot::prepare(&exp, &resolved, &space)?;
+    let runner = Runner::new(exp, resolved, space, store, run_dir, &opts)?;
+    match one_shot {
+        Some(prepared) => runner.execute_one_shot(prepared),
+        None => runner.execute(),
+    }
 }
 
 /// The experiment a run was started with (its paths resolved as the run resolves them) and the
