@@ -383,3 +383,68 @@ fn a_space_or_settings_without_a_supernet_are_refused_before_a_run_directory() {
         out.stdout()
     );
 }
+
+#[test]
+fn compare_mixing_darts_and_random_reports_by_seconds() {
+    let sb = Sandbox::new();
+    let text = format!(
+        "[experiment]\nname = \"mix\"\nseed = 2\nbudget = {{ evaluations = 3, seconds = 20 }}\n\
+         batch_size = 1\n{NASNET}[tasks]\n\n[compare]\ntargets = [\"digits\"]\nseeds = 2\n\
+         jobs = 1\n\n[[compare.variant]]\nname = \"darts\"\noptimizer = {{ plugin = \"darts\", \
+         params = {{ epochs = 1, batch_size = 32, channels = 4, cells = 2 }} }}\n\n\
+         [[compare.variant]]\nname = \"random\"\noptimizer = {{ plugin = \"random\" }}\n"
+    );
+    sb.write("cmp.toml", &text);
+    let out = sb.run(&["--quiet", "compare", "cmp.toml", "--out", "cmp"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout().contains("by search seconds"),
+        "{}",
+        out.stdout()
+    );
+    let dir = sb.path().join("cmp");
+    let s: serde_json::Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    let by = &s["by_seconds"];
+    assert!(
+        by["axis"].as_str().unwrap().contains("not by evaluations"),
+        "{s}"
+    );
+    assert_eq!(by["seconds"].as_array().unwrap().last().unwrap(), 20.0);
+    let variants = by["per_target"][0]["variants"].as_array().unwrap();
+    let kinds: Vec<(&str, &str, u64)> = variants
+        .iter()
+        .map(|v| {
+            (
+                v["variant"].as_str().unwrap(),
+                v["kind"].as_str().unwrap(),
+                v["runs"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("darts", "one-shot", 2), ("random", "ask/tell", 2)]);
+    for v in variants {
+        assert_eq!(v["final_best"]["n"], 2, "{v}");
+        assert!(v["mean_seconds"].as_f64().unwrap() > 0.0, "{v}");
+    }
+    assert!(
+        s["per_target"].as_array().unwrap().is_empty(),
+        "no tables by evaluations: {s}"
+    );
+    let md = read(&dir.join("summary.md"));
+    assert!(
+        md.contains("By search seconds") && md.contains("| darts | one-shot |"),
+        "{md}"
+    );
+    let curves = read(&dir.join("curves.csv"));
+    assert!(
+        curves.starts_with("target,variant,seed,seconds,best_so_far\n"),
+        "{curves}"
+    );
+    // darts: one derived cell per seed; random: 3 evaluations per seed.
+    assert_eq!(curves.lines().count(), 1 + 2 + 6, "{curves}");
+    assert!(dir.join("plots/best-by-seconds-digits.png").is_file());
+    // `xnas report` rebuilds the same summary.
+    let before = read(&dir.join("summary.md"));
+    sb.run(&["--quiet", "report", "cmp"]).expect_code(0);
+    assert_eq!(read(&dir.join("summary.md")), before);
+}
