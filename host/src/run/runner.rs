@@ -12,7 +12,7 @@ use crate::plugins::assemble;
 use crate::store::{Role, Store, TrialSpec};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xnas_core::{derive_seed, SearchSpace, SpaceBox};
+use xnas_core::{derive_seed, Proposal, SearchSpace, SpaceBox};
 
 pub(super) struct Runner {
     pub(super) exp: Experiment,
@@ -107,6 +107,27 @@ impl Runner {
             budget,
             invalid,
         }
+    }
+
+    /// Trial specs of an optimizer's proposals, on the target, in batch `batch`.
+    pub(super) fn proposal_specs(
+        &mut self,
+        batch: u64,
+        proposals: Vec<Proposal>,
+    ) -> Vec<TrialSpec> {
+        let target = self.target.clone();
+        proposals
+            .into_iter()
+            .map(|p| {
+                self.spec(
+                    batch,
+                    Role::Target,
+                    &target,
+                    p.genome.to_vec(),
+                    p.budget.into_option(),
+                )
+            })
+            .collect()
     }
 
     pub(super) fn execute(mut self) -> HostResult<RunOutcome> {

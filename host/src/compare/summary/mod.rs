@@ -192,6 +192,19 @@ fn build_by_seconds(plan: &Plan, runs: &[RunCurve], missing: &[PathBuf]) -> Summ
     }
 }
 
+/// Writes `summary.json` and `summary.md`; returns the plots folder, made.
+fn summary_files(dir: &Path, written: &mut Written) -> HostResult<PathBuf> {
+    let path = dir.join("summary.json");
+    write_json(&path, &written.summary)?;
+    written.files.push(path);
+    let path = dir.join("summary.md");
+    std::fs::write(&path, markdown(&written.summary)).map_err(|e| HostError::io(&path, e))?;
+    written.files.push(path);
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| HostError::io(&plots, e))?;
+    Ok(plots)
+}
+
 /// `write` for a comparison that mixes one-shot and ask/tell variants.
 fn write_by_seconds(
     dir: &Path,
@@ -203,14 +216,7 @@ fn write_by_seconds(
     let path = dir.join("curves.csv");
     write_csv(&path, &seconds::CURVE_HEADER, seconds::curve_rows(runs))?;
     written.files.push(path);
-    let path = dir.join("summary.json");
-    write_json(&path, &written.summary)?;
-    written.files.push(path);
-    let path = dir.join("summary.md");
-    std::fs::write(&path, markdown(&written.summary)).map_err(|e| HostError::io(&path, e))?;
-    written.files.push(path);
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|e| HostError::io(&plots, e))?;
+    let plots = summary_files(dir, &mut written)?;
     for drawn in seconds::plots(plan, runs, &plots) {
         written.plotted(drawn);
     }
@@ -255,15 +261,7 @@ pub fn write(dir: &Path, plan: &Plan) -> HostResult<Written> {
     write_csv(&path, &header, rows)?;
     written.files.push(path);
 
-    let path = dir.join("summary.json");
-    write_json(&path, &written.summary)?;
-    written.files.push(path);
-    let path = dir.join("summary.md");
-    std::fs::write(&path, markdown(&written.summary)).map_err(|e| HostError::io(&path, e))?;
-    written.files.push(path);
-
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|e| HostError::io(&plots, e))?;
+    let plots = summary_files(dir, &mut written)?;
     for drawn in plot::plots(plan, &written.summary, &regrets, &plots) {
         written.plotted(drawn);
     }

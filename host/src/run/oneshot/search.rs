@@ -129,19 +129,7 @@ impl Runner {
                 proposals.len()
             ))));
         }
-        let target = self.target.clone();
-        let specs: Vec<TrialSpec> = proposals
-            .into_iter()
-            .map(|p| {
-                self.spec(
-                    DERIVED_BATCH,
-                    Role::Target,
-                    &target,
-                    p.genome.to_vec(),
-                    p.budget.into_option(),
-                )
-            })
-            .collect();
+        let specs = self.proposal_specs(DERIVED_BATCH, proposals);
         self.store.insert_pending(&specs)?;
         Ok(specs)
     }
