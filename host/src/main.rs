@@ -241,7 +241,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
             // Loads the earlier runs and the meta-dataset file as a run would, so bad rows and
             // the target's data are caught here; then creates the optimizer as a run would.
             let imported = run::knowledge::preview(&exp, &space, resolved.space.name())?;
-            assemble::preflight(&exp, &resolved, &space)?;
+            // A one-shot optimizer is created as a run creates it (its first supernet is built);
+            // an ask/tell optimizer is created once to check it.
+            let one_shot = run::oneshot::prepare(&exp, &resolved, &space)?;
+            if one_shot.is_none() {
+                assemble::preflight(&exp, &resolved, &space)?;
+            }
             outln!(
                 "{}: ok — {} with {} on {} ({} source task{})",
                 file.display(),
@@ -254,6 +259,16 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 exp.file.tasks.sources.len(),
                 plural(exp.file.tasks.sources.len())
             );
+            if let Some(p) = &one_shot {
+                outln!(
+                    "one-shot search: a supernet of {} edges over {} candidate ops, {} derived \
+                     architecture{} evaluated",
+                    p.layout.edges.len(),
+                    p.layout.ops.len(),
+                    exp.derive_count(),
+                    plural(exp.derive_count() as usize)
+                );
+            }
             for o in &imported {
                 let n: u64 = o.counts.values().sum();
                 outln!(

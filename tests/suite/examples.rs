@@ -150,3 +150,33 @@ fn comparison_and_ablation_files_validate() {
         validates(rel, expect);
     }
 }
+
+/// The one-shot examples validate (their supernet is built once); the DARTS one (a minute)
+/// also runs to its epoch budget, with its derived cell evaluated. `oneshot_run.rs` runs both
+/// optimizers on smaller settings.
+#[test]
+fn one_shot_examples_validate_and_darts_runs() {
+    validates(
+        "examples/darts-fashion-mnist.toml",
+        "one-shot search: a supernet of 28 edges over 8 candidate ops, 1 derived architecture",
+    );
+    validates(
+        "examples/pdarts-fashion-mnist.toml",
+        "pdarts with nasnet on fashion-mnist (0 source tasks)",
+    );
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("examples/darts-fashion-mnist.toml");
+    let sb = Sandbox::new();
+    let out = sb.run(&["--quiet", "run", file.to_str().unwrap(), "--out", "run"]);
+    out.expect_code(0);
+    let s = read_summary(&sb.path().join("run"));
+    assert_eq!(
+        (s["evaluations"].as_u64(), s["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
+    assert_eq!(s["search"]["epochs"], 2, "{s}");
+    assert!(sb.path().join("run/alpha.csv").is_file());
+}

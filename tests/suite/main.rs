@@ -12,6 +12,7 @@ mod nao;
 mod nasnet;
 mod nb201;
 mod oneshot;
+mod oneshot_run;
 mod out_of_tree;
 mod plugins;
 mod reproducibility;

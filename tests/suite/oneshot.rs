@@ -211,8 +211,8 @@ fn pdarts_keeps_the_pruned_ops_and_the_skip_limit_and_resumes_across_stages() {
     assert_eq!(resumed.derive(2).unwrap(), cells);
 }
 
-/// The example files' space and optimizer parameters pass the plugins' own checks (until the
-/// host runs one-shot optimizers, `xnas validate` stops at the optimizer's kind).
+/// The example files' space and optimizer parameters pass the plugins' own checks
+/// (`examples.rs` validates and runs the files through the binary).
 #[test]
 fn the_examples_parameters_are_valid() {
     let registry = Registry::discover(&[Source::Dir(build_dir())]);

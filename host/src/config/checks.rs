@@ -44,16 +44,19 @@ impl Experiment {
     fn check_limits(&self) -> HostResult<()> {
         let f = &self.file;
         let budget = &f.experiment.budget;
-        match (budget.get_ref().evaluations, budget.get_ref().seconds) {
-            (None, None) => {
-                return Err(self.error_at(
-                    budget.span(),
-                    "budget needs `evaluations`, `seconds` or both, e.g. budget = { evaluations = 100 }",
-                ))
-            }
-            (Some(0), _) => return Err(self.error_at(budget.span(), "budget.evaluations must be at least 1")),
-            (_, Some(s)) if s.is_nan() || s <= 0.0 => return Err(self.error_at(budget.span(), "budget.seconds must be positive")),
-            _ => {}
+        let b = budget.get_ref();
+        let problem = match (b.evaluations, b.seconds, b.epochs) {
+            (None, None, None) => Some(
+                "budget needs `evaluations`, `seconds` or both (a one-shot search: `epochs`, \
+                 `seconds` or both), e.g. budget = { evaluations = 100 }",
+            ),
+            (Some(0), _, _) => Some("budget.evaluations must be at least 1"),
+            (_, Some(s), _) if s.is_nan() || s <= 0.0 => Some("budget.seconds must be positive"),
+            (_, _, Some(0)) => Some("budget.epochs must be at least 1"),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(self.error_at(budget.span(), problem));
         }
         if *f.experiment.batch_size.get_ref() == 0 {
             return Err(self.error_at(

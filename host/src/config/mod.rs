@@ -3,6 +3,7 @@
 
 mod checks;
 pub use checks::{too_many_workers, MAX_WORKERS};
+mod kinds;
 pub mod template;
 pub mod validate;
 
@@ -22,7 +23,7 @@ pub struct ExperimentFile {
     pub plugins: PluginsSection,
     pub search_space: PluginSection,
     /// Optional when `[transfer] wraps` names the optimizer.
-    pub optimizer: Option<PluginSection>,
+    pub optimizer: Option<OptimizerSection>,
     pub transfer: Option<TransferSection>,
     pub similarity: Option<SimilaritySection>,
     pub tasks: TasksSection,
@@ -56,8 +57,10 @@ fn default_batch_size() -> Spanned<u32> {
 pub struct Budget {
     /// Target-task evaluations (failed ones count).
     pub evaluations: Option<u64>,
-    /// Wall-clock seconds of search (checked between batches).
+    /// Wall-clock seconds of search (checked between batches; between steps of a one-shot search).
     pub seconds: Option<f64>,
+    /// Epochs of a one-shot search, all stages counted.
+    pub epochs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -75,6 +78,18 @@ pub struct PluginsSection {
 #[serde(deny_unknown_fields)]
 pub struct PluginSection {
     pub plugin: Spanned<String>,
+    pub params: Option<Spanned<toml::Table>>,
+}
+
+/// `[optimizer]`: a plugin section that may also say how many architectures a one-shot
+/// optimizer derives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSection {
+    pub plugin: Spanned<String>,
+    /// One-shot optimizers: the architectures derived at the end and evaluated as trials
+    /// (default 1).
+    pub derive: Option<Spanned<u32>>,
     pub params: Option<Spanned<toml::Table>>,
 }
 

@@ -30,6 +30,7 @@ pub struct ExperimentView {
 #[derive(Debug, Default, Deserialize)]
 pub struct BudgetView {
     pub evaluations: Option<i64>,
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

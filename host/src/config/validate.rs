@@ -121,16 +121,7 @@ impl Experiment {
         let opt_name = self.optimizer_name();
         let optimizer = self.resolve_plugin(registry, PluginKind::OPTIMIZER, opt_name)?;
         self.check_params(&optimizer, opt_name, self.optimizer_params())?;
-        if !optimizer.info.has(capability::ASK_TELL) {
-            return Err(self.error_at(
-                opt_name.span(),
-                format!(
-                    "optimizer `{}` does not speak ask/tell (capabilities: {}); `xnas run` drives ask/tell optimizers",
-                    optimizer.name(),
-                    optimizer.info.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
+        self.check_optimizer_kind(&space, &optimizer)?;
 
         let transfer = match &f.transfer {
             None => None,

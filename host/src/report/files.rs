@@ -99,6 +99,12 @@ impl<S> Written<S> {
     }
 }
 
+/// Writes `bytes` to `path` so that a reader (or a run killed at any instant) sees the old file
+/// or the new one, never a part ([`replace`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> HostResult<()> {
+    replace(path, |tmp| std::fs::write(tmp, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 pub mod files;
 pub(crate) mod plot;
 
-pub use files::{number, write_csv, write_json, Written};
+pub use files::{number, write_atomic, write_csv, write_json, Written};
 
 use crate::config::Experiment;
 use crate::error::HostResult;
@@ -40,6 +40,22 @@ pub struct Summary {
     pub failed: u64,
     pub source_evaluations: u64,
     pub wall_seconds: f64,
+    /// A one-shot run's search (absent for ask/tell runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSummary>,
+}
+
+/// How a one-shot run's search went.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchSummary {
+    /// `one-shot`.
+    pub kind: String,
+    /// Seconds the search ran (the derived architectures' evaluations not included).
+    pub seconds: f64,
+    /// Epochs ended.
+    pub epochs: u64,
+    /// Why it ended: `finished` (the optimizer's own schedule), `epochs` or `seconds` (budget).
+    pub ended: String,
 }
 
 impl Summary {
@@ -94,6 +110,7 @@ impl Summary {
                 .filter(|r| r.spec.role == Role::Source && r.outcome.is_some())
                 .count() as u64,
             wall_seconds,
+            search: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod evaluate;
 pub mod knowledge;
+pub mod oneshot;
 pub(crate) mod progress;
 mod replay;
 mod reports;
@@ -81,7 +82,12 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     // Missing source runs or files, bad rows and the target's data are refused before a run
     // directory is made (the run reads them again, for the sources it finally uses).
     knowledge::preview(&exp, &space, resolved.space.name())?;
-    assemble::preflight(&exp, &resolved, &space)?;
+    // A one-shot optimizer is created (its supernet built) before anything is written; an
+    // ask/tell optimizer is created once to check it, then dropped.
+    let one_shot = oneshot::prepare(&exp, &resolved, &space)?;
+    if one_shot.is_none() {
+        assemble::preflight(&exp, &resolved, &space)?;
+    }
     if run_dir.exists() && !run_dir.is_dir() {
         return Err(HostError::Usage(format!(
             "{} is a file, not a directory: give --out a directory (new or a former run's)",
@@ -130,7 +136,12 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     )?;
     std::fs::write(run_dir.join("experiment.toml"), &exp.text)
         .map_err(|e| HostError::io(run_dir, e))?;
-    let result = Runner::new(exp, resolved, space, store, run_dir, opts).and_then(Runner::execute);
+    let result = Runner::new(exp, resolved, space, store, run_dir, opts).and_then(|runner| {
+        match one_shot {
+            Some(prepared) => runner.execute_one_shot(prepared),
+            None => runner.execute(),
+        }
+    });
     match result {
         Err(e) if !matches!(e, HostError::Stopped { .. }) => {
             Err(failed_start(run_dir, made_dir, e))
@@ -209,7 +220,12 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
     let space = assemble::space(&exp, &resolved.space)?;
-    Runner::new(exp, resolved, space, store, run_dir, &opts)?.execute()
+    let one_shot = oneshot::prepare(&exp, &resolved, &space)?;
+    let runner = Runner::new(exp, resolved, space, store, run_dir, &opts)?;
+    match one_shot {
+        Some(prepared) => runner.execute_one_shot(prepared),
+        None => runner.execute(),
+    }
 }
 
 /// `xnas export RUN_DIR FILE`: the run's store, WAL included, as one self-contained file.

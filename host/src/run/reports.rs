@@ -1,13 +1,14 @@
-//! A run's reports (`trials.csv`, `summary.json`, `best_so_far.png`): written when the run ends
-//! and rebuilt from the store by `xnas report`.
+//! A run's reports (`trials.csv`, `summary.json`, `best_so_far.png`; for a one-shot run also the
+//! search's figures in the summary, `alpha.csv`, `epochs.csv` and the α plots): written when the
+//! run ends and rebuilt from the store by `xnas report`.
 
 use super::runner::Runner;
-use super::{discover, is_run, open_run, stored_plugin_dirs, RunOutcome};
+use super::{discover, is_run, oneshot, open_run, stored_plugin_dirs, RunOutcome};
 use crate::config::Experiment;
 use crate::error::HostResult;
 use crate::lock::DirLock;
 use crate::plugins::assemble;
-use crate::report::{self, Summary};
+use crate::report::{self, SearchSummary, Summary};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 use xnas_core::SearchSpace;
@@ -22,7 +23,16 @@ fn write(
     workers: u32,
 ) -> HostResult<Summary> {
     let records = store.trials()?;
-    let summary = Summary::build(exp, &records, best_possible, elapsed, workers);
+    let mut summary = Summary::build(exp, &records, best_possible, elapsed, workers);
+    summary.search = store.checkpoint()?.map(|cp| SearchSummary {
+        kind: "one-shot".into(),
+        seconds: cp.search_seconds,
+        epochs: cp.epochs,
+        ended: cp.done.unwrap_or_else(|| "interrupted".into()),
+    });
+    if let Some((layout, epochs)) = oneshot::epochs::stored(store)? {
+        oneshot::epochs::write_files(run_dir, &layout, &epochs, true)?;
+    }
     report::write_all(run_dir, &records, &summary)?;
     Ok(summary)
 }

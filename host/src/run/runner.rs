@@ -14,7 +14,7 @@ use crate::stop::Signal;
 use crate::store::{Role, Store, TrialSpec};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xnas_core::{derive_seed, PluginError, SearchSpace, SpaceBox};
+use xnas_core::{derive_seed, PluginError, Proposal, SearchSpace, SpaceBox};
 
 pub(super) struct Runner {
     pub(super) exp: Experiment,
@@ -28,8 +28,8 @@ pub(super) struct Runner {
     pub(super) target: String,
     /// Sees the space's failures inside optimizer calls (see [`Witness`]).
     witness: Witness,
-    next_id: u64,
-    quiet: bool,
+    pub(super) next_id: u64,
+    pub(super) quiet: bool,
     started: Instant,
     elapsed_before: f64,
     last_elapsed_write: Instant,
@@ -114,6 +114,28 @@ impl Runner {
         }
     }
 
+    /// Trial specs of an optimizer's proposals, on the target, in batch `batch`.
+    pub(super) fn proposal_specs(
+        &mut self,
+        batch: u64,
+        proposals: Vec<Proposal>,
+    ) -> Vec<TrialSpec> {
+        let target = self.target.clone();
+        proposals
+            .into_iter()
+            .map(|p| {
+                self.spec(
+                    batch,
+                    Role::Target,
+                    &target,
+                    p.genome.to_vec(),
+                    p.budget.into_option(),
+                )
+            })
+            .collect()
+    }
+
+
     /// Runs to the end of the budget, or to a stop signal (what is done is saved and reported,
     /// and the run resumes), or to an error. Whatever ends it, the store's WAL is checkpointed,
     /// so `store.sqlite` alone holds the run.
@@ -188,7 +210,7 @@ impl Runner {
     /// A run stopped by `signal`: its time and reports are written (`trials.csv` and the plot;
     /// `summary.json` marks a finished run, so it waits for the end), and the error says how to
     /// go on.
-    fn stopped(&mut self, signal: Signal) -> HostResult<RunOutcome> {
+    pub(super) fn stopped(&mut self, signal: Signal) -> HostResult<RunOutcome> {
         self.note_elapsed(true)?;
         let records = self.store.trials()?;
         let title = format!(

@@ -7,7 +7,6 @@ use super::progress::Progress;
 use super::replay::Reached;
 use super::runner::Runner;
 use crate::error::HostResult;
-use crate::store::{Role, TrialSpec};
 use xnas_core::{capability, ErrorKind, Observation, Optimizer, OptimizerBox, PluginError};
 
 impl Runner {
@@ -50,19 +49,7 @@ impl Runner {
             }
             let batch = last_batch + 1;
             last_batch = batch;
-            let target = self.target.clone();
-            let specs: Vec<TrialSpec> = proposals
-                .into_iter()
-                .map(|p| {
-                    self.spec(
-                        batch,
-                        Role::Target,
-                        &target,
-                        p.genome.to_vec(),
-                        p.budget.into_option(),
-                    )
-                })
-                .collect();
+            let specs = self.proposal_specs(batch, proposals);
             self.store.insert_pending(&specs)?;
             let outcomes = self.evaluate(&specs.iter().collect::<Vec<_>>(), progress)?;
             let obs: Vec<Observation> = specs

@@ -3,8 +3,10 @@
 //! `synchronous = NORMAL`: each commit survives the process being killed (`kill -9`); only an OS
 //! crash or power loss can drop the last commits.
 
+mod epochs;
 mod sqlite;
 
+pub use epochs::SearchCheckpoint;
 pub use sqlite::Store;
 
 /// Whether a trial belongs to the search or to the source knowledge gathered before it.

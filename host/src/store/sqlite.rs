@@ -7,11 +7,11 @@ const SCHEMA_VERSION: &str = "1";
 
 /// The SQLite store of one run directory.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
 }
 
-fn err(path: &Path, e: rusqlite::Error) -> HostError {
+pub(super) fn err(path: &Path, e: rusqlite::Error) -> HostError {
     HostError::Store {
         path: path.to_path_buf(),
         message: e.to_string(),

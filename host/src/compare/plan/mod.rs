@@ -119,6 +119,8 @@ pub struct Plan {
     pub targets: Vec<String>,
     pub seeds: Vec<u64>,
     pub budget: u64,
+    /// `budget.seconds`, the time axis of a comparison that mixes one-shot and ask/tell variants.
+    pub seconds: Option<f64>,
     pub budgets: Vec<u64>,
     pub pairs: Vec<Pair>,
     pub reference: String,
@@ -178,6 +180,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
         .experiment
         .name
         .ok_or_else(|| ctx.err("[experiment] needs a `name`"))?;
+    let seconds = view.experiment.budget.as_ref().and_then(|b| b.seconds);
     let budget = view
         .experiment
         .budget
@@ -223,6 +226,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> HostResult<Plan> {
         targets: targets.into_iter().map(|(t, _)| t).collect(),
         seeds,
         budget,
+        seconds,
         budgets,
         pairs,
         reference,

@@ -4,7 +4,7 @@
 use crate::compare::plan::Plan;
 use crate::error::{HostError, HostResult};
 use crate::report::{self, best_so_far};
-use crate::store::Store;
+use crate::store::{Role, Store, TrialRecord};
 use std::path::{Path, PathBuf};
 
 /// One finished run's curve.
@@ -17,6 +17,10 @@ pub struct RunCurve {
     pub best: Vec<Option<f64>>,
     pub best_possible: Option<f64>,
     pub wall_seconds: f64,
+    /// Seconds spent when each target evaluation finished (see `seconds`).
+    pub seconds: Vec<f64>,
+    /// A one-shot run (its summary has a search section).
+    pub one_shot: bool,
 }
 
 impl RunCurve {
@@ -25,6 +29,28 @@ impl RunCurve {
     pub fn regret(&self, best: f64) -> impl Iterator<Item = Option<f64>> + '_ {
         self.best.iter().map(move |b| b.map(|b| best - b))
     }
+}
+
+/// The seconds a run had spent when each of its target evaluations finished: a one-shot run's
+/// search seconds, then its evaluations one after another; an ask/tell run's evaluation seconds
+/// summed in trial order and divided by its workers (they evaluate side by side).
+fn seconds_spent(trials: &[TrialRecord], summary: &report::Summary) -> Vec<f64> {
+    let start = summary.search.as_ref().map_or(0.0, |s| s.seconds);
+    let workers = if summary.search.is_some() {
+        1.0
+    } else {
+        f64::from(summary.workers.max(1))
+    };
+    let mut spent = 0.0;
+    trials
+        .iter()
+        .filter(|r| r.spec.role == Role::Target)
+        .filter_map(|r| r.outcome.as_ref())
+        .map(|o| {
+            spent += o.wall_s;
+            start + spent / workers
+        })
+        .collect()
 }
 
 /// Reads every finished run of the plan; the others are listed as missing.
@@ -47,13 +73,16 @@ pub fn collect(dir: &Path, plan: &Plan) -> HostResult<(Vec<RunCurve>, Vec<PathBu
                 ),
             })?;
         let store = Store::open_read_only(&run_dir.join("store.sqlite"))?;
+        let trials = store.trials()?;
         curves.push(RunCurve {
             target: r.target.clone(),
             variant: r.variant.clone(),
             seed: r.seed,
-            best: best_so_far(&store.trials()?),
+            best: best_so_far(&trials),
             best_possible: summary.best_possible,
             wall_seconds: summary.wall_seconds,
+            seconds: seconds_spent(&trials, &summary),
+            one_shot: summary.search.is_some(),
         });
     }
     Ok((curves, missing))

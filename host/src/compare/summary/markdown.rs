@@ -14,6 +14,15 @@ fn ratio(i: &Option<Interval>) -> String {
 
 /// The summary as markdown tables. Regret is shown ×100 (metric points for accuracies).
 pub fn markdown(s: &Summary) -> String {
+    if let Some(b) = &s.by_seconds {
+        return super::seconds::markdown(
+            &s.name,
+            s.seeds.len(),
+            s.missing_runs.len(),
+            b,
+            s.confidence,
+        );
+    }
     let mut o = String::new();
     let heads: Vec<String> = s.budgets.iter().map(|b| format!("regret@{b}")).collect();
     intro(&mut o, s);
@@ -163,6 +172,9 @@ fn target(o: &mut String, t: &TargetResult, heads: &[String]) {
 
 /// A few lines for the terminal: overall regret at the full budget and the transfer verdicts.
 pub fn overview(s: &Summary) -> String {
+    if let Some(b) = &s.by_seconds {
+        return super::seconds::overview(&s.name, b);
+    }
     let mut o = String::new();
     let _ = writeln!(
         o,

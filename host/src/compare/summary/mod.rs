@@ -9,6 +9,7 @@ pub mod collect;
 pub mod markdown;
 pub mod overall;
 pub mod regret;
+pub mod seconds;
 mod targets;
 
 pub use collect::{collect, RunCurve};
@@ -122,6 +123,10 @@ pub struct Summary {
     pub per_target: Vec<TargetResult>,
     pub overall: Vec<OverallVariant>,
     pub overall_pairs: Vec<OverallPair>,
+    /// Set when one-shot and ask/tell variants are mixed: the results by seconds, which then
+    /// replace the tables by evaluations (left empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_seconds: Option<seconds::BySeconds>,
 }
 
 /// Mean evaluations to the threshold of the plain variant over the transfer variant's, paired
@@ -164,12 +169,66 @@ pub fn build(plan: &Plan, runs: &[RunCurve], regrets: &Regrets, missing: &[PathB
         overall: overall::variants(plan, regrets),
         overall_pairs: overall::pairs(plan, regrets, &per_target),
         per_target,
+        by_seconds: None,
     }
+}
+
+/// The summary of a comparison that mixes one-shot and ask/tell variants: by seconds.
+fn build_by_seconds(plan: &Plan, runs: &[RunCurve], missing: &[PathBuf]) -> Summary {
+    Summary {
+        name: plan.name.clone(),
+        variants: plan.variants.clone(),
+        targets: plan.targets.clone(),
+        seeds: plan.seeds.clone(),
+        budget: plan.budget,
+        budgets: Vec::new(),
+        confidence: plan.section.confidence,
+        threshold_rule: seconds::AXIS_NOTE.into(),
+        missing_runs: missing.iter().map(|p| p.display().to_string()).collect(),
+        per_target: Vec::new(),
+        overall: Vec::new(),
+        overall_pairs: Vec::new(),
+        by_seconds: Some(seconds::build(plan, runs)),
+    }
+}
+
+/// Writes `summary.json` and `summary.md`; returns the plots folder, made.
+fn summary_files(dir: &Path, written: &mut Written) -> HostResult<PathBuf> {
+    let path = dir.join("summary.json");
+    write_json(&path, &written.summary)?;
+    written.files.push(path);
+    let path = dir.join("summary.md");
+    std::fs::write(&path, markdown(&written.summary)).map_err(|e| HostError::io(&path, e))?;
+    written.files.push(path);
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| HostError::io(&plots, e))?;
+    Ok(plots)
+}
+
+/// `write` for a comparison that mixes one-shot and ask/tell variants.
+fn write_by_seconds(
+    dir: &Path,
+    plan: &Plan,
+    runs: &[RunCurve],
+    missing: &[PathBuf],
+) -> HostResult<Written> {
+    let mut written = Written::new(build_by_seconds(plan, runs, missing));
+    let path = dir.join("curves.csv");
+    write_csv(&path, &seconds::CURVE_HEADER, seconds::curve_rows(runs))?;
+    written.files.push(path);
+    let plots = summary_files(dir, &mut written)?;
+    for drawn in seconds::plots(plan, runs, &plots) {
+        written.plotted(drawn);
+    }
+    Ok(written)
 }
 
 /// Collects the runs and writes `curves.csv`, `summary.json`, `summary.md` and `plots/`.
 pub fn write(dir: &Path, plan: &Plan) -> HostResult<Written> {
     let (runs, missing) = collect(dir, plan)?;
+    if seconds::mixed(&runs) {
+        return write_by_seconds(dir, plan, &runs, &missing);
+    }
     let regrets = Regrets::new(plan, &runs);
     let mut written = Written::new(build(plan, &runs, &regrets, &missing));
 
@@ -202,15 +261,7 @@ pub fn write(dir: &Path, plan: &Plan) -> HostResult<Written> {
     write_csv(&path, &header, rows)?;
     written.files.push(path);
 
-    let path = dir.join("summary.json");
-    write_json(&path, &written.summary)?;
-    written.files.push(path);
-    let path = dir.join("summary.md");
-    std::fs::write(&path, markdown(&written.summary)).map_err(|e| HostError::io(&path, e))?;
-    written.files.push(path);
-
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|e| HostError::io(&plots, e))?;
+    let plots = summary_files(dir, &mut written)?;
     for drawn in plot::plots(plan, &written.summary, &regrets, &plots) {
         written.plotted(drawn);
     }

@@ -12,7 +12,7 @@ use crate::report::StatsSum;
 use crate::rng::{init_alpha, ArchRng, RngState};
 use serde::{Deserialize, Serialize};
 use xnas_core::{
-    BatchStats, Matrix, PluginError, PluginResult, SearchSpace, Supernet, SupernetBox,
+    Artifact, BatchStats, Matrix, PluginError, PluginResult, SearchSpace, Supernet, SupernetBox,
     SupernetLayout, SupernetSpec,
 };
 
@@ -319,6 +319,33 @@ impl Stage {
         self.train.add(&stats);
         self.step += 1;
         Ok(())
+    }
+
+    /// What a run keeps of the stage for later runs (warm starts): `alpha.json` (α and the
+    /// candidate ops of each edge, rows in layout edge order) and `supernet.weights` (the
+    /// supernet's weights by name, as `import_weights` reads them).
+    pub fn artifacts(&self) -> PluginResult<Vec<Artifact>> {
+        #[derive(Serialize)]
+        struct Alpha<'a> {
+            candidates: &'a [Vec<u32>],
+            alpha: Vec<&'a [f64]>,
+        }
+        let alpha = Alpha {
+            candidates: &self.candidates,
+            alpha: self.alpha.chunks(self.cols.max(1)).collect(),
+        };
+        let alpha = serde_json::to_vec_pretty(&alpha)
+            .map_err(|e| PluginError::other(format!("α as JSON: {e}")))?;
+        Ok(vec![
+            Artifact {
+                name: "alpha.json".into(),
+                data: alpha.into(),
+            },
+            Artifact {
+                name: "supernet.weights".into(),
+                data: self.supernet.export_weights()?.into(),
+            },
+        ])
     }
 
     pub fn save(&self) -> PluginResult<StageState> {

@@ -18,8 +18,8 @@ pub use params::{DartsParams, SamplingKind};
 use serde::{Deserialize, Serialize};
 use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{
-    component_seed, state, Checked, Meta, OneShot, OneShotInit, PluginResult, PluginSet, Proposal,
-    SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
+    component_seed, state, Artifact, Checked, Meta, OneShot, OneShotInit, PluginResult, PluginSet,
+    Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
 use xnas_oneshot::{require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState};
 
@@ -111,6 +111,10 @@ impl OneShot for Darts {
 
     fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>> {
         self.stage.derive_cells(&self.space, &self.layout, RULE, n)
+    }
+
+    fn artifacts(&self) -> PluginResult<Vec<Artifact>> {
+        self.stage.artifacts()
     }
 }
 

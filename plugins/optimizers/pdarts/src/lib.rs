@@ -17,7 +17,7 @@ pub use params::{DropoutSchedule, PdartsParams};
 use serde::{Deserialize, Serialize};
 use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{
-    component_seed, derive_seed, state, Checked, Meta, OneShot, OneShotInit, PluginError,
+    component_seed, derive_seed, state, Artifact, Checked, Meta, OneShot, OneShotInit, PluginError,
     PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
 use xnas_oneshot::{prune, require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState};
@@ -203,6 +203,11 @@ impl OneShot for Pdarts {
     fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>> {
         self.stage
             .derive_cells(&self.space, &self.layout, self.rule(), n)
+    }
+
+    /// The last stage's α and supernet weights (the stage in progress, if stopped early).
+    fn artifacts(&self) -> PluginResult<Vec<Artifact>> {
+        self.stage.artifacts()
     }
 }
 
