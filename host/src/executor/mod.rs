@@ -73,7 +73,7 @@ impl LocalPool {
 /// The executor a run evaluates on (`[executor] kind`).
 pub enum Executor {
     Local(LocalPool),
-    Slurm(slurm::SlurmExecutor),
+    Slurm(Box<slurm::SlurmExecutor>),
 }
 
 impl Executor {

@@ -26,7 +26,11 @@ pub fn work(run_dir: &Path, ids: &[u64]) -> HostResult<usize> {
             run_dir.display()
         ))
     })?;
-    let exp = Experiment::parse(run.experiment, run_dir.join("experiment.toml"), run.base_dir)?;
+    let exp = Experiment::parse(
+        run.experiment,
+        run_dir.join("experiment.toml"),
+        run.base_dir,
+    )?;
     let registry = crate::run::discover(&exp, &run.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
     let space = assemble::space(&exp, &resolved.space)?;

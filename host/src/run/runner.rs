@@ -5,9 +5,9 @@
 use super::progress::Progress;
 use super::{sources, RunOptions, RunOutcome, OPTIMIZER_SEED_TAG};
 use crate::config::validate::Resolved;
+use crate::config::ExecutorKind;
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
-use crate::config::ExecutorKind;
 use crate::executor::{slurm::SlurmExecutor, Executor, LocalPool};
 use crate::plugins::{assemble, Witness};
 use crate::report;
@@ -56,9 +56,11 @@ impl Runner {
             .unwrap_or(0.0);
         let pool = match exp.file.executor.kind {
             ExecutorKind::Local => Executor::Local(LocalPool::new(space.clone(), workers as usize)),
-            ExecutorKind::Slurm => {
-                Executor::Slurm(SlurmExecutor::new(&exp, run_dir, &opts.plugin_dirs)?)
-            }
+            ExecutorKind::Slurm => Executor::Slurm(Box::new(SlurmExecutor::new(
+                &exp,
+                run_dir,
+                &opts.plugin_dirs,
+            )?)),
         };
         Ok(Runner {
             seed: exp.file.experiment.seed,

@@ -120,7 +120,12 @@ pub fn submit(
     }
     let text = String::from_utf8_lossy(&out.stdout);
     // `--parsable` prints "jobid" or "jobid;cluster".
-    let id = text.trim().split(';').next().unwrap_or_default().to_string();
+    let id = text
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(HostError::Run(format!(
             "sbatch printed `{}`, not a job id",
@@ -163,7 +168,11 @@ pub fn query(jobs: &[&str]) -> HostResult<HashMap<(String, u32), TaskState>> {
             (job.to_string(), task),
             TaskState {
                 // "CANCELLED by 0" names who cancelled.
-                state: state.split_whitespace().next().unwrap_or_default().to_string(),
+                state: state
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
                 reason: reason.to_string(),
                 exit_status: exit.parse().ok(),
             },

@@ -25,7 +25,9 @@ pub fn trial_file(run_dir: &Path, id: u64) -> PathBuf {
 }
 
 pub fn result_file(run_dir: &Path, id: u64) -> PathBuf {
-    slurm_dir(run_dir).join("results").join(format!("{id}.json"))
+    slurm_dir(run_dir)
+        .join("results")
+        .join(format!("{id}.json"))
 }
 
 pub fn jobs_file(run_dir: &Path) -> PathBuf {
@@ -124,7 +126,9 @@ impl ResultFile {
                 extras: RString::from(e.extras),
             }),
             (_, Some((kind, message))) => Err(PluginError::new(ErrorKind(kind), message)),
-            (None, None) => Err(PluginError::other("the worker wrote neither a result nor an error")),
+            (None, None) => Err(PluginError::other(
+                "the worker wrote neither a result nor an error",
+            )),
         }
     }
 }
@@ -143,9 +147,12 @@ pub struct Jobs {
 /// Reads a JSON file written by [`write_atomic`]; `None` when it does not exist.
 pub fn read<T: DeserializeOwned>(path: &Path) -> HostResult<Option<T>> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| HostError::Run(format!("{} cannot be read ({e}): it was not written by this xnas", path.display()))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            HostError::Run(format!(
+                "{} cannot be read ({e}): it was not written by this xnas",
+                path.display()
+            ))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(HostError::io(path, e)),
     }
@@ -162,6 +169,7 @@ pub fn write_atomic<T: Serialize>(path: &Path, value: &T) -> HostResult<()> {
     tmp.write_all(&bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| HostError::io(path, e))?;
-    tmp.persist(path).map_err(|e| HostError::io(path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| HostError::io(path, e.error))?;
     Ok(())
 }

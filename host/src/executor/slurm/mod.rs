@@ -10,7 +10,7 @@ mod cli;
 pub mod layout;
 
 use super::Finished;
-use crate::config::{Experiment, ExecutorSection};
+use crate::config::{ExecutorSection, Experiment};
 use crate::error::{HostError, HostResult};
 use layout::{Jobs, ResultFile, RunFile, TrialFile};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -190,19 +190,28 @@ impl SlurmExecutor {
     /// Submits `ids` as job arrays of at most `array_limit` tasks, as far as
     /// `max_concurrent_jobs` allows; each submission is recorded before the next.
     fn submit(&self, jobs: &mut Jobs, ids: &[u64]) -> HostResult<()> {
-        let room = self
-            .section
-            .max_concurrent_jobs
-            .map_or(usize::MAX, |m| (m as usize).saturating_sub(jobs.placed.len()));
+        let room = self.section.max_concurrent_jobs.map_or(usize::MAX, |m| {
+            (m as usize).saturating_sub(jobs.placed.len())
+        });
         let ids = &ids[..ids.len().min(room)];
-        let limit = self.section.array_limit.unwrap_or(DEFAULT_ARRAY_LIMIT).max(1) as usize;
+        let limit = self
+            .section
+            .array_limit
+            .unwrap_or(DEFAULT_ARRAY_LIMIT)
+            .max(1) as usize;
         for chunk in ids.chunks(limit) {
             let n = jobs.next_submission;
             let script = layout::slurm_dir(&self.run_dir)
                 .join("jobs")
                 .join(format!("submission-{n}.sh"));
             self.write_script(&script, chunk)?;
-            let job = cli::submit(&self.section, &self.job_name, &self.run_dir, &script, chunk.len())?;
+            let job = cli::submit(
+                &self.section,
+                &self.job_name,
+                &self.run_dir,
+                &script,
+                chunk.len(),
+            )?;
             tracing::info!("slurm: trials {chunk:?} submitted as job array {job}");
             for (task, &id) in chunk.iter().enumerate() {
                 jobs.placed.insert(id, (job.clone(), task as u32));
