@@ -150,3 +150,12 @@ fn comparison_and_ablation_files_validate() {
         validates(rel, expect);
     }
 }
+
+/// The Slurm example needs a cluster to run (tests/suite/slurm.rs runs the executor); it validates.
+#[test]
+fn nasbench_graph_slurm_validates() {
+    validates(
+        "examples/nasbench-graph-slurm.toml",
+        "ok — evolution with nasbench-graph on proteins",
+    );
+}
