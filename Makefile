@@ -26,7 +26,7 @@ export LIBTORCH
 SCIPY_DIR := $(XNAS_CACHE)/pip/scipy
 export XNAS_SCIPY_PATH := $(SCIPY_DIR)
 
-.PHONY: demo test data images libtorch scipy build build-release lint bench clean-runs help
+.PHONY: demo test data images libtorch scipy build build-release lint bench clean-runs help slurm-cluster slurm-down
 
 help:
 	@echo "make demo   - set up, build and run the demo comparison (plain vs transfer) on NAS-Bench-Graph"
@@ -95,8 +95,20 @@ demo: data build-release
 	rm -rf runs/demo
 	./target/release/xnas compare examples/compare.toml --out runs/demo
 
-test: data images libtorch scipy build
-	$(CARGO) test --workspace --no-fail-fast
+# The Slurm executor's tests need a cluster: as root, `make test` installs Debian's Slurm and
+# starts a single-node one on loopback (tests/slurm/cluster.sh; `make slurm-down` stops it) and
+# then requires those tests to run. Otherwise they run only if a cluster answers.
+SLURM_TESTS := $(shell [ "$$(id -u)" = 0 ] && echo 1)
+
+slurm-cluster:
+	tests/slurm/cluster.sh install
+	tests/slurm/cluster.sh up
+
+slurm-down:
+	tests/slurm/cluster.sh down
+
+test: data images libtorch scipy build $(if $(SLURM_TESTS),slurm-cluster)
+	XNAS_SLURM_TESTS=$(SLURM_TESTS) $(CARGO) test --workspace --no-fail-fast
 	$(CARGO) test -p xnas-host --features builtin-plugins --lib
 
 # --- for developers ----------------------------------------------------------------------------

@@ -76,6 +76,14 @@ enum Command {
         #[arg(long, value_parser = workers())]
         workers: Option<u32>,
     },
+    /// Evaluate trials of a run on the Slurm executor (what its job arrays run on the compute
+    /// nodes): each result is written once to RUN_DIR/slurm/results/ID.json.
+    Worker {
+        run_dir: PathBuf,
+        /// Trial ids to evaluate (one or a chunk).
+        #[arg(long = "trial", value_name = "ID", required = true, num_args = 1..)]
+        trials: Vec<u64>,
+    },
     /// Write a run's store, with everything its WAL holds, as one self-contained SQLite file
     /// (a copy of a run that `xnas resume` and `xnas report` can use as DIR/store.sqlite).
     Export { run_dir: PathBuf, file: PathBuf },
@@ -304,6 +312,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Resume { run_dir, workers } => {
             report_outcome(run::resume(run_dir, &opts(*workers))?)
+        }
+        Command::Worker { run_dir, trials } => {
+            xnas_host::executor::worker::work(run_dir, trials)?;
+            Ok(0)
         }
         Command::Export { run_dir, file } => {
             let n = run::export(run_dir, file)?;

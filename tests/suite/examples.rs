@@ -180,3 +180,12 @@ fn one_shot_examples_validate_and_darts_runs() {
     assert_eq!(s["search"]["epochs"], 2, "{s}");
     assert!(sb.path().join("run/alpha.csv").is_file());
 }
+
+/// The Slurm example needs a cluster to run (tests/suite/slurm.rs runs the executor); it validates.
+#[test]
+fn nasbench_graph_slurm_validates() {
+    validates(
+        "examples/nasbench-graph-slurm.toml",
+        "ok — evolution with nasbench-graph on proteins",
+    );
+}

@@ -20,6 +20,7 @@ mod resume;
 mod rl_controller;
 mod search;
 mod similarity;
+mod slurm;
 mod source_knowledge;
 mod validate;
 mod xfer;

@@ -71,6 +71,7 @@ impl Experiment {
         if workers > MAX_WORKERS {
             return Err(self.error_at(f.executor.workers.span(), too_many_workers(workers)));
         }
+        self.check_slurm_keys()?;
         let name = f.experiment.name.get_ref();
         if name.trim().is_empty() {
             return Err(self.error_at(
@@ -86,6 +87,52 @@ impl Experiment {
                      give a plain name (letters, digits, `-`, `_`) and choose another folder with --out"
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// The `[executor]` keys of `kind = "slurm"` (docs/cluster.md): refused with `kind = "local"`,
+    /// where they would be silently ignored, and checked for sense.
+    fn check_slurm_keys(&self) -> HostResult<()> {
+        let e = &self.file.executor;
+        let file = self.path.display().to_string();
+        let refuse = |message: String| {
+            Err(HostError::ConfigFile {
+                file: file.clone(),
+                message,
+            })
+        };
+        let given = [
+            ("partition", e.partition.is_some()),
+            ("time_limit", e.time_limit.is_some()),
+            ("cpus_per_trial", e.cpus_per_trial.is_some()),
+            ("gpus_per_trial", e.gpus_per_trial.is_some()),
+            ("mem_per_trial", e.mem_per_trial.is_some()),
+            ("array_limit", e.array_limit.is_some()),
+            ("max_concurrent_jobs", e.max_concurrent_jobs.is_some()),
+            ("sbatch_args", !e.sbatch_args.is_empty()),
+            ("setup", e.setup.is_some()),
+            ("resubmits", e.resubmits.is_some()),
+            ("poll_seconds", e.poll_seconds.is_some()),
+        ];
+        if e.kind == super::ExecutorKind::Local {
+            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+                return refuse(format!(
+                    "[executor] {key} is a Slurm setting: add kind = \"slurm\" or remove it"
+                ));
+            }
+        }
+        if e.poll_seconds.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+            return refuse("[executor] poll_seconds must be a positive number of seconds".into());
+        }
+        for (key, value) in [
+            ("array_limit", e.array_limit),
+            ("max_concurrent_jobs", e.max_concurrent_jobs),
+            ("cpus_per_trial", e.cpus_per_trial),
+        ] {
+            if value == Some(0) {
+                return refuse(format!("[executor] {key} must be at least 1"));
+            }
         }
         Ok(())
     }

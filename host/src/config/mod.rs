@@ -133,15 +133,38 @@ pub struct TasksSection {
 pub enum ExecutorKind {
     #[default]
     Local,
+    /// Job arrays on a Slurm cluster (docs/cluster.md).
+    Slurm,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorSection {
     #[serde(default)]
     pub kind: ExecutorKind,
     #[serde(default = "default_workers")]
     pub workers: Spanned<u32>,
+    // `kind = "slurm"` only (docs/cluster.md).
+    pub partition: Option<String>,
+    /// `sbatch --time` of one array task, e.g. "00:30:00".
+    pub time_limit: Option<String>,
+    pub cpus_per_trial: Option<u32>,
+    pub gpus_per_trial: Option<u32>,
+    /// `sbatch --mem`, e.g. "4G".
+    pub mem_per_trial: Option<String>,
+    /// Most tasks in one job array (the cluster's MaxArraySize is the ceiling).
+    pub array_limit: Option<u32>,
+    /// Most of this run's array tasks queued or running at once.
+    pub max_concurrent_jobs: Option<u32>,
+    /// More `sbatch` arguments, each one word (e.g. ["--account=lab", "--qos=short"]).
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
+    /// Shell lines each job runs before the worker (module loads, environment).
+    pub setup: Option<String>,
+    /// Times a trial whose job ended TIMEOUT, PREEMPTED, NODE_FAIL or CANCELLED is resubmitted.
+    pub resubmits: Option<u32>,
+    /// Seconds between two state queries (one `squeue` for the whole run).
+    pub poll_seconds: Option<f64>,
 }
 
 fn default_workers() -> Spanned<u32> {
@@ -153,6 +176,17 @@ impl Default for ExecutorSection {
         ExecutorSection {
             kind: ExecutorKind::Local,
             workers: default_workers(),
+            partition: None,
+            time_limit: None,
+            cpus_per_trial: None,
+            gpus_per_trial: None,
+            mem_per_trial: None,
+            array_limit: None,
+            max_concurrent_jobs: None,
+            sbatch_args: Vec::new(),
+            setup: None,
+            resubmits: None,
+            poll_seconds: None,
         }
     }
 }

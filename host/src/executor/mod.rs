@@ -1,7 +1,12 @@
-//! Executors evaluate trials. `local` runs them on the host's [`Pool`] on this machine; every
-//! worker runs the same code path (`evaluate_one`), so results depend only on each trial's
-//! request (its seed included), never on which worker ran it.
+//! Executors evaluate trials. `local` runs them on the host's [`Pool`] on this machine; `slurm`
+//! ([`slurm`]) as job arrays of `xnas worker` ([`worker`]) on a cluster. Every worker runs the
+//! same code path (`evaluate_one`), so results depend only on each trial's request (its seed
+//! included), never on which worker ran it.
 
+pub mod slurm;
+pub mod worker;
+
+use crate::error::HostError;
 use crate::pool::{Flow, Pool};
 use std::time::Instant;
 use xnas_core::{EvalRequest, EvalResult, PluginError, SearchSpace, SpaceBox};
@@ -62,5 +67,26 @@ impl LocalPool {
                 Some(_) => Flow::Stop,
             })
         })
+    }
+}
+
+/// The executor a run evaluates on (`[executor] kind`).
+pub enum Executor {
+    Local(LocalPool),
+    Slurm(Box<slurm::SlurmExecutor>),
+}
+
+impl Executor {
+    /// Evaluates a batch, handing each result to `on_done` as it is persisted (see
+    /// [`LocalPool::run`] and [`slurm::SlurmExecutor::run`]).
+    pub fn run<E: From<HostError>>(
+        &mut self,
+        requests: Vec<EvalRequest>,
+        on_done: impl FnMut(Finished) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Executor::Local(pool) => pool.run(requests, on_done),
+            Executor::Slurm(slurm) => slurm.run(requests, on_done),
+        }
     }
 }

@@ -5,9 +5,10 @@
 use super::progress::Progress;
 use super::{sources, RunOptions, RunOutcome, OPTIMIZER_SEED_TAG};
 use crate::config::validate::Resolved;
+use crate::config::ExecutorKind;
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
-use crate::executor::LocalPool;
+use crate::executor::{slurm::SlurmExecutor, Executor, LocalPool};
 use crate::plugins::{assemble, Witness};
 use crate::report;
 use crate::stop::Signal;
@@ -22,7 +23,7 @@ pub(super) struct Runner {
     pub(super) space: SpaceBox,
     pub(super) store: Store,
     pub(super) run_dir: PathBuf,
-    pub(super) pool: LocalPool,
+    pub(super) pool: Executor,
     pub(super) workers: u32,
     pub(super) seed: u64,
     pub(super) target: String,
@@ -53,10 +54,18 @@ impl Runner {
         let elapsed_before = store
             .meta_parsed::<f64>("elapsed_s", "a number of seconds")?
             .unwrap_or(0.0);
+        let pool = match exp.file.executor.kind {
+            ExecutorKind::Local => Executor::Local(LocalPool::new(space.clone(), workers as usize)),
+            ExecutorKind::Slurm => Executor::Slurm(Box::new(SlurmExecutor::new(
+                &exp,
+                run_dir,
+                &opts.plugin_dirs,
+            )?)),
+        };
         Ok(Runner {
             seed: exp.file.experiment.seed,
             target: exp.file.tasks.target.get_ref().clone(),
-            pool: LocalPool::new(space.clone(), workers as usize),
+            pool,
             exp,
             resolved,
             space,

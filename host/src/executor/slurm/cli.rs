@@ -1,0 +1,194 @@
+//! The three Slurm commands the host runs: `sbatch --parsable` (one job array per submission),
+//! one `squeue` for every job of the run per poll, and `scancel`.
+
+use crate::config::ExecutorSection;
+use crate::error::{HostError, HostResult};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The end of a task, or that it is still queued or running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskState {
+    /// Slurm's state name: PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, ...
+    pub state: String,
+    pub reason: String,
+    /// The raw wait status (exit code × 256 + signal).
+    pub exit_status: Option<i32>,
+}
+
+impl TaskState {
+    /// Still queued or running (or about to run again).
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "PENDING"
+                | "RUNNING"
+                | "CONFIGURING"
+                | "COMPLETING"
+                | "REQUEUED"
+                | "REQUEUE_FED"
+                | "REQUEUE_HOLD"
+                | "RESIZING"
+                | "RESV_DEL_HOLD"
+                | "SIGNALING"
+                | "STAGE_OUT"
+                | "SUSPENDED"
+                | "STOPPED"
+        )
+    }
+
+    /// Ended in a way that says nothing about the trial (the machine, the clock, another job or
+    /// a person ended it): the trial is worth running again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "TIMEOUT" | "PREEMPTED" | "NODE_FAIL" | "BOOT_FAIL" | "CANCELLED" | "DEADLINE"
+        )
+    }
+
+    /// One phrase for a failed trial's record.
+    pub fn describe(&self) -> String {
+        let mut s = self.state.clone();
+        if !self.reason.is_empty() && self.reason != "None" {
+            s.push_str(&format!(" ({})", self.reason));
+        }
+        match self.exit_status {
+            Some(w) if w & 0x7f != 0 => s.push_str(&format!(", killed by signal {}", w & 0x7f)),
+            Some(w) if w >> 8 != 0 => s.push_str(&format!(", exit code {}", w >> 8)),
+            _ => {}
+        }
+        s
+    }
+}
+
+fn run(cmd: &mut Command) -> HostResult<Output> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.output().map_err(|e| {
+        HostError::Run(format!(
+            "cannot run `{program}` ({e}): the Slurm executor needs Slurm's commands on the PATH \
+             of the machine running xnas (a login node)"
+        ))
+    })
+}
+
+fn failed(what: &str, out: &Output) -> HostError {
+    HostError::Run(format!(
+        "`{what}` failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    ))
+}
+
+/// Submits `script` as an array of `tasks` tasks; returns the job id.
+pub fn submit(
+    section: &ExecutorSection,
+    name: &str,
+    run_dir: &Path,
+    script: &Path,
+    tasks: usize,
+) -> HostResult<String> {
+    let logs = super::layout::slurm_dir(run_dir).join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| HostError::io(&logs, e))?;
+    let mut cmd = Command::new("sbatch");
+    cmd.arg("--parsable")
+        .arg(format!("--job-name={name}"))
+        .arg(format!("--array=0-{}", tasks - 1))
+        .arg(format!("--output={}/%A_%a.out", logs.display()))
+        .arg(format!("--error={}/%A_%a.err", logs.display()))
+        // A requeue would run the task again behind the host's back: the host resubmits.
+        .arg("--no-requeue");
+    if let Some(p) = &section.partition {
+        cmd.arg(format!("--partition={p}"));
+    }
+    if let Some(t) = &section.time_limit {
+        cmd.arg(format!("--time={t}"));
+    }
+    if let Some(c) = section.cpus_per_trial {
+        cmd.arg(format!("--cpus-per-task={c}"));
+    }
+    if let Some(g) = section.gpus_per_trial.filter(|&g| g > 0) {
+        cmd.arg(format!("--gres=gpu:{g}"));
+    }
+    if let Some(m) = &section.mem_per_trial {
+        cmd.arg(format!("--mem={m}"));
+    }
+    cmd.args(&section.sbatch_args).arg(script);
+    let out = run(&mut cmd)?;
+    if !out.status.success() {
+        return Err(failed("sbatch", &out));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `--parsable` prints "jobid" or "jobid;cluster".
+    let id = text
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(HostError::Run(format!(
+            "sbatch printed `{}`, not a job id",
+            text.trim()
+        )));
+    }
+    Ok(id)
+}
+
+/// The state of every task of `jobs`, by (job id, array index): one `squeue` call. Tasks the
+/// controller no longer knows are absent.
+pub fn query(jobs: &[&str]) -> HostResult<HashMap<(String, u32), TaskState>> {
+    let mut states = HashMap::new();
+    if jobs.is_empty() {
+        return Ok(states);
+    }
+    let out = run(Command::new("squeue")
+        .args(["--noheader", "--array", "--states=all"])
+        .arg(format!("--jobs={}", jobs.join(",")))
+        .arg("--Format=JobArrayID:64|,State:32|,Reason:64|,exit_code:16|"))?;
+    if !out.status.success() {
+        // One unknown job id (long finished) is an error to squeue; several are filtered.
+        if String::from_utf8_lossy(&out.stderr).contains("Invalid job id") {
+            return Ok(states);
+        }
+        return Err(failed("squeue", &out));
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [id, state, reason, exit, ..] = f[..] else {
+            continue;
+        };
+        let Some((job, task)) = id.split_once('_') else {
+            continue;
+        };
+        let Ok(task) = task.parse::<u32>() else {
+            continue; // a pending range such as 12_[3-9] (not printed with --array)
+        };
+        states.insert(
+            (job.to_string(), task),
+            TaskState {
+                // "CANCELLED by 0" names who cancelled.
+                state: state
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                reason: reason.to_string(),
+                exit_status: exit.parse().ok(),
+            },
+        );
+    }
+    Ok(states)
+}
+
+/// Cancels the given tasks ("job_index") or whole jobs.
+pub fn cancel(targets: &[String]) -> HostResult<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let out = run(Command::new("scancel").args(targets))?;
+    if !out.status.success() {
+        return Err(failed("scancel", &out));
+    }
+    Ok(())
+}
