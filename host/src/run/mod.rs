@@ -136,12 +136,11 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     )?;
     std::fs::write(run_dir.join("experiment.toml"), &exp.text)
         .map_err(|e| HostError::io(run_dir, e))?;
-    let result = Runner::new(exp, resolved, space, store, run_dir, opts).and_then(|runner| {
-        match one_shot {
+    let result =
+        Runner::new(exp, resolved, space, store, run_dir, opts).and_then(|runner| match one_shot {
             Some(prepared) => runner.execute_one_shot(prepared),
             None => runner.execute(),
-        }
-    });
+        });
     match result {
         Err(e) if !matches!(e, HostError::Stopped { .. }) => {
             Err(failed_start(run_dir, made_dir, e))

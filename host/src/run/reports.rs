@@ -24,7 +24,7 @@ fn write(
 ) -> HostResult<Summary> {
     let records = store.trials()?;
     let mut summary = Summary::build(exp, &records, best_possible, elapsed, workers);
-    summary.search = store.checkpoint()?.map(|cp| SearchSummary {
+    summary.search = store.search_checkpoint()?.map(|cp| SearchSummary {
         kind: "one-shot".into(),
         seconds: cp.search_seconds,
         epochs: cp.epochs,

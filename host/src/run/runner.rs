@@ -144,7 +144,6 @@ impl Runner {
             .collect()
     }
 
-
     /// Runs to the end of the budget, or to a stop signal (what is done is saved and reported,
     /// and the run resumes), or to an error. Whatever ends it, the store's WAL is checkpointed,
     /// so `store.sqlite` alone holds the run.

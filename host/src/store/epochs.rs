@@ -61,7 +61,7 @@ impl Store {
     }
 
     /// The latest checkpoint of a one-shot search, if the run is one and has one.
-    pub fn checkpoint(&self) -> HostResult<Option<SearchCheckpoint>> {
+    pub fn search_checkpoint(&self) -> HostResult<Option<SearchCheckpoint>> {
         let Some(text) = self.meta(CHECKPOINT_KEY)? else {
             return Ok(None);
         };
@@ -106,7 +106,7 @@ mod tests {
     fn checkpoints_and_epochs_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::create(&dir.path().join("store.sqlite"), &[]).unwrap();
-        assert_eq!(store.checkpoint().unwrap(), None);
+        assert_eq!(store.search_checkpoint().unwrap(), None);
         assert!(store.epoch_reports().unwrap().is_empty());
         let mut cp = SearchCheckpoint {
             file: "checkpoints/1.state".into(),
@@ -122,7 +122,7 @@ mod tests {
         cp.seq = 2;
         cp.done = Some("seconds".into());
         store.record_checkpoint(&cp, None).unwrap();
-        assert_eq!(store.checkpoint().unwrap(), Some(cp));
+        assert_eq!(store.search_checkpoint().unwrap(), Some(cp));
         assert_eq!(store.epoch_reports().unwrap(), vec!["{\"a\":0}"]);
     }
 }

@@ -35,7 +35,7 @@ impl OneShotSearch {
         store: &Store,
         run_dir: &Path,
     ) -> HostResult<OneShotSearch> {
-        let checkpoint = match store.checkpoint()? {
+        let checkpoint = match store.search_checkpoint()? {
             Some(cp) => {
                 let path = run_dir.join(&cp.file);
                 let blob = std::fs::read(&path).map_err(|e| HostError::io(&path, e))?;
