@@ -87,7 +87,13 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
         // Each variant's optimizer against the space (nao's `fold`, a `device`, a panic).
         if previewed_variants.insert(r.variant.clone()) {
             let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
-            assemble::preflight(&exp, &resolved, &space).map_err(|e| in_variant(r, e))?;
+            if Experiment::is_one_shot(&resolved.optimizer) {
+                // Its supernet layout and the optimizer (which builds its first supernet).
+                crate::run::oneshot::prepare(&exp, &resolved, &space)
+                    .map_err(|e| in_variant(r, e))?;
+            } else {
+                assemble::preflight(&exp, &resolved, &space).map_err(|e| in_variant(r, e))?;
+            }
         }
     }
     Ok(())
