@@ -663,7 +663,7 @@ impl Nao {
         n: usize,
         taken: &mut BTreeSet<String>,
         component: &str,
-        mut draw: impl FnMut(&SpaceBox, u64, usize) -> PluginResult<Vec<u32>>,
+        mut draw: impl FnMut(&SpaceBox, u64, usize) -> PluginResult<Option<Vec<u32>>>,
     ) -> PluginResult<Vec<Vec<u32>>> {
         let base = component_seed(self.seed, component);
         let mut out = Vec::with_capacity(n);
@@ -672,7 +672,7 @@ impl Nao {
             let genome = draw(&self.space, derive_seed(base, self.draws), i)?;
             self.draws += 1;
             i += 1;
-            match self.canonical(&genome) {
+            match genome.as_deref().and_then(|g| self.canonical(g)) {
                 Some((g, key)) if !self.seen.contains(&key) && taken.insert(key.clone()) => {
                     out.push(g)
                 }
@@ -688,7 +688,9 @@ impl Nao {
         n: usize,
         taken: &mut BTreeSet<String>,
     ) -> PluginResult<Vec<Vec<u32>>> {
-        let out = self.unseen(n, taken, "sample", |space, seed, _| space.sample(seed))?;
+        let out = self.unseen(n, taken, "sample", |space, seed, _| {
+            space.sample(seed).map(Some)
+        })?;
         if out.len() < n {
             tracing::warn!(
                 "nao: found only {} of {n} unseen architectures: {RANDOM_TRIES} random draws were \
@@ -712,7 +714,13 @@ impl Nao {
             return Ok(Vec::new());
         }
         self.unseen(n, taken, "mutate", |space, seed, i| {
-            space.mutate(&parents[i % parents.len()], seed)
+            let parent = &parents[i % parents.len()];
+            match space.mutate(parent, seed) {
+                Ok(child) => Ok(Some(child)),
+                // An isolated parent (no valid genome one decision away) gives a miss.
+                Err(_) if space.neighbours(parent).is_ok_and(|n| n.is_empty()) => Ok(None),
+                Err(e) => Err(e),
+            }
         })
     }
 
