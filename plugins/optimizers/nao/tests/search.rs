@@ -111,8 +111,13 @@ fn saved_state_continues_identically() {
     assert!(e.message().contains("hidden 96"), "{e}");
     let e = nao(FAST, 7).load_state(b"not a state").unwrap_err();
     assert_eq!(e.kind, ErrorKind::DATA);
-    assert!(e.message().contains("nao state: not a saved xnas state"), "{e}");
-    let e = nao(FAST, 7).load_state(&blob[..blob.len() / 2]).unwrap_err();
+    assert!(
+        e.message().contains("nao state: not a saved xnas state"),
+        "{e}"
+    );
+    let e = nao(FAST, 7)
+        .load_state(&blob[..blob.len() / 2])
+        .unwrap_err();
     assert!(e.message().contains("nao state: damaged"), "{e}");
     let old = xnas_core::state::encode("nao", 1, &0u8).unwrap();
     let e = nao(FAST, 7).load_state(&old).unwrap_err();

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use xnas_core::{
-    capability, state, head_factory_box, optimizer_box, HeadFactoryBox, Observation, Optimizer,
+    capability, head_factory_box, optimizer_box, state, HeadFactoryBox, Observation, Optimizer,
     OptimizerBox, OptimizerInit, PluginError, PluginResult, Proposal, Transfer, TransferInit,
     TrialStatus,
 };

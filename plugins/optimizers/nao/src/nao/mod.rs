@@ -88,7 +88,6 @@ pub struct AskReport {
     pub random_fill: usize,
 }
 
-
 /// The `nao` optimizer (see the crate docs).
 pub struct Nao {
     params: NaoParams,

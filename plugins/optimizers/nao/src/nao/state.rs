@@ -33,7 +33,6 @@ struct Blob {
 }
 
 impl Nao {
-
     pub(super) fn saved(&self) -> Saved {
         Saved {
             vocab: self.view.vocab_size(),

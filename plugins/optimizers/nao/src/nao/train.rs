@@ -195,7 +195,6 @@ impl Nao {
             .map(|t| self.view.decode(t))
             .collect()
     }
-
 }
 
 pub(super) fn sigmoid(x: f32) -> f32 {
