@@ -92,7 +92,12 @@ pub fn synthetic_outcome(text: &str, trial_id: u64) -> Option<f64> {
 }
 
 /// The observation the host would tell for `arch` evaluated as trial `trial_id`.
-fn observation(target: &str, trial_id: u64, arch: &Arch, budget: ROption<f64>) -> Observation {
+pub(crate) fn observation(
+    target: &str,
+    trial_id: u64,
+    arch: &Arch,
+    budget: ROption<f64>,
+) -> Observation {
     let metric = synthetic_outcome(&arch.text, trial_id);
     Observation {
         trial_id,

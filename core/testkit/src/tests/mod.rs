@@ -528,7 +528,7 @@ impl SearchSpace for Lonely {
         ToySpace.describe()
     }
     fn sample(&self, seed: u64) -> PluginResult<Vec<u32>> {
-        Ok(if seed % 2 == 0 {
+        Ok(if seed.is_multiple_of(2) {
             vec![0; 5]
         } else {
             vec![3, 3, 2, 2, 1]
@@ -1040,3 +1040,5 @@ fn failures_print_the_check_and_the_message() {
     );
     assert_eq!(format!("{f:?}"), f.to_string());
 }
+
+mod measures;
