@@ -201,6 +201,15 @@ pub trait FfiSearchSpace: Clone + Send + Sync {
     /// The genome of a derived cell: `selection[e]` is the op chosen on layout edge `e`, or −1
     /// where the edge is dropped.
     fn supernet_genome(&self, selection: RSlice<'_, i32>) -> RResult<Genome, PluginError>;
+    /// Appended in interface 0.2.1: every valid genome one decision away (see
+    /// [`crate::SearchSpace::neighbours`]). A space built against 0.2.0 lacks it; calling it
+    /// there gives this body's `UNSUPPORTED` and `SpaceBox` answers the default neighbourhood.
+    fn neighbours(&self, genome: RSlice<'_, u32>) -> RResult<RVec<Genome>, PluginError> {
+        let _ = genome;
+        RResult::RErr(PluginError::unsupported(
+            "this search space was built before `neighbours` (plugin interface 0.2.0)",
+        ))
+    }
 }
 
 /// An owned, cloneable handle to a search space (cloning shares the plugin object). Use it through the author trait (`xnas_core::SearchSpace`).

@@ -92,6 +92,13 @@ impl<T: SearchSpace> FfiSearchSpace for GuardedSpace<T> {
             self.0.supernet_genome(selection.as_slice()).map(rvec)
         })
     }
+    fn neighbours(&self, genome: RSlice<'_, u32>) -> RResult<RVec<Genome>, PluginError> {
+        guard("neighbours", || {
+            self.0
+                .neighbours(genome.as_slice())
+                .map(|v| v.into_iter().map(rvec).collect())
+        })
+    }
 }
 
 /// Wraps a search space into its ABI object.
@@ -145,6 +152,14 @@ impl SearchSpace for SpaceBox {
         FfiSearchSpace::supernet_genome(&self.0, selection.into())
             .into_result()
             .map(Vec::from)
+    }
+    /// A space built against interface 0.2.0 has no `neighbours`: it gets the default.
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        match FfiSearchSpace::neighbours(&self.0, genome.into()).into_result() {
+            Ok(v) => Ok(v.into_iter().map(Vec::from).collect()),
+            Err(e) if e.kind == ErrorKind::UNSUPPORTED => single_changes(self, genome),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub const INTERFACES: &[(&str, &str)] = &[
     ("0.1.0", "5510da3732961aa3"),
     // The supernet protocol and one-shot optimizers (minor: a 0.1 plugin has no `create_one_shot`).
     ("0.2.0", "35c5301c39e8fc43"),
+    // `neighbours` appended to the search space (patch: a 0.2.0 space answers the default).
+    ("0.2.1", "6e5ec7029d4be722"),
 ];
 
 /// The plugin interface version of this build: the last of [`INTERFACES`]. It is the root

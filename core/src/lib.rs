@@ -36,6 +36,9 @@
 //! * Metrics are "higher is better". A benchmark that reports an error or a loss negates it.
 //! * A genome is a flat list of small integers; only the search space knows what it means.
 //! * Plugin parameters arrive as TOML text; parse them with [`parse_params`] so errors name the key.
+//! * An optimizer that takes heads gets a factory from the host only when a transfer plugin
+//!   decorates it; otherwise it builds heads with [`PlainHeadFactory`] (tch-free, Adam, saved
+//!   state).
 //! * Randomness is seeded: every call that needs it receives a seed (see [`derive_seed`]).
 
 pub mod abi;
@@ -52,6 +55,8 @@ mod oneshot;
 mod supernet_adapters;
 pub use supernet_adapters::{one_shot_box, supernet_box};
 mod params;
+pub mod plain_head;
+pub use plain_head::{PlainHead, PlainHeadConfig, PlainHeadFactory};
 pub mod rank;
 mod seed;
 pub mod state;

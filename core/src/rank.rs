@@ -1,6 +1,7 @@
 //! Average ranks and Spearman's rank correlation: one implementation for the host's statistics,
-//! the `landmark-archs` similarity plugin, the benchmarks and the tests. `host/tests/stats_vs_scipy.rs`
-//! checks both against scipy.
+//! the per-task rank normalisation of pooled histories (`xnas_tch::normalise`), the
+//! `landmark-archs` similarity plugin, the benchmarks and the tests.
+//! `host/tests/stats_vs_scipy.rs` checks both against scipy.
 
 /// 1-based ranks, ties getting the average of the ranks they span
 /// (`scipy.stats.rankdata(xs, method="average")`). Any NaN makes every rank NaN, as scipy's

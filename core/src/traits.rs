@@ -12,8 +12,21 @@ pub trait SearchSpace: Send + Sync + 'static {
     fn describe(&self) -> PluginResult<SpaceDesc>;
     /// A uniformly random valid genome, determined by `seed`.
     fn sample(&self, seed: u64) -> PluginResult<Vec<u32>>;
-    /// A valid genome that differs from `genome` by one decision, determined by `seed`.
+    /// A valid genome that differs from `genome` by one decision, determined by `seed`: one of
+    /// [`SearchSpace::neighbours`]. An error when `genome` has no neighbour.
     fn mutate(&self, genome: &[u32], seed: u64) -> PluginResult<Vec<u32>>;
+    /// Every valid genome one decision away from `genome`, in a fixed order, without duplicates
+    /// and without `genome` itself: the neighbourhood of local search. Every answer of
+    /// [`SearchSpace::mutate`] for `genome` is among them. Empty when no single change stays in
+    /// the space; an error when `genome` is not valid.
+    ///
+    /// The default ([`single_changes`]) tries every single-position change that `describe`
+    /// allows and keeps those `canonical` accepts. A space whose `mutate` answers canonical
+    /// genomes (which may then differ in several genes) answers the distinct canonical forms of
+    /// its single changes that are another architecture, and says so in its docs.
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        single_changes(self, genome)
+    }
     /// Validates `genome` and returns its canonical form (isomorphic genomes map to one) and text.
     fn canonical(&self, genome: &[u32]) -> PluginResult<Arch>;
     /// Parses the text form written by `canonical`.
@@ -158,4 +171,34 @@ pub trait OneShot: Send + 'static {
     fn artifacts(&self) -> PluginResult<Vec<Artifact>> {
         Ok(Vec::new())
     }
+}
+
+/// The default [`SearchSpace::neighbours`]: every genome that differs from `genome` in one
+/// position (any other value `describe` allows there) and that `canonical` accepts, by position
+/// then value. `genome` itself must be valid.
+pub fn single_changes<S: SearchSpace + ?Sized>(
+    space: &S,
+    genome: &[u32],
+) -> PluginResult<Vec<Vec<u32>>> {
+    space.canonical(genome)?;
+    let desc = space.describe()?;
+    if genome.len() != desc.positions.len() {
+        return Err(PluginError::invalid_architecture(format!(
+            "genome {genome:?} has {} genes, the space describes {} positions",
+            genome.len(),
+            desc.positions.len()
+        )));
+    }
+    let mut out = Vec::new();
+    let mut child = genome.to_vec();
+    for (p, position) in desc.positions.iter().enumerate() {
+        for v in (0..position.choices).filter(|&v| v != genome[p]) {
+            child[p] = v;
+            if space.canonical(&child).is_ok() {
+                out.push(child.clone());
+            }
+        }
+        child[p] = genome[p];
+    }
+    Ok(out)
 }

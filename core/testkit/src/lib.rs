@@ -9,6 +9,11 @@
 //! * [`check_optimizer`]: `ask`/`tell` in batches as the run loop does (canonical genomes, failed
 //!   trials, observations told before the first ask), determinism for a seed, dependence on the
 //!   seed, `save_state`/`load_state` and `predict` where supported.
+//! * [`check_transfer`]: a transfer decorator as the host builds it (the inner optimizer made
+//!   with the decorator's head factory and source knowledge, then wrapped), and the wrapped
+//!   optimizer through every check of [`check_optimizer`].
+//! * [`check_similarity`]: a task-similarity measure's embeddings (with `embed`, or from landmark
+//!   scores) and distances, as the host ranks sources with them.
 //!
 //! Add it to your plugin's dev-dependencies, from the same source as your `xnas-core` (it lives
 //! in `core/testkit` of the xnas repository):
@@ -63,8 +68,10 @@
 //! exercised (number of samples, batch sizes, seeds).
 
 mod optimizer;
+mod similarity;
 mod space;
 mod toy;
+mod transfer;
 
 #[cfg(test)]
 mod tests;
@@ -72,8 +79,10 @@ mod tests;
 pub use optimizer::{
     check_optimizer, check_optimizer_with, optimizer_init, synthetic_outcome, OptimizerOptions,
 };
+pub use similarity::{check_similarity, similarity_init};
 pub use space::{check_space, check_space_with, SpaceOptions};
 pub use toy::ToySpace;
+pub use transfer::{check_transfer, check_transfer_with, KIT_SOURCE};
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -4,7 +4,7 @@
 //! Failed observations (NaN metric) get 0, the worst normalised value: an optimizer should learn
 //! to avoid them, not forget them.
 
-use xnas_core::Normalise;
+use xnas_core::{ranks, Normalise};
 
 /// Normalises `metrics[i]` within its task `tasks[i]` (any ids). Results are in [0, 1].
 /// A task whose finite metrics are all equal gets 0.5 for each of them.
@@ -22,22 +22,16 @@ pub fn per_task(tasks: &[usize], metrics: &[f64], how: Normalise) -> Vec<f32> {
             continue;
         }
         if how == Normalise::RANK {
-            // Average ranks for ties, scaled so the worst is 0 and the best 1.
-            let mut order = rows.clone();
-            order.sort_by(|&a, &b| metrics[a].total_cmp(&metrics[b]));
-            let n = order.len();
-            let mut k = 0;
-            while k < n {
-                let mut j = k;
-                while j + 1 < n && metrics[order[j + 1]] == metrics[order[k]] {
-                    j += 1;
-                }
-                let rank = (k + j) as f64 / 2.0;
-                let value = if n > 1 { rank / (n - 1) as f64 } else { 0.5 };
-                for &i in &order[k..=j] {
-                    out[i] = value as f32;
-                }
-                k = j + 1;
+            // Average ranks for ties (xnas_core::rank), scaled so the worst is 0 and the best 1.
+            let values: Vec<f64> = rows.iter().map(|&i| metrics[i]).collect();
+            let n = rows.len();
+            for (&i, rank) in rows.iter().zip(ranks(&values)) {
+                let value = if n > 1 {
+                    (rank - 1.0) / (n - 1) as f64
+                } else {
+                    0.5
+                };
+                out[i] = value as f32;
             }
         } else {
             let lo = rows

@@ -171,7 +171,14 @@ impl Evolution {
         if self.params.p_identity > 0.0 && rng.next_f64() < self.params.p_identity {
             return Ok(parent.clone());
         }
-        self.space.mutate(parent, rng.next_u64())
+        match self.space.mutate(parent, rng.next_u64()) {
+            // An isolated parent (no valid genome one decision away): a fresh sample instead.
+            Err(e) if self.space.neighbours(parent).is_ok_and(|n| n.is_empty()) => {
+                tracing::debug!("evolution: {e}; sampling instead");
+                self.space.sample(rng.next_u64())
+            }
+            child => child,
+        }
     }
 }
 

@@ -64,6 +64,11 @@ impl SearchSpace for Fake {
             .lock()
             .unwrap()
             .push((genome.to_vec(), seed));
+        if self.k == 1 {
+            return Err(PluginError::other(
+                "no neighbour: every position has one choice",
+            ));
+        }
         let mut rng = SplitMix64::new(seed);
         let p = rng.below(self.len as u32) as usize;
         let mut child = genome.to_vec();
@@ -450,4 +455,63 @@ fn registered_plugin_runs_through_the_abi() {
     assert_eq!(children.len(), 2);
     assert_eq!(calls.samples(), 3);
     assert_eq!(calls.mutations().len(), 2);
+}
+
+#[test]
+fn an_isolated_parent_is_replaced_by_a_sample() {
+    // One choice per position: the only genome has no neighbour and mutate refuses it.
+    let (init, calls) = init_with(3, LEN, 1, Vec::new());
+    let params: EvolutionParams = parse_params("population = 2\nsample_size = 2").unwrap();
+    let mut evo = Evolution::new(params, &init).unwrap();
+    let first = evo.ask(2).unwrap();
+    evo.tell(&[obs(0, &first[0].genome, 0.0), obs(1, &first[1].genome, 0.0)])
+        .unwrap();
+    let next = evo.ask(3).unwrap();
+    assert_eq!(genomes(&next), vec![vec![0; LEN]; 3]);
+    assert_eq!(
+        calls.mutations().len(),
+        3,
+        "each child was first a mutation"
+    );
+    assert_eq!(calls.samples(), 5, "then a sample");
+
+    // Any other error of mutate still stops the search.
+    struct Broken;
+    impl SearchSpace for Broken {
+        fn describe(&self) -> PluginResult<SpaceDesc> {
+            Fake {
+                len: 2,
+                k: 2,
+                calls: Arc::default(),
+            }
+            .describe()
+        }
+        fn sample(&self, _seed: u64) -> PluginResult<Vec<u32>> {
+            Ok(vec![0, 0])
+        }
+        fn mutate(&self, _genome: &[u32], _seed: u64) -> PluginResult<Vec<u32>> {
+            Err(PluginError::other("broken"))
+        }
+        fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {
+            Fake {
+                len: 2,
+                k: 2,
+                calls: Arc::default(),
+            }
+            .canonical(genome)
+        }
+        fn parse(&self, _text: &str) -> PluginResult<Vec<u32>> {
+            Err(PluginError::unsupported("broken"))
+        }
+        fn evaluate(&self, _request: &EvalRequest) -> PluginResult<EvalResult> {
+            Err(PluginError::unsupported("broken"))
+        }
+    }
+    let mut init = init;
+    init.space = space_box(Broken);
+    let params: EvolutionParams = parse_params("population = 1\nsample_size = 1").unwrap();
+    let mut evo = Evolution::new(params, &init).unwrap();
+    let first = evo.ask(1).unwrap();
+    evo.tell(&[obs(0, &first[0].genome, 1.0)]).unwrap();
+    assert_eq!(evo.ask(1).unwrap_err().message(), "broken");
 }

@@ -28,7 +28,6 @@
 mod model;
 mod nao;
 mod params;
-mod state;
 
 pub use nao::{AskReport, Nao, TrainReport};
 pub use params::{HeadParams, NaoParams};

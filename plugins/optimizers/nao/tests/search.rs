@@ -111,6 +111,20 @@ fn saved_state_continues_identically() {
     assert!(e.message().contains("hidden 96"), "{e}");
     let e = nao(FAST, 7).load_state(b"not a state").unwrap_err();
     assert_eq!(e.kind, ErrorKind::DATA);
+    assert!(
+        e.message().contains("nao state: not a saved xnas state"),
+        "{e}"
+    );
+    let e = nao(FAST, 7)
+        .load_state(&blob[..blob.len() / 2])
+        .unwrap_err();
+    assert!(e.message().contains("nao state: damaged"), "{e}");
+    let old = xnas_core::state::encode("nao", 1, &0u8).unwrap();
+    let e = nao(FAST, 7).load_state(&old).unwrap_err();
+    assert!(e.message().contains("format 1 by an older version"), "{e}");
+    let foreign = xnas_core::state::encode("rl-controller", 2, &0u8).unwrap();
+    let e = nao(FAST, 7).load_state(&foreign).unwrap_err();
+    assert!(e.message().contains("state of `rl-controller`"), "{e}");
 }
 
 #[test]

@@ -25,7 +25,7 @@ const TARGET: u32 = 0;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Pending {
     pub genome: Vec<u32>,
-    /// f32 bit patterns (exact through JSON).
+    /// f32 bit patterns (exact in any codec).
     pub logp_bits: Vec<u32>,
 }
 

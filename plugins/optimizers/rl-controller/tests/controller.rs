@@ -139,9 +139,16 @@ fn a_foreign_or_damaged_state_is_refused() {
     let e = opt.load_state(b"not a state").unwrap_err();
     assert_eq!(e.kind, ErrorKind::DATA);
     assert!(
-        e.message().contains("not a state saved by rl-controller"),
+        e.message()
+            .contains("rl-controller state: not a saved xnas state"),
         "{e}"
     );
+    let old = xnas_core::state::encode("rl-controller", 1, &0u8).unwrap();
+    let e = opt.load_state(&old).unwrap_err();
+    assert!(e.message().contains("format 1 by an older version"), "{e}");
+    let foreign = xnas_core::state::encode("nao", 2, &0u8).unwrap();
+    let e = opt.load_state(&foreign).unwrap_err();
+    assert!(e.message().contains("state of `nao`"), "{e}");
 
     let state = opt.save_state().unwrap();
     let e = opt.load_state(&state[..state.len() - 10]).unwrap_err();

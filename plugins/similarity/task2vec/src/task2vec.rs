@@ -290,7 +290,8 @@ pub fn d_sym(a: &[f32], b: &[f32]) -> f64 {
     if na == 0.0 || nb == 0.0 {
         return 1.0;
     }
-    1.0 - dot / (na.sqrt() * nb.sqrt())
+    // Rounding can put two equal embeddings a hair below 0; a distance is never negative.
+    (1.0 - dot / (na.sqrt() * nb.sqrt())).max(0.0)
 }
 
 impl Similarity for Task2Vec {
@@ -319,6 +320,11 @@ mod tests {
         let a = [1.0, 2.0, 3.0];
         let b = [3.0, 1.0, 0.5];
         assert!(d_sym(&a, &a).abs() < 1e-12);
+        // Never below 0, where rounding would put 1 − cos of equal vectors.
+        let c: Vec<f32> = (0..200)
+            .map(|i| (i as f32 * 0.37).sin().abs() + 1e-3)
+            .collect();
+        assert!(d_sym(&c, &c) >= 0.0);
         assert!((d_sym(&a, &b) - d_sym(&b, &a)).abs() < 1e-12);
         assert!(d_sym(&a, &b) > 0.0);
         // Scale-free in the sense of the normalisation: doubling both changes nothing.

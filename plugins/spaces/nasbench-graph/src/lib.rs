@@ -413,6 +413,38 @@ impl SearchSpace for NasBenchGraph {
         )))
     }
 
+    /// The canonical genomes of the single-gene changes of `genome` that are another
+    /// architecture available to this experiment, each once, by gene then value: what `mutate`
+    /// answers. A canonical genome may differ from `genome` in several genes (isomorphic wirings
+    /// map to one).
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        let gi = self.check(genome)?;
+        let parent = self.data.canon[gi];
+        let mut child = [0u32; GENES];
+        child.copy_from_slice(genome);
+        let mut keys = Vec::new();
+        for pos in 0..GENES {
+            let choices: &[u32] = if pos == 0 {
+                &ALL_CHOICES
+            } else {
+                self.op_choices
+            };
+            for &v in choices.iter().filter(|&&v| v != genome[pos]) {
+                child[pos] = v;
+                if let Some(k) = self.accept(&child, parent) {
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+            }
+            child[pos] = genome[pos];
+        }
+        Ok(keys
+            .into_iter()
+            .map(|k| self.data.key_genome[k].to_vec())
+            .collect())
+    }
+
     /// Refuses architectures outside what this experiment samples (see [`OpsMode`]), so an
     /// optimizer that builds genomes itself (NAO's decoder, an RL controller) treats them as
     /// invalid instead of proposing evaluations that cannot succeed.

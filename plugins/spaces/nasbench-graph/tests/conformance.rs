@@ -34,10 +34,44 @@ fn nasbench_graph_conforms() {
     report.assert_passed(&[
         "canonical/refuses",
         "mutate",
+        "neighbours",
         "symmetric_variants",
         "evaluate",
     ]);
     // Proteins' op subset: sampling, mutation and canonical stay inside it.
     let s = space(&["proteins", "cora"], OpsMode::Auto);
     xnas_testkit::check_space(&s, &["proteins", "cora"]).unwrap();
+}
+
+#[test]
+fn neighbours_are_the_other_architectures_one_gene_away() {
+    use std::collections::HashSet;
+    use xnas_core::SearchSpace;
+    let s = space(&["proteins", "cora"], OpsMode::Auto);
+    let desc = s.describe().unwrap();
+    for seed in 0..40 {
+        let parent = s.sample(seed).unwrap();
+        let own = s.canonical(&parent).unwrap().genome.to_vec();
+        let listed = s.neighbours(&parent).unwrap();
+        // Exactly the distinct canonical forms of the single-gene changes the experiment can
+        // evaluate (on every task), other than the parent's.
+        let mut expected = HashSet::new();
+        for (p, pos) in desc.positions.iter().enumerate() {
+            for v in 0..pos.choices {
+                let mut child = parent.clone();
+                child[p] = v;
+                if let Ok(a) = s.canonical(&child) {
+                    if a.genome.as_slice() != own.as_slice() {
+                        expected.insert(a.genome.to_vec());
+                    }
+                }
+            }
+        }
+        let got: HashSet<Vec<u32>> = listed.iter().cloned().collect();
+        assert_eq!(got.len(), listed.len(), "duplicates");
+        assert_eq!(got, expected, "{parent:?}");
+        for m in 0..30 {
+            assert!(got.contains(&s.mutate(&parent, m).unwrap()));
+        }
+    }
 }

@@ -155,7 +155,32 @@ impl SearchSpace for Nasnet {
         )))
     }
 
+    /// The canonical genomes of the single-gene changes of `genome` that are another
+    /// architecture, each once, by gene then value: what `mutate` answers. A canonical genome
+    /// may differ from `genome` in several genes (a block's two inputs are ordered).
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        self.decode_checked(genome)?;
+        let parent = self.space.canonicalise(genome);
+        let choices = self.space.choices();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut child = genome.to_vec();
+        for pos in 0..genome.len() {
+            for v in (0..choices[pos]).filter(|&v| v != genome[pos]) {
+                child[pos] = v;
+                let canon = self.space.canonicalise(&child);
+                if canon != parent && seen.insert(canon.clone()) {
+                    out.push(canon);
+                }
+            }
+            child[pos] = genome[pos];
+        }
+        Ok(out)
+    }
+
     fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {
+        // Checked before canonicalising, which assumes whole blocks.
+        self.decode_checked(genome)?;
         let canon = self.space.canonicalise(genome);
         let g = self.decode_checked(&canon)?;
         Ok(Arch {

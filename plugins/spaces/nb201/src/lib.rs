@@ -138,6 +138,21 @@ impl SearchSpace for Nb201 {
         Ok(child)
     }
 
+    /// Every other op on one edge (every cell is valid), edge by edge: what `mutate` draws from.
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        self.decode(genome)?;
+        let ops = self.ops.len() as u32;
+        let mut out = Vec::with_capacity(EDGES * (ops as usize - 1));
+        for e in 0..EDGES {
+            for op in (0..ops).filter(|&op| op != genome[e]) {
+                let mut child = genome.to_vec();
+                child[e] = op;
+                out.push(child);
+            }
+        }
+        Ok(out)
+    }
+
     fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {
         let cell = self.decode(genome)?;
         Ok(Arch {

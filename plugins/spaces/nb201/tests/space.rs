@@ -107,7 +107,32 @@ fn conforms_to_the_testkit() {
     let s = space(DIGITS);
     let report = xnas_testkit::check_space(&s, &["digits"]).unwrap_or_else(|f| panic!("{f}"));
     println!("{report}");
-    report.assert_passed(&["parse", "mutate", "canonical/refuses", "describe/size"]);
+    report.assert_passed(&[
+        "parse",
+        "mutate",
+        "neighbours",
+        "canonical/refuses",
+        "describe/size",
+    ]);
+}
+
+#[test]
+fn neighbours_are_every_other_op_on_one_edge() {
+    let s = space(DIGITS);
+    let ops = s.ops().len();
+    for seed in 0..20 {
+        let parent = s.sample(seed).unwrap();
+        let neighbours = s.neighbours(&parent).unwrap();
+        assert_eq!(neighbours.len(), EDGES * (ops - 1));
+        let distinct: HashSet<&Vec<u32>> = neighbours.iter().collect();
+        assert_eq!(distinct.len(), neighbours.len());
+        for n in &neighbours {
+            assert_eq!((0..EDGES).filter(|&e| parent[e] != n[e]).count(), 1);
+        }
+        for m in 0..50 {
+            assert!(neighbours.contains(&s.mutate(&parent, m).unwrap()));
+        }
+    }
 }
 
 #[test]

@@ -150,6 +150,20 @@ impl TabularSpace {
         self.available.binary_search(&index).is_ok()
     }
 
+    /// The single changes `(position, value)` of `genome` that are available, by position then value.
+    fn available_changes(&self, genome: &[u32]) -> Vec<(usize, u32)> {
+        let base = self.layout.index(genome);
+        self.mutable
+            .iter()
+            .flat_map(|&p| {
+                (0..self.layout.choices[p])
+                    .filter(move |&v| v != genome[p])
+                    .map(move |v| (p, v))
+            })
+            .filter(|&(p, v)| self.is_available(self.layout.replace(base, genome, p, v)))
+            .collect()
+    }
+
     fn checked(&self, genome: &[u32]) -> PluginResult<()> {
         self.layout
             .validate(genome)
@@ -213,8 +227,8 @@ impl SearchSpace for TabularSpace {
     }
 
     /// Changes one position to a different value so that the result is available. Tries random
-    /// single changes first, then picks uniformly among all available single changes; a genome
-    /// with no available neighbour gets a uniformly drawn other available genome instead.
+    /// single changes first, then picks uniformly among all available single changes
+    /// ([`SearchSpace::neighbours`]); a genome with none is an error (it is isolated in the table).
     fn mutate(&self, genome: &[u32], seed: u64) -> PluginResult<Vec<u32>> {
         self.checked(genome)?;
         if self.mutable.is_empty() {
@@ -224,50 +238,35 @@ impl SearchSpace for TabularSpace {
         }
         let base = self.layout.index(genome);
         let mut rng = SplitMix64::new(seed);
-        let changed = |p: usize, v: u32| {
-            let mut child = genome.to_vec();
-            child[p] = v;
-            child
-        };
         for _ in 0..MUTATE_TRIES {
             let p = self.mutable[rng.below(self.mutable.len() as u32) as usize];
             let v = rng.below_except(self.layout.choices[p], genome[p]);
             if self.is_available(self.layout.replace(base, genome, p, v)) {
-                return Ok(changed(p, v));
+                return Ok(changed(genome, p, v));
             }
         }
-        let neighbours: Vec<(usize, u32)> = self
-            .mutable
-            .iter()
-            .flat_map(|&p| {
-                (0..self.layout.choices[p])
-                    .filter(move |&v| v != genome[p])
-                    .map(move |v| (p, v))
-            })
-            .filter(|&(p, v)| self.is_available(self.layout.replace(base, genome, p, v)))
-            .collect();
-        if !neighbours.is_empty() {
-            let (p, v) = neighbours[rng.below(neighbours.len() as u32) as usize];
-            return Ok(changed(p, v));
-        }
-        // No single change is in the table: jump to another available genome.
-        let own = self.available.binary_search(&base).ok();
-        let others = self.available.len() - usize::from(own.is_some());
-        if others == 0 {
+        let neighbours = self.available_changes(genome);
+        if neighbours.is_empty() {
             return Err(PluginError::other(format!(
-                "tabular: genome {} is the only available genome, so no mutation exists",
-                self.layout.text(genome)
+                "tabular: no single change of genome {} is in table {} for every task of the \
+                 experiment, so it has no neighbour to mutate into",
+                self.layout.text(genome),
+                self.table.file
             )));
         }
-        let mut k = rng.below(others as u32) as usize;
-        if own.is_some_and(|o| k >= o) {
-            k += 1;
-        }
-        tracing::debug!(
-            "tabular: no single change of {} is in the table; mutated to a random genome",
-            self.layout.text(genome)
-        );
-        Ok(self.layout.decode(self.available[k]))
+        let (p, v) = neighbours[rng.below(neighbours.len() as u32) as usize];
+        Ok(changed(genome, p, v))
+    }
+
+    /// The available single changes of `genome` (a row for every task of the experiment), by
+    /// position then value: what `mutate` draws from.
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        self.checked(genome)?;
+        Ok(self
+            .available_changes(genome)
+            .into_iter()
+            .map(|(p, v)| changed(genome, p, v))
+            .collect())
     }
 
     fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {
@@ -318,6 +317,13 @@ impl SearchSpace for TabularSpace {
             extras: RString::new(),
         })
     }
+}
+
+/// `genome` with position `p` set to `v`.
+fn changed(genome: &[u32], p: usize, v: u32) -> Vec<u32> {
+    let mut child = genome.to_vec();
+    child[p] = v;
+    child
 }
 
 /// Registers `tabular` in a plugin set.

@@ -373,7 +373,7 @@ fn mutate_changes_one_position_and_stays_available() {
 }
 
 #[test]
-fn mutate_of_an_isolated_genome_jumps_to_another_available_one() {
+fn an_isolated_genome_has_no_neighbour_and_mutate_says_so() {
     let fx = Fixture::new();
     fx.write(
         "iso.csv",
@@ -382,22 +382,49 @@ fn mutate_of_an_isolated_genome_jumps_to_another_available_one() {
     let space = fx
         .space("choices = [2, 2, 2]\ntable = \"iso.csv\"", &["t"])
         .unwrap();
-    let mut seen = HashSet::new();
-    for seed in 0..100 {
-        let child = space.mutate(&[0, 0, 0], seed).unwrap();
-        assert_ne!(child, vec![0, 0, 0]);
-        assert!(space.evaluate(&request("t", &child)).is_ok());
-        seen.insert(child);
+    assert!(space.neighbours(&[0, 0, 0]).unwrap().is_empty());
+    for seed in 0..20 {
+        let e = space.mutate(&[0, 0, 0], seed).unwrap_err();
+        assert!(e.message().contains("has no neighbour"), "{e}");
+        assert!(e.message().contains("0-0-0"), "{e}");
     }
-    assert_eq!(seen.len(), 2);
+    assert_eq!(space.neighbours(&[1, 1, 0]).unwrap(), vec![vec![1, 1, 1]]);
+    assert_eq!(space.mutate(&[1, 1, 0], 3).unwrap(), vec![1, 1, 1]);
 
     let fx = Fixture::new();
     fx.write("one.csv", "task,genome,metric\nt,0-1,1\n");
     let space = fx
         .space("choices = [2, 2]\ntable = \"one.csv\"", &[])
         .unwrap();
-    let e = space.mutate(&[0, 1], 1).unwrap_err();
-    assert!(e.message().contains("only available genome"), "{e}");
+    assert!(space.mutate(&[0, 1], 1).is_err());
+    assert!(space.neighbours(&[0, 1]).unwrap().is_empty());
+}
+
+#[test]
+fn neighbours_are_the_available_single_changes_and_hold_every_mutation() {
+    let (_fx, space) = bench(&["t1", "t2"]);
+    for parent in [[0, 0], [0, 1], [1, 1], [1, 2], [0, 2]] {
+        let neighbours = space.neighbours(&parent).unwrap();
+        let mutations: HashSet<Vec<u32>> = (0..200)
+            .map(|seed| space.mutate(&parent, seed).unwrap())
+            .collect();
+        let listed: HashSet<Vec<u32>> = neighbours.iter().cloned().collect();
+        assert_eq!(
+            listed.len(),
+            neighbours.len(),
+            "duplicates in {neighbours:?}"
+        );
+        assert_eq!(listed, mutations, "{parent:?}");
+        for n in &neighbours {
+            assert_eq!(hamming(n, &parent), 1);
+            assert!(space.evaluate(&request("t1", n)).is_ok());
+            assert!(space.evaluate(&request("t2", n)).is_ok());
+        }
+    }
+    assert_eq!(
+        space.neighbours(&[0, 3]).unwrap_err().kind,
+        ErrorKind::INVALID_ARCHITECTURE
+    );
 }
 
 #[test]

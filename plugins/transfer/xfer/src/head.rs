@@ -12,7 +12,8 @@
 //!   no data.
 
 use xnas_core::{
-    head_box, Head, HeadBox, HeadFactory, HeadSpec, Matrix, PluginError, PluginResult, TransferPlan,
+    head_box, state, Head, HeadBox, HeadFactory, HeadSpec, Matrix, PluginError, PluginResult,
+    TransferPlan,
 };
 use xnas_tch::adam::{Adam, AdamConfig};
 use xnas_tch::head::{backpropagate, leaf_input};
@@ -21,9 +22,10 @@ use xnas_tch::mlp::{Mlp, MlpConfig};
 use xnas_tch::seed::component_seed;
 use xnas_tch::snapshot;
 use xnas_tch::tch::{nn, Device, Tensor};
-use xnas_tch::TchContext;
+use xnas_tch::{TchContext, ThreadLimit};
 
 use crate::params::XferParams;
+use serde::{Deserialize, Serialize};
 
 /// Makes [`XferHead`]s; the optimizer trains them on every task's history.
 #[derive(Clone, Debug)]
@@ -147,6 +149,23 @@ impl Part {
 /// The end of the message for a saved tensor of another shape.
 const OTHER_HEAD: &str = " (another head's state?)";
 
+/// The owner name of an xfer head's saved state (`xnas_core::state`).
+const HEAD_STATE_OWNER: &str = "xfer head";
+const HEAD_STATE_VERSION: u32 = 1;
+
+/// A saved head: its parts' parameters and Adam state as named tensors (`universal.…`,
+/// `residual.<task>.…`, in libtorch's stream, `xnas_tch::snapshot`), which `load_state` matches
+/// by name and shape.
+#[derive(Serialize, Deserialize)]
+struct SavedHead {
+    tensors: Vec<u8>,
+}
+
+/// The named tensors of a saved xfer head state (what [`xnas_tch::snapshot::from_bytes`] reads).
+pub fn saved_tensors(blob: &[u8]) -> PluginResult<Vec<u8>> {
+    state::decode::<SavedHead>(HEAD_STATE_OWNER, HEAD_STATE_VERSION, blob).map(|s| s.tensors)
+}
+
 /// The last forward pass, kept for `backward`.
 struct Pass {
     input: Tensor,
@@ -166,11 +185,14 @@ pub struct XferHead {
     residuals: Vec<Part>,
     tasks: Vec<String>,
     last: Option<Pass>,
+    /// `XferParams::threads`, set around every call.
+    threads: usize,
 }
 
 impl XferHead {
     pub fn new(spec: &HeadSpec, params: &XferParams) -> PluginResult<Self> {
         xnas_tch::init();
+        let _threads = ThreadLimit::new(params.threads);
         let name = spec.name.to_string();
         let bad = |what: &str| PluginError::invalid_params(format!("head `{name}`: {what}"));
         if spec.tasks.is_empty() {
@@ -242,6 +264,7 @@ impl XferHead {
             residuals,
             tasks,
             last: None,
+            threads: params.threads,
         })
     }
 
@@ -273,6 +296,7 @@ impl XferHead {
 
 impl Head for XferHead {
     fn forward(&mut self, features: &Matrix, tasks: &[u32], train: bool) -> PluginResult<Matrix> {
+        let _threads = ThreadLimit::new(self.threads);
         let what = self.what("forward");
         check_shape(features, None, Some(self.in_features), &what)?;
         if tasks.len() != features.rows as usize {
@@ -314,6 +338,7 @@ impl Head for XferHead {
     }
 
     fn backward(&mut self, grad_output: &Matrix) -> PluginResult<Matrix> {
+        let _threads = ThreadLimit::new(self.threads);
         let what = self.what("backward");
         let pass = self.last.take().ok_or_else(|| {
             PluginError::other(format!("{what}: called without a forward pass before it"))
@@ -328,6 +353,7 @@ impl Head for XferHead {
     }
 
     fn step(&mut self) -> PluginResult<()> {
+        let _threads = ThreadLimit::new(self.threads);
         // The residual penalty residual_l2·Σ‖W‖² is part of the loss of every step that used the
         // residual: its gradient 2·residual_l2·W joins the accumulated one here, with no graph.
         let scale = 2.0 * self.residual_l2;
@@ -356,17 +382,24 @@ impl Head for XferHead {
     }
 
     fn save_state(&self) -> PluginResult<Vec<u8>> {
+        let _threads = ThreadLimit::new(self.threads);
         let what = self.what("save_state");
         let mut named = self.universal.named_state()?;
         for part in &self.residuals {
             named.extend(part.named_state()?);
         }
-        snapshot::to_bytes(&named, &what)
+        let saved = SavedHead {
+            tensors: snapshot::to_bytes(&named, &what)?,
+        };
+        state::encode(HEAD_STATE_OWNER, HEAD_STATE_VERSION, &saved)
     }
 
-    fn load_state(&mut self, state: &[u8]) -> PluginResult<()> {
+    fn load_state(&mut self, blob: &[u8]) -> PluginResult<()> {
+        let _threads = ThreadLimit::new(self.threads);
         let what = self.what("load_state");
-        let saved = snapshot::from_bytes(state, self.device, &what, "head state")?;
+        let saved: SavedHead = state::decode(HEAD_STATE_OWNER, HEAD_STATE_VERSION, blob)
+            .map_err(|e| PluginError::data(format!("{what}: {e}")))?;
+        let saved = snapshot::from_bytes(&saved.tensors, self.device, &what, "head state")?;
         // Check every part before changing anything: a bad state leaves the head as it was.
         let parts: Vec<&mut Part> = std::iter::once(&mut self.universal)
             .chain(self.residuals.iter_mut())

@@ -26,6 +26,8 @@ pub const DEFAULT_TARGET_SHARE: f64 = 0.8;
 /// 100 evaluations, and the policy keeps sampling where the sources point (bench/RESULTS.md,
 /// "xfer(rl-controller) and the residual's learning rate").
 pub const POLICY_RESIDUAL_LR_FACTOR: f64 = 100.0;
+/// libtorch threads while the heads compute: one, as `nao` and `rl-controller` (docs/plugins/xfer.md, "Cost").
+pub const DEFAULT_THREADS: usize = 1;
 
 /// The parameters, validated.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -55,6 +57,10 @@ pub struct XferParams {
     pub residual_l2: f64,
     /// Where the heads' tensors live.
     pub device: Device,
+    /// libtorch's intra-op CPU threads while the heads compute (0 = leave libtorch's setting).
+    /// Fixed by default, like `nao`'s and `rl-controller`'s: results depend on it, and an
+    /// optimizer that sets no count of its own would run the heads on libtorch's default.
+    pub threads: usize,
 }
 
 impl Default for XferParams {
@@ -70,6 +76,7 @@ impl Default for XferParams {
             residual_weight_decay: DEFAULT_WEIGHT_DECAY,
             residual_l2: DEFAULT_RESIDUAL_L2,
             device: Device::Cpu,
+            threads: DEFAULT_THREADS,
         }
     }
 }
@@ -125,6 +132,8 @@ struct RawParams {
     residual_l2: f64,
     #[serde(default = "default_device")]
     device: String,
+    #[serde(default = "default_threads")]
+    threads: usize,
 }
 
 fn default_phase_switch() -> u32 {
@@ -147,6 +156,9 @@ fn default_weight_decay() -> f64 {
 }
 fn default_residual_l2() -> f64 {
     DEFAULT_RESIDUAL_L2
+}
+fn default_threads() -> usize {
+    DEFAULT_THREADS
 }
 fn default_device() -> String {
     "cpu".into()
@@ -191,6 +203,7 @@ impl TryFrom<RawParams> for XferParams {
             )?,
             residual_l2: non_negative("residual_l2", raw.residual_l2)?,
             device,
+            threads: raw.threads,
         })
     }
 }
@@ -215,6 +228,9 @@ mod tests {
         assert_eq!(p.target_share, 0.0);
         let p: XferParams = parse_params("lr = 0.01\nresidual_lr = 0.002").unwrap();
         assert_eq!((p.lr, p.residual_lr), (0.01, Some(0.002)));
+        assert_eq!(XferParams::default().threads, 1);
+        let p: XferParams = parse_params("threads = 0").unwrap();
+        assert_eq!(p.threads, 0);
     }
 
     #[test]
@@ -232,6 +248,8 @@ mod tests {
             ("target_share = 1.0", "target_share"),
             ("target_share = -0.1", "target_share"),
             ("target_share = nan", "target_share"),
+            ("threads = -1", "threads"),
+            ("threads = 1.5", "threads"),
         ] {
             let e = parse_params::<XferParams>(text).unwrap_err();
             assert!(e.message().contains(&format!("`{key}")), "{text}: {e}");

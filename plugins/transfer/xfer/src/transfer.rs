@@ -1,9 +1,10 @@
 //! The `xfer` decorator: gives the inner optimizer the universal + residual head factory, checks
 //! the source knowledge it gets, and follows the XferNAS phases in the log.
 
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use xnas_core::{
-    capability, head_factory_box, optimizer_box, HeadFactoryBox, Observation, Optimizer,
+    capability, head_factory_box, optimizer_box, state, HeadFactoryBox, Observation, Optimizer,
     OptimizerBox, OptimizerInit, PluginError, PluginResult, Proposal, Transfer, TransferInit,
     TrialStatus,
 };
@@ -145,8 +146,18 @@ pub struct XferOptimizer {
     successes: u64,
 }
 
-/// Prefix of a saved state: the decorator's counter, then the inner optimizer's blob.
-const STATE_MAGIC: &[u8; 8] = b"xnasxfr1";
+/// The owner name of the decorator's saved state (`xnas_core::state`).
+const STATE_OWNER: &str = "xfer";
+/// Format 1 was a hand-rolled `xnasxfr1` prefix; 2 is the state format.
+const STATE_VERSION: u32 = 2;
+
+/// A saved decorator: its counter and the inner optimizer's own state.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    target: String,
+    successes: u64,
+    inner: Vec<u8>,
+}
 
 impl XferOptimizer {
     /// Successful target observations told so far.
@@ -188,25 +199,25 @@ impl Optimizer for XferOptimizer {
     }
 
     fn save_state(&self) -> PluginResult<Vec<u8>> {
-        let inner = self.inner.save_state()?;
-        let mut out = Vec::with_capacity(STATE_MAGIC.len() + 8 + inner.len());
-        out.extend_from_slice(STATE_MAGIC);
-        out.extend_from_slice(&self.successes.to_le_bytes());
-        out.extend_from_slice(&inner);
-        Ok(out)
+        let saved = Saved {
+            target: self.target.clone(),
+            successes: self.successes,
+            inner: self.inner.save_state()?,
+        };
+        state::encode(STATE_OWNER, STATE_VERSION, &saved)
     }
 
-    fn load_state(&mut self, state: &[u8]) -> PluginResult<()> {
-        let header = STATE_MAGIC.len() + 8;
-        if state.len() < header || &state[..STATE_MAGIC.len()] != STATE_MAGIC {
-            return Err(PluginError::data(
-                "xfer: not a state saved by xfer (the run's stored state is from another optimizer set-up)",
-            ));
+    fn load_state(&mut self, blob: &[u8]) -> PluginResult<()> {
+        let saved: Saved = state::decode(STATE_OWNER, STATE_VERSION, blob)?;
+        if saved.target != self.target {
+            return Err(PluginError::data(format!(
+                "xfer state: saved while searching `{}`, this run searches `{}`: resume with the \
+                 experiment file the run started with",
+                saved.target, self.target
+            )));
         }
-        let mut count = [0u8; 8];
-        count.copy_from_slice(&state[STATE_MAGIC.len()..header]);
-        self.inner.load_state(&state[header..])?;
-        self.successes = u64::from_le_bytes(count);
+        self.inner.load_state(&saved.inner)?;
+        self.successes = saved.successes;
         Ok(())
     }
 }

@@ -66,7 +66,8 @@ fn train_step(head: &mut HeadBox, x: &Matrix, tasks: &[u32], y: &[f32]) -> f64 {
 
 /// Named tensors of a saved head state.
 fn state_tensors(state: &[u8]) -> HashMap<String, Tensor> {
-    Tensor::load_multi_from_stream_with_device(Cursor::new(state), Device::Cpu)
+    let tensors = xnas_xfer_xfer::head::saved_tensors(state).unwrap();
+    Tensor::load_multi_from_stream_with_device(Cursor::new(tensors), Device::Cpu)
         .unwrap()
         .into_iter()
         .collect()
@@ -401,7 +402,10 @@ fn saved_state_restores_outputs_and_training() {
     assert!(e.message().contains("this head has"), "{e}");
     let e = d.load_state(b"not a state").unwrap_err();
     assert_eq!(e.kind, ErrorKind::DATA, "{e}");
-    assert!(e.message().contains("not a saved head state"), "{e}");
+    assert!(e.message().contains("not a saved xnas state"), "{e}");
+    let other = xnas_core::state::encode("nao", 2, &0u8).unwrap();
+    let e = d.load_state(&other).unwrap_err();
+    assert!(e.message().contains("state of `nao`"), "{e}");
 }
 
 #[test]

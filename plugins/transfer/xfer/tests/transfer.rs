@@ -284,7 +284,14 @@ fn the_decorated_optimizer_forwards_to_the_inner_one() {
     assert_eq!(e.kind, ErrorKind::UNSUPPORTED, "{e}");
     let e = decorated.load_state(b"something else").unwrap_err();
     assert_eq!(e.kind, ErrorKind::DATA, "{e}");
-    assert!(e.message().contains("not a state saved by xfer"), "{e}");
+    assert!(
+        e.message().contains("xfer state: not a saved xnas state"),
+        "{e}"
+    );
+    let e = decorated
+        .load_state(&xnas_core::state::encode("xfer", 1, &0u8).unwrap())
+        .unwrap_err();
+    assert!(e.message().contains("format 1 by an older"), "{e}");
 }
 
 #[test]

@@ -38,6 +38,12 @@ enum SpaceFlaw {
     MutateInvalid,
     MutateOutside,
     MutateSameArchitecture,
+    NeighboursCounter,
+    NeighboursDuplicate,
+    NeighboursSelf,
+    NeighboursOutside,
+    NeighboursTwoGenes,
+    NeighboursMissMutation,
     VariantsFail,
     VariantInvalid,
     VariantOtherMetric,
@@ -119,6 +125,29 @@ impl SearchSpace for Flawed {
             _ => {}
         }
         Ok(child)
+    }
+
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        let mut n = ToySpace.neighbours(genome)?;
+        let changed = |p: usize, v: u32| {
+            let mut g = genome.to_vec();
+            g[p] = v;
+            g
+        };
+        match self.flaw {
+            SpaceFlaw::NeighboursCounter if self.tick() % 2 == 1 => n.reverse(),
+            SpaceFlaw::NeighboursDuplicate => n.push(n[0].clone()),
+            SpaceFlaw::NeighboursSelf => n.insert(0, genome.to_vec()),
+            SpaceFlaw::NeighboursOutside => n.push(changed(4, 2)),
+            SpaceFlaw::NeighboursTwoGenes => {
+                let mut g = changed(2, (genome[2] + 1) % 3);
+                g[3] = (g[3] + 1) % 3;
+                n.push(g);
+            }
+            SpaceFlaw::NeighboursMissMutation => n.truncate(1),
+            _ => {}
+        }
+        Ok(n)
     }
 
     fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {
@@ -275,6 +304,7 @@ fn the_toy_space_passes_every_space_check() {
         "describe/size",
         "canonical/refuses",
         "mutate",
+        "neighbours",
         "symmetric_variants",
         "evaluate",
     ] {
@@ -454,6 +484,86 @@ fn mutate_checks() {
         "mutate/changes",
         &["architecture they started from"],
     );
+}
+
+#[test]
+fn neighbours_checks() {
+    assert_space_caught(
+        SpaceFlaw::NeighboursCounter,
+        "neighbours/deterministic",
+        &["neighbours([", "another order"],
+    );
+    assert_space_caught(
+        SpaceFlaw::NeighboursDuplicate,
+        "neighbours/distinct",
+        &["twice"],
+    );
+    assert_space_caught(
+        SpaceFlaw::NeighboursSelf,
+        "neighbours/changes",
+        &["the genome itself"],
+    );
+    assert_space_caught(
+        SpaceFlaw::NeighboursOutside,
+        "neighbours/fits",
+        &["does not fit describe()"],
+    );
+    assert_space_caught(
+        SpaceFlaw::NeighboursTwoGenes,
+        "neighbours/one-decision",
+        &["differs in 2 genes"],
+    );
+    assert_space_caught(
+        SpaceFlaw::NeighboursMissMutation,
+        "neighbours/mutate",
+        &["every mutation is a neighbour"],
+    );
+}
+
+/// A space of two genomes, far apart: each is isolated (no neighbours), so mutate refuses it.
+struct Lonely;
+
+impl SearchSpace for Lonely {
+    fn describe(&self) -> PluginResult<SpaceDesc> {
+        ToySpace.describe()
+    }
+    fn sample(&self, seed: u64) -> PluginResult<Vec<u32>> {
+        Ok(if seed.is_multiple_of(2) {
+            vec![0; 5]
+        } else {
+            vec![3, 3, 2, 2, 1]
+        })
+    }
+    fn mutate(&self, genome: &[u32], _seed: u64) -> PluginResult<Vec<u32>> {
+        self.canonical(genome)?;
+        Err(PluginError::other("no neighbour"))
+    }
+    fn canonical(&self, genome: &[u32]) -> PluginResult<Arch> {
+        if genome == [0; 5] || genome == [3, 3, 2, 2, 1] {
+            ToySpace.canonical(genome)
+        } else {
+            Err(PluginError::invalid_architecture(format!(
+                "{genome:?} is not one of the two"
+            )))
+        }
+    }
+    fn parse(&self, text: &str) -> PluginResult<Vec<u32>> {
+        ToySpace.parse(text)
+    }
+    fn evaluate(&self, request: &EvalRequest) -> PluginResult<EvalResult> {
+        ToySpace.evaluate(request)
+    }
+}
+
+#[test]
+fn mutate_may_refuse_only_a_genome_without_neighbours() {
+    let report = check_space(&Lonely, &[]).unwrap();
+    assert!(report
+        .skipped()
+        .iter()
+        .any(|(c, why)| *c == "mutate" && why.contains("isolated")));
+    report.assert_passed(&["neighbours"]);
+    assert!(Lonely.neighbours(&[0; 5]).unwrap().is_empty());
 }
 
 #[test]
@@ -930,3 +1040,5 @@ fn failures_print_the_check_and_the_message() {
     );
     assert_eq!(format!("{f:?}"), f.to_string());
 }
+
+mod measures;
