@@ -47,6 +47,11 @@ impl SearchSpace for Watched {
     fn symmetric_variants(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
         self.note("symmetric_variants", self.inner.symmetric_variants(genome))
     }
+    // Forwarded like every method: the trait's default would list the changes `canonical`
+    // accepts, not the space's own neighbours (optimizers fall back on an empty list).
+    fn neighbours(&self, genome: &[u32]) -> PluginResult<Vec<Vec<u32>>> {
+        self.note("neighbours", self.inner.neighbours(genome))
+    }
     fn best_metric(&self, task: &str) -> Option<f64> {
         self.inner.best_metric(task)
     }
