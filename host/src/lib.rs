@@ -16,6 +16,7 @@ pub mod compare;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod inputs;
 pub mod plugins;
 pub mod pool;
 pub mod report;

@@ -74,6 +74,10 @@ enum Command {
         run_dir: PathBuf,
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         workers: Option<u32>,
+        /// Go on although a data file, table or plugin library changed since the run started
+        /// (the change is recorded in the run; results before and after it are mixed).
+        #[arg(long)]
+        accept_changed_inputs: bool,
     },
     /// Compare optimizer variants (plain and transfer) over targets and seeds: runs every
     /// (target, variant, seed), then writes curves.csv, summary.md/.json and plots.
@@ -180,6 +184,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         workers,
         quiet: cli.quiet,
         plugin_dirs: cli.plugin_dirs.clone(),
+        accept_changed_inputs: false,
     };
     match &cli.command {
         Command::Plugins { experiment } => list_plugins(&cli.plugin_dirs, experiment.as_deref()),
@@ -266,8 +271,16 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 .unwrap_or_else(|| Path::new("runs").join(exp.file.experiment.name.get_ref()));
             report_outcome(run::start(exp, &run_dir, &opts(*workers))?)
         }
-        Command::Resume { run_dir, workers } => {
-            report_outcome(run::resume(run_dir, &opts(*workers))?)
+        Command::Resume {
+            run_dir,
+            workers,
+            accept_changed_inputs,
+        } => {
+            let opts = RunOptions {
+                accept_changed_inputs: *accept_changed_inputs,
+                ..opts(*workers)
+            };
+            report_outcome(run::resume(run_dir, &opts)?)
         }
         Command::Compare { file, out, jobs } => {
             let plan = xnas_host::compare::plan::load(file)?;

@@ -5,6 +5,7 @@ mod compare;
 mod decorators;
 mod examples;
 mod faults;
+mod inputs;
 mod nao;
 mod nasnet;
 mod out_of_tree;
