@@ -4,7 +4,7 @@
 use crate::compare::plan::Plan;
 use crate::error::{HostError, HostResult};
 use crate::report::{self, best_so_far};
-use crate::store::Store;
+use crate::store::{Role, Status, Store};
 use std::path::{Path, PathBuf};
 
 /// One finished run's curve.
@@ -15,6 +15,8 @@ pub struct RunCurve {
     pub seed: u64,
     /// Best metric after each target evaluation (None before the first success).
     pub best: Vec<Option<f64>>,
+    /// The lowest metric of a successful target evaluation (one end of the observed range).
+    pub worst: Option<f64>,
     pub best_possible: Option<f64>,
     pub wall_seconds: f64,
 }
@@ -23,7 +25,9 @@ impl RunCurve {
     /// Regret after each target evaluation against the reference metric `best`: the best metric
     /// known for the target minus the best found so far (None before the first success).
     pub fn regret(&self, best: f64) -> impl Iterator<Item = Option<f64>> + '_ {
-        self.best.iter().map(move |b| b.map(|b| best - b))
+        self.best
+            .iter()
+            .map(move |b| b.map(|b| report::regret(best, b)))
     }
 }
 
@@ -47,11 +51,19 @@ pub fn collect(dir: &Path, plan: &Plan) -> HostResult<(Vec<RunCurve>, Vec<PathBu
                 ),
             })?;
         let store = Store::open_read_only(&run_dir.join("store.sqlite"))?;
+        let trials = store.trials()?;
         curves.push(RunCurve {
             target: r.target.clone(),
             variant: r.variant.clone(),
             seed: r.seed,
-            best: best_so_far(&store.trials()?),
+            best: best_so_far(&trials),
+            worst: trials
+                .iter()
+                .filter(|t| t.spec.role == Role::Target)
+                .filter_map(|t| t.outcome.as_ref())
+                .filter(|o| o.status == Status::Ok)
+                .filter_map(|o| o.metric)
+                .reduce(f64::min),
             best_possible: summary.best_possible,
             wall_seconds: summary.wall_seconds,
         });

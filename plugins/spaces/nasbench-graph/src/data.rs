@@ -242,7 +242,7 @@ impl Data {
         if version == VERSION {
             verify_checksum(buf, path)?;
         } else {
-            tracing::warn!(
+            tracing::info!(
                 "NAS-Bench-Graph data file {} has no checksum (format version 1); re-create it \
                  with `make data` to have it verified on every load",
                 path.display()

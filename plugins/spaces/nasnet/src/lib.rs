@@ -3,6 +3,7 @@
 //! built in tch ([`network`], [`ops`]) and trained on an image task read from files
 //! ([`train`], `xnas_tch::data`). The validation accuracy is the metric.
 
+pub mod checkpoint;
 pub mod genome;
 pub mod network;
 pub mod ops;
@@ -108,6 +109,7 @@ impl Nasnet {
             device: self.device,
             seed,
             eval_batch_size: p.eval_batch_size,
+            checkpoint_dir: p.checkpoint_dir.as_ref().map(|d| self.base_dir.join(d)),
         }
     }
 
@@ -250,6 +252,7 @@ impl SearchSpace for Nasnet {
         .map_err(|e| match e {
             TrainError::Diverged { .. } => PluginError::evaluation(e.to_string()),
             TrainError::Config(m) => PluginError::invalid_architecture(m),
+            TrainError::Checkpoint(m) => PluginError::invalid_params(format!("checkpoint {m}")),
             other => PluginError::evaluation(other.to_string()),
         })?;
         let extras = serde_json::json!({

@@ -1,7 +1,8 @@
 //! Training a genotype's network on an image task (XferNAS's child training, Wistuba 2019, arXiv
 //! 1907.08307 §4, with DARTS's recipe, quark0/darts cnn/train.py, where the paper is silent).
 //!
-//! * SGD with momentum (no Nesterov), weight decay on every parameter (as PyTorch's `SGD`).
+//! * SGD with momentum (no Nesterov), weight decay on every parameter (as PyTorch's `SGD`;
+//!   [`crate::checkpoint::Sgd`], whose buffers a checkpoint keeps).
 //! * Cosine learning rate **per step**, from `learning_rate` at the first step to
 //!   `learning_rate_min` after the last: `lr_t = min + (max−min)·(1+cos(π·t/T))/2`, `T` = all steps.
 //! * Gradient clipping by the global L2 norm (`grad_clip`; 0 = off), before the optimizer step,
@@ -10,23 +11,26 @@
 //! * Augmentation, batched on the device: random crop after zero padding by `crop_padding`, random
 //!   horizontal flip, cutout (a `cutout × cutout` square of zeros at a uniform centre, clipped at
 //!   the border, on the normalised image; DARTS's `Cutout`). All drawn from a generator seeded from
-//!   `seed`, as is the shuffle order; parameters are initialised from torch's generator seeded from
-//!   `seed` (under `xnas_tch::seed::with_torch_seed`'s lock); drop-path masks from the network's
-//!   own generator. So the same seed gives the same result on the CPU with the same number of
-//!   threads.
+//!   `seed` and the epoch, as is the shuffle order; parameters are initialised from torch's
+//!   generator seeded from `seed` (under `xnas_tch::seed::with_torch_seed`'s lock); drop-path masks
+//!   from the network's own generator, re-seeded from `seed` and the epoch. So the same seed gives
+//!   the same result on the CPU with the same number of threads, and a training continued from a
+//!   checkpoint ([`crate::checkpoint`], `checkpoint_dir`) the result of an uninterrupted one.
 //! * Each epoch visits the training set once in a new order, in batches of `batch_size` (a last
 //!   batch of a single image is skipped: batch norm cannot train on it); then the validation split
 //!   is evaluated (eval mode, no grad). The test split, where present, once at the end.
 //! * The loss is checked after every step: NaN or ±∞ stops training with [`TrainError::Diverged`].
 
+use crate::checkpoint::{self, Sgd};
 use crate::genome::Genotype;
 use crate::network::{flops, parameter_count, Network, NetworkConfig};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 use xnas_core::SplitMix64;
+use xnas_core::{derive_seed, Fnv1a64};
 use xnas_tch::data::{ImageSet, TaskData};
 use xnas_tch::seed::{component_seed, with_torch_seed};
-use xnas_tch::tch::{self, nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use xnas_tch::tch::{self, nn, Device, Kind, Tensor};
 
 /// How to train one network.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +62,8 @@ pub struct TrainConfig {
     pub device: Device,
     pub seed: u64,
     pub eval_batch_size: usize,
+    /// Where to keep a checkpoint after every epoch and continue from (`xnas train`); None: none.
+    pub checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -81,6 +87,7 @@ impl Default for TrainConfig {
             device: Device::Cpu,
             seed: 0,
             eval_batch_size: 256,
+            checkpoint_dir: None,
         }
     }
 }
@@ -173,6 +180,9 @@ pub enum TrainError {
     Torch(String),
     #[error("cannot train: {0}")]
     Config(String),
+    /// A checkpoint that cannot be written, read or continued (`checkpoint_dir`).
+    #[error("checkpoint {0}")]
+    Checkpoint(String),
 }
 
 impl From<tch::TchError> for TrainError {
@@ -308,21 +318,13 @@ fn train_unchecked(
         // Fixed shapes: let cuDNN pick the fastest algorithms (as DARTS does).
         tch::Cuda::cudnn_set_benchmark(true);
     }
-    let vs = nn::VarStore::new(device);
+    let mut vs = nn::VarStore::new(device);
     let net = with_torch_seed(component_seed(cfg.seed, "nasnet.init"), || {
         Network::new(genotype, net_cfg, &vs.root())
     })
     .map_err(TrainError::Config)?;
-    net.set_drop_path_seed(component_seed(cfg.seed, "nasnet.drop_path"));
-    let mut rng = SplitMix64::new(component_seed(cfg.seed, "nasnet.data"));
-    let mut opt = nn::Sgd {
-        momentum: cfg.momentum,
-        dampening: 0.0,
-        wd: cfg.weight_decay,
-        nesterov: false,
-    }
-    .build(&vs, cfg.learning_rate)?;
     let params = vs.trainable_variables();
+    let mut opt = Sgd::new(cfg.momentum, cfg.weight_decay, params.len());
 
     let train_set = DeviceSet::new(&data.train, device)?;
     let valid_set = DeviceSet::new(&data.valid, device)?;
@@ -335,8 +337,23 @@ fn train_unchecked(
 
     let mut curve = Vec::with_capacity(cfg.epochs);
     let mut train_loss = Vec::with_capacity(cfg.epochs);
-    for epoch in 0..cfg.epochs {
+    let key = checkpoint_key(genotype, data, cfg);
+    let mut first = 0;
+    if let Some(dir) = &cfg.checkpoint_dir {
+        if let Some(r) = checkpoint::restore(dir, &key, &mut vs, &mut opt, device)? {
+            (first, curve, train_loss) = (r.epochs, r.curve, r.train_loss);
+        }
+    }
+    for epoch in first..cfg.epochs {
         let drop_prob = cfg.drop_path * epoch as f64 / cfg.epochs as f64;
+        let mut rng = SplitMix64::new(derive_seed(
+            component_seed(cfg.seed, "nasnet.data"),
+            epoch as u64,
+        ));
+        net.set_drop_path_seed(derive_seed(
+            component_seed(cfg.seed, "nasnet.drop_path"),
+            epoch as u64,
+        ));
         let order = Tensor::from_slice(&shuffled(n, &mut rng)).f_to_device(device)?;
         let mut loss_sum = 0.0;
         let mut seen = 0usize;
@@ -347,7 +364,6 @@ fn train_unchecked(
                 epoch * steps + step,
                 total_steps,
             );
-            opt.set_lr(lr);
             let from = step * bs;
             let len = bs.min(n - from);
             let idx = order.narrow(0, from as i64, len as i64);
@@ -360,7 +376,7 @@ fn train_unchecked(
                 Some(aux) => main_loss + aux.cross_entropy_for_logits(&y) * cfg.auxiliary_weight,
                 None => main_loss,
             };
-            opt.zero_grad();
+            Sgd::zero_grad(&params);
             loss.backward();
             let value = loss.f_double_value(&[])?;
             if !value.is_finite() {
@@ -369,7 +385,7 @@ fn train_unchecked(
             if cfg.grad_clip > 0.0 {
                 clip_grad_norm(&params, cfg.grad_clip)?;
             }
-            opt.step();
+            opt.step(&params, lr)?;
             loss_sum += value * len as f64;
             seen += len;
         }
@@ -381,6 +397,9 @@ fn train_unchecked(
             cfg.eval_batch_size,
         )?;
         curve.push(acc);
+        if let Some(dir) = &cfg.checkpoint_dir {
+            checkpoint::save(dir, &key, &vs, &opt, epoch + 1, &curve, &train_loss)?;
+        }
         progress(epoch, acc);
     }
     let test_accuracy = match &data.test {
@@ -399,6 +418,37 @@ fn train_unchecked(
         curve,
         train_loss,
     })
+}
+
+/// Names one training for its checkpoints: the genotype, the recipe (but where checkpoints go)
+/// and the task's data (name, shape, sizes and a sample of the training images).
+fn checkpoint_key(genotype: &Genotype, data: &TaskData, cfg: &TrainConfig) -> String {
+    let recipe = TrainConfig {
+        checkpoint_dir: None,
+        ..cfg.clone()
+    };
+    let mut h = Fnv1a64::default();
+    h.write(
+        format!(
+            "{genotype:?}|{recipe:?}|{}|{:?}|{}|{}|{}",
+            data.name,
+            data.shape,
+            data.classes,
+            data.train.len(),
+            data.valid.len()
+        )
+        .as_bytes(),
+    );
+    let sample = data
+        .train
+        .images
+        .f_flatten(0, -1)
+        .and_then(|t| t.f_narrow(0, 0, t.size()[0].min(4096)))
+        .and_then(|t| t.f_sum(Kind::Double))
+        .and_then(|t| t.f_double_value(&[]))
+        .unwrap_or(f64::NAN);
+    h.write(&sample.to_bits().to_le_bytes());
+    format!("{:016x}", h.finish())
 }
 
 /// A uniformly random permutation of `0..n` (Fisher–Yates).
