@@ -1,5 +1,5 @@
-//! Fingerprints of what a run reads: every data file and table, the source-knowledge file, and
-//! the plugin libraries (name, version, file). `xnas run` records them in the store (`meta`
+//! Fingerprints of what a run reads: every data file and table, and the plugin libraries (name,
+//! version, file). `xnas run` records them in the store (`meta`
 //! key `inputs`) and in `inputs.json`; `xnas resume` gathers them again and refuses to go on
 //! when one changed, unless told to accept the change (recorded under `accepted_input_changes`).
 //!
@@ -8,9 +8,9 @@
 //! name (any string value, at any depth, that resolves to an existing file or folder against the
 //! base folder), the data folder's entries named after a plugin (`<data_dir>/<plugin>/`, where
 //! set-up puts converted benchmark tables) and the image sets named after a task or a `preset`
-//! value (`<data_dir>/images/<name>/`), and `[tasks] source_file`. A folder counts as every file
-//! in it. Source runs are checked by the source-knowledge step (their observations'
-//! fingerprint), not here: a store's bytes change when SQLite checkpoints it.
+//! value (`<data_dir>/images/<name>/`). A folder counts as every file in it. Source knowledge
+//! (`source_runs`, `source_file`) is checked by its own step, which compares the observations it
+//! gives and says how they changed (a store's bytes also change when SQLite checkpoints it).
 
 use crate::config::validate::Resolved;
 use crate::config::Experiment;
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// One input and its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
-    /// What it is, as a message names it: "data file", "source file" or "plugin `evolution` 0.1.0".
+    /// What it is, as a message names it: "data file" or "plugin `evolution` 0.1.0".
     pub what: String,
     /// The file (absolute where it could be made so), or `built-in (crate)` for a built-in plugin.
     pub path: String,
@@ -78,12 +78,6 @@ pub fn gather(exp: &Experiment, resolved: &Resolved, data_dir: &Path) -> HostRes
     for root in data.iter().filter(|p| p.exists()) {
         for file in files_under(root)? {
             inputs.push(fingerprint("data file", &file)?);
-        }
-    }
-    if let Some(s) = &f.tasks.source_file {
-        let p = exp.base_dir.join(s.get_ref());
-        if p.is_file() {
-            inputs.push(fingerprint("source file", &p)?);
         }
     }
     for e in plugins {

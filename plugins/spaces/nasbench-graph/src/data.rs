@@ -334,7 +334,7 @@ impl Data {
                 };
                 if let Some(problem) = values.out_of_range() {
                     return Err(r.err(&format!(
-                        "task {name}, architecture {}: {problem}",
+                        "task {name}, architecture key {}: {problem}",
                         keys[ki]
                     )));
                 }
