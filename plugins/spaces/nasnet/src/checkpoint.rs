@@ -8,10 +8,13 @@
 //! naming it, written last (renamed into place), so a kill at any moment leaves the previous
 //! checkpoint intact.
 
-use crate::train::TrainError;
+use crate::genome::Genotype;
+use crate::train::{TrainConfig, TrainError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use xnas_tch::tch::{self, nn, Device, Tensor};
+use xnas_core::Fnv1a64;
+use xnas_tch::data::TaskData;
+use xnas_tch::tch::{self, nn, Device, Kind, Tensor};
 
 /// Momentum SGD as PyTorch's `torch.optim.SGD` (no dampening, no Nesterov): `d = g + wd·w`,
 /// `b = d` at the first step then `b = μ·b + d`, `w -= lr·b`. Its buffers are plain tensors so
@@ -72,6 +75,37 @@ impl Sgd {
             Ok(())
         })
     }
+}
+
+/// Names one training for its checkpoints: the genotype, the recipe (but where checkpoints go)
+/// and the task's data (name, shape, sizes and a sample of the training images).
+pub fn key(genotype: &Genotype, data: &TaskData, cfg: &TrainConfig) -> String {
+    let recipe = TrainConfig {
+        checkpoint_dir: None,
+        ..cfg.clone()
+    };
+    let mut h = Fnv1a64::default();
+    h.write(
+        format!(
+            "{genotype:?}|{recipe:?}|{}|{:?}|{}|{}|{}",
+            data.name,
+            data.shape,
+            data.classes,
+            data.train.len(),
+            data.valid.len()
+        )
+        .as_bytes(),
+    );
+    let sample = data
+        .train
+        .images
+        .f_flatten(0, -1)
+        .and_then(|t| t.f_narrow(0, 0, t.size()[0].min(4096)))
+        .and_then(|t| t.f_sum(Kind::Double))
+        .and_then(|t| t.f_double_value(&[]))
+        .unwrap_or(f64::NAN);
+    h.write(&sample.to_bits().to_le_bytes());
+    format!("{:016x}", h.finish())
 }
 
 #[derive(Serialize, Deserialize)]

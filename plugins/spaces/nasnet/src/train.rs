@@ -26,8 +26,8 @@ use crate::genome::Genotype;
 use crate::network::{flops, parameter_count, Network, NetworkConfig};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
+use xnas_core::derive_seed;
 use xnas_core::SplitMix64;
-use xnas_core::{derive_seed, Fnv1a64};
 use xnas_tch::data::{ImageSet, TaskData};
 use xnas_tch::seed::{component_seed, with_torch_seed};
 use xnas_tch::tch::{self, nn, Device, Kind, Tensor};
@@ -337,7 +337,7 @@ fn train_unchecked(
 
     let mut curve = Vec::with_capacity(cfg.epochs);
     let mut train_loss = Vec::with_capacity(cfg.epochs);
-    let key = checkpoint_key(genotype, data, cfg);
+    let key = checkpoint::key(genotype, data, cfg);
     let mut first = 0;
     if let Some(dir) = &cfg.checkpoint_dir {
         if let Some(r) = checkpoint::restore(dir, &key, &mut vs, &mut opt, device)? {
@@ -418,37 +418,6 @@ fn train_unchecked(
         curve,
         train_loss,
     })
-}
-
-/// Names one training for its checkpoints: the genotype, the recipe (but where checkpoints go)
-/// and the task's data (name, shape, sizes and a sample of the training images).
-fn checkpoint_key(genotype: &Genotype, data: &TaskData, cfg: &TrainConfig) -> String {
-    let recipe = TrainConfig {
-        checkpoint_dir: None,
-        ..cfg.clone()
-    };
-    let mut h = Fnv1a64::default();
-    h.write(
-        format!(
-            "{genotype:?}|{recipe:?}|{}|{:?}|{}|{}|{}",
-            data.name,
-            data.shape,
-            data.classes,
-            data.train.len(),
-            data.valid.len()
-        )
-        .as_bytes(),
-    );
-    let sample = data
-        .train
-        .images
-        .f_flatten(0, -1)
-        .and_then(|t| t.f_narrow(0, 0, t.size()[0].min(4096)))
-        .and_then(|t| t.f_sum(Kind::Double))
-        .and_then(|t| t.f_double_value(&[]))
-        .unwrap_or(f64::NAN);
-    h.write(&sample.to_bits().to_le_bytes());
-    format!("{:016x}", h.finish())
 }
 
 /// A uniformly random permutation of `0..n` (Fisher–Yates).
