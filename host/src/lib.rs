@@ -18,6 +18,7 @@ pub mod compare;
 pub mod config;
 pub mod error;
 pub mod executor;
+pub mod inputs;
 pub mod lock;
 pub mod plugins;
 pub mod pool;

@@ -75,6 +75,10 @@ enum Command {
         run_dir: PathBuf,
         #[arg(long, value_parser = workers())]
         workers: Option<u32>,
+        /// Go on although a data file, table or plugin library changed since the run started
+        /// (the change is recorded in the run; results before and after it are mixed).
+        #[arg(long)]
+        accept_changed_inputs: bool,
     },
     /// Evaluate trials of a run on the Slurm executor (what its job arrays run on the compute
     /// nodes): each result is written once to RUN_DIR/slurm/results/ID.json.
@@ -208,6 +212,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         workers,
         quiet: cli.quiet,
         plugin_dirs: cli.plugin_dirs.clone(),
+        accept_changed_inputs: false,
     };
     match &cli.command {
         Command::Plugins { experiment } => list_plugins(&cli.plugin_dirs, experiment.as_deref()),
@@ -310,8 +315,16 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 .unwrap_or_else(|| Path::new("runs").join(exp.file.experiment.name.get_ref()));
             report_outcome(run::start(exp, &run_dir, &opts(*workers))?)
         }
-        Command::Resume { run_dir, workers } => {
-            report_outcome(run::resume(run_dir, &opts(*workers))?)
+        Command::Resume {
+            run_dir,
+            workers,
+            accept_changed_inputs,
+        } => {
+            let opts = RunOptions {
+                accept_changed_inputs: *accept_changed_inputs,
+                ..opts(*workers)
+            };
+            report_outcome(run::resume(run_dir, &opts)?)
         }
         Command::Worker { run_dir, trials } => {
             xnas_host::executor::worker::work(run_dir, trials)?;

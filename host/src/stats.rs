@@ -58,6 +58,13 @@ pub struct Wilcoxon {
     pub method: WilcoxonMethod,
 }
 
+/// The smallest two-sided p-value the exact Wilcoxon signed-rank test can give with `n` nonzero
+/// paired differences: all signs alike, probability 2 · 2⁻ⁿ under the null (ties only raise it).
+/// Below 6 pairs it exceeds 0.05, so such a test can never call a difference significant.
+pub fn wilcoxon_min_p(n: usize) -> f64 {
+    (2.0 * 0.5f64.powi(n.min(1100) as i32)).min(1.0)
+}
+
 /// Arithmetic mean; NaN for an empty slice.
 pub fn mean(xs: &[f64]) -> f64 {
     if xs.is_empty() {
@@ -349,6 +356,24 @@ fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_smallest_wilcoxon_p_is_reached_by_all_signs_alike() {
+        assert_eq!(wilcoxon_min_p(0), 1.0);
+        assert_eq!(wilcoxon_min_p(1), 1.0);
+        assert_eq!(wilcoxon_min_p(5), 0.0625);
+        assert_eq!(wilcoxon_min_p(6), 0.03125);
+        // The exact test attains it: five pairs, every difference the same sign.
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let y = [1.5, 2.7, 3.1, 4.9, 5.2];
+        let w = wilcoxon_signed_rank(&x, &y).unwrap();
+        assert_eq!(w.p_value, wilcoxon_min_p(5));
+        let x6 = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let y6 = [1.5, 2.7, 3.1, 4.9, 5.2, 6.4];
+        let w = wilcoxon_signed_rank(&x6, &y6).unwrap();
+        assert_eq!(w.p_value, wilcoxon_min_p(6));
+        assert!(w.p_value < 0.05);
+    }
+
     use super::*;
 
     /// Deterministic "regret-like" pairs: a transfer variant that is usually a bit better.

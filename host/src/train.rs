@@ -242,6 +242,20 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
             plan.space
         )));
     }
+    let out_dir = opts.out.clone().unwrap_or_else(|| {
+        Path::new("runs").join(format!("train-{}-{}", slug(&plan.name), slug(&plan.task)))
+    });
+    // Trainable spaces keep a checkpoint after every epoch there (docs/plugin-guide.md): a
+    // killed training run again with the same command continues from its last epoch.
+    let checkpoint = std::env::current_dir()
+        .map_err(|e| HostError::io(".", e))?
+        .join(&out_dir)
+        .join("checkpoint");
+    let mut plan = plan;
+    plan.params.insert(
+        "checkpoint_dir".into(),
+        toml::Value::String(checkpoint.display().to_string()),
+    );
     let params_text = toml::to_string(&plan.params).unwrap_or_default();
     let tasks = [plan.task.clone()];
     let space = assemble::space_with(entry, &params_text, &tasks, &plan.base_dir).map_err(|e| {
@@ -268,10 +282,14 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
             e.message()
         ))
     })?;
-    let out_dir = opts.out.clone().unwrap_or_else(|| {
-        Path::new("runs").join(format!("train-{}-{}", slug(&plan.name), slug(&plan.task)))
-    });
     std::fs::create_dir_all(&out_dir).map_err(|e| HostError::io(&out_dir, e))?;
+    tracing::info!(
+        "training {} on {}: {}; checkpoints in {}",
+        plan.name,
+        plan.task,
+        canon.text,
+        checkpoint.display()
+    );
     let request = EvalRequest {
         trial_id: 0,
         task: plan.task.as_str().into(),
@@ -318,6 +336,8 @@ pub fn train(arch: &Path, opts: &TrainOptions) -> HostResult<TrainOutcome> {
     }
     let path = out_dir.join("curve.csv");
     std::fs::write(&path, csv).map_err(|e| HostError::io(&path, e))?;
+    // The training is done and reported: its checkpoint has served.
+    let _ = std::fs::remove_dir_all(&checkpoint);
     Ok(outcome)
 }
 

@@ -140,7 +140,7 @@ fn a_comparison_writes_curves_statistics_and_plots() {
     let c = curves(&dir);
     assert_eq!(c.len(), 2 * 4 * 3 * 16);
     for ((t, v, s, k), r) in &c {
-        assert!(*r >= -1e-12, "{t} {v} {s} {k}: negative regret {r}");
+        assert!(*r >= 0.0, "{t} {v} {s} {k}: negative regret {r}");
         if *k > 1 {
             assert!(
                 *r <= c[&(t.clone(), v.clone(), *s, k - 1)] + 1e-12,
@@ -186,6 +186,16 @@ fn a_comparison_writes_curves_statistics_and_plots() {
         assert_eq!(pair["transfer"], "xfer(nao)");
         assert_eq!(pair["plain"], "nao");
         assert_eq!(pair["tests"].as_array().unwrap().len(), 2);
+        // Three seeds cannot make a Wilcoxon test significant: it says so.
+        for test in pair["tests"].as_array().unwrap() {
+            if let Some(n) = test["wilcoxon"]["n"].as_u64() {
+                let min_p = 2.0 * 0.5f64.powi(n as i32);
+                assert_eq!(test["min_p_value"].as_f64().unwrap(), min_p, "{test}");
+                let v = test["verdict"].as_str().unwrap();
+                assert!(v.starts_with("underpowered (3 seeds"), "{test}");
+                assert!(v.contains(&format!("min p = {min_p}")), "{test}");
+            }
+        }
         let sp = &pair["speedup"];
         assert!(sp["lo"].as_f64().unwrap() <= sp["mean"].as_f64().unwrap() + 1e-12);
     }
@@ -212,19 +222,64 @@ fn a_comparison_writes_curves_statistics_and_plots() {
     ] {
         assert!(md.contains(needle), "summary.md lacks {needle:?}:\n{md}");
     }
-    let r16 = s["overall"][0]["regret"][1]["value"]["mean"]
+    // Per target, regret in the metric's own units; the overall rows divide each target's
+    // regret by its metric range (reference − worst observed) and average over targets.
+    let range = |t: &str| {
+        let tr = s["per_target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["target"] == t)
+            .unwrap();
+        tr["reference_metric"].as_f64().unwrap() - tr["worst_metric_observed"].as_f64().unwrap()
+    };
+    for t in ["cora", "citeseer"] {
+        assert!(
+            (0.1..1.0).contains(&range(t)),
+            "accuracies as fractions: {}",
+            range(t)
+        );
+    }
+    let per_seed: Vec<f64> = [5u64, 6, 7]
+        .iter()
+        .map(|sd| {
+            (c[&("cora".into(), "random".into(), *sd, 16)] / range("cora")
+                + c[&("citeseer".into(), "random".into(), *sd, 16)] / range("citeseer"))
+                / 2.0
+        })
+        .collect();
+    let want = per_seed.iter().sum::<f64>() / 3.0;
+    let r16 = s["overall"][0]["normalized_regret"][1]["value"]["mean"]
         .as_f64()
         .unwrap();
-    // The overall table's random row (its first) shows regret@16 ×100.
+    assert!((r16 - want).abs() < 1e-12, "{r16} vs {want}");
+    assert!(
+        s["overall_rule"].as_str().unwrap().contains("metric range"),
+        "{}",
+        s["overall_rule"]
+    );
+    assert!(md.contains("in the metric's own units"), "{md}");
+    assert!(!md.contains("×100"), "no blanket rescaling: {md}");
+    // The overall table's random row (its first) shows the normalised regret@16.
     let row = md
         .lines()
         .find(|l| l.starts_with("| random | "))
         .expect("random row");
     let cells: Vec<&str> = row.split(" | ").collect();
-    assert!(
-        cells[2].starts_with(&format!("{:.2}", r16 * 100.0)),
-        "{row}"
-    );
+    assert!(cells[2].starts_with(&format!("{r16:.3}")), "{row}");
+    // Each run's final regret is the same number in curves.csv and in its own summary.json.
+    for t in ["cora", "citeseer"] {
+        for (v, d) in [("random", "random"), ("xfer(nao)", "xfer-nao")] {
+            for sd in [5u64, 6, 7] {
+                let run = read_summary(&dir.join(format!("runs/{t}/{d}/seed-{sd}")));
+                assert_eq!(
+                    c[&(t.into(), v.into(), sd, 16)].to_bits(),
+                    run["regret"].as_f64().unwrap().to_bits(),
+                    "{t} {v} {sd}"
+                );
+            }
+        }
+    }
 
     // Plots as PNG and SVG.
     for stem in [
@@ -513,4 +568,32 @@ fn relative_paths_in_plugin_parameters_resolve_against_the_comparison_file() {
         "{}",
         out.stderr()
     );
+}
+
+#[test]
+fn an_unknown_task_in_a_leave_one_out_pool_is_blamed_on_the_task_and_the_pool() {
+    let sb = sandbox();
+    let text = comparison(2)
+        .replace(
+            "targets = [\"cora\", \"citeseer\"]",
+            "targets = \"leave-one-out\"\ntasks = [\"cora\", \"citeseer\", \"imagenet16-120\"]",
+        )
+        .replace("sources = [\"cora\", \"citeseer\", \"pubmed\"]\n", "");
+    sb.write("loo.toml", &text);
+    for args in [
+        vec!["validate", "loo.toml"],
+        vec!["--quiet", "compare", "loo.toml", "--out", "loo"],
+    ] {
+        let out = sb.run(&args);
+        out.expect_code(2);
+        let err = out.stderr();
+        assert!(
+            err.contains("`imagenet16-120` of the leave-one-out pool is not a task of search space `nasbench-graph`"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("target cora"),
+            "not blamed on the first target: {err}"
+        );
+    }
 }

@@ -116,7 +116,7 @@ fn comparison_and_ablation_files_validate() {
     for (rel, expect) in [
         (
             "examples/compare.toml",
-            "comparison of 4 variants on 3 targets × 5 seeds (60 runs)",
+            "comparison of 4 variants on 3 targets × 6 seeds (72 runs)",
         ),
         (
             "bench/similarity_compare.toml",

@@ -8,6 +8,7 @@ mod faults;
 mod faults_run;
 mod faults_start;
 mod faults_store;
+mod inputs;
 mod nao;
 mod nasnet;
 mod nb201;

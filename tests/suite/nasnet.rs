@@ -386,3 +386,73 @@ fn every_optimizer_runs_on_the_cell_space() {
         );
     }
 }
+
+/// `xnas train` with its output redirected (as under nohup or a cluster job) prints a line per
+/// epoch, checkpoints every epoch, and run again after a kill continues from the last one to
+/// the result of an uninterrupted training.
+#[test]
+fn a_killed_training_continues_from_its_last_epoch_to_the_same_result() {
+    let sb = Sandbox::new();
+    arch_file(&sb, &xfernasnet_text(), "");
+    let args = |out: &str| -> Vec<String> {
+        ["train", "arch.json", "--epochs", "4", "--out", out]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let whole = sb.xnas().args(args("whole")).output().unwrap();
+    let whole = Out(whole);
+    whole.expect_code(0);
+    for e in 1..=4 {
+        assert!(
+            whole.stderr().contains(&format!("epoch {e}/4")),
+            "a line per epoch: {}",
+            whole.stderr()
+        );
+    }
+    assert!(
+        !sb.path().join("whole/checkpoint").exists(),
+        "a finished training drops its checkpoint"
+    );
+
+    let mut child = sb
+        .xnas()
+        .args(args("cut"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = sb.path().join("cut/checkpoint/state.json");
+    let t = std::time::Instant::now();
+    while !state.exists() {
+        assert!(t.elapsed().as_secs() < 300, "no checkpoint after 300 s");
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let done = done["epochs"].as_u64().unwrap();
+    assert!((1..4).contains(&done), "killed after {done} of 4 epochs");
+    assert!(!sb.path().join("cut/train.json").exists());
+
+    let again = Out(sb.xnas().args(args("cut")).output().unwrap());
+    again.expect_code(0);
+    assert!(
+        !again.stderr().contains("epoch 1/4"),
+        "continued, not restarted: {}",
+        again.stderr()
+    );
+    assert!(again.stderr().contains("epoch 4/4"), "{}", again.stderr());
+    let read = |d: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(sb.path().join(d).join("train.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (read("whole"), read("cut"));
+    for key in ["curve", "valid_metric", "test_metric"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_eq!(a["extras"]["train_loss"], b["extras"]["train_loss"]);
+}

@@ -78,6 +78,9 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
         let resolved = exp
             .resolve_plugins(registry)
             .map_err(|e| in_variant(r, e))?;
+        if previewed.is_empty() {
+            check_pool(plan, &exp, &resolved)?;
+        }
         // Source knowledge from files and runs depends on the target only.
         if previewed.insert(r.target.clone()) {
             let space = assemble::space(&exp, &resolved.space).map_err(|e| in_variant(r, e))?;
@@ -93,6 +96,34 @@ fn validate(plan: &Plan, out: &Path, plugin_dirs: &[PathBuf]) -> HostResult<()> 
                     .map_err(|e| in_variant(r, e))?;
             } else {
                 assemble::preflight(&exp, &resolved, &space).map_err(|e| in_variant(r, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each task of a leave-one-out pool alone against the search space, so that a task the space
+/// does not know is blamed on itself and the pool, not on the first target (whose sources
+/// include it).
+fn check_pool(
+    plan: &Plan,
+    exp: &Experiment,
+    resolved: &crate::config::validate::Resolved,
+) -> HostResult<()> {
+    if !matches!(&plan.section.targets, plan::Targets::Mode(_)) {
+        return Ok(());
+    }
+    let params = crate::config::params_text(exp.file.search_space.params.as_ref());
+    for t in &plan.section.tasks {
+        let one = [t.clone()];
+        if let Err(e) = assemble::space_with(&resolved.space, &params, &one, &exp.base_dir) {
+            if e.kind == xnas_core::ErrorKind::UNKNOWN_TASK {
+                return Err(HostError::Usage(format!(
+                    "[compare] tasks: `{t}` of the leave-one-out pool is not a task of search \
+                     space `{}` ({}); remove it from `tasks` or fix its name",
+                    resolved.space.name(),
+                    e.message()
+                )));
             }
         }
     }

@@ -18,10 +18,14 @@ pub fn plots(plan: &Plan, summary: &Summary, r: &Regrets, dir: &Path) -> Vec<Res
             &dir.join(format!("regret-{}", slug(&t.target))),
             &format!("{}: regret on {}", plan.name, t.target),
             &series,
-            plan.section.confidence,
+            &format!(
+                "regret, metric units (mean, {:.0} % interval)",
+                plan.section.confidence * 100.0
+            ),
         ));
     }
-    // Over targets: per seed, the mean over the targets (each must have the seed's run).
+    // Over targets: per seed, the mean over the targets of regret / the target's metric range
+    // (each target must have the seed's run).
     let n_targets = summary.per_target.len();
     let overall = curve_bands(plan, &|v, k| {
         plan.seeds
@@ -30,7 +34,9 @@ pub fn plots(plan: &Plan, summary: &Summary, r: &Regrets, dir: &Path) -> Vec<Res
                 let at: Vec<f64> = summary
                     .per_target
                     .iter()
-                    .filter_map(|t| regret_at(r.seeds(&t.target, v).get(s)?, k))
+                    .filter_map(|t| {
+                        r.normalized(&t.target, regret_at(r.seeds(&t.target, v).get(s)?, k)?)
+                    })
                     .collect();
                 (at.len() == n_targets).then(|| stats::mean(&at))
             })
@@ -38,9 +44,15 @@ pub fn plots(plan: &Plan, summary: &Summary, r: &Regrets, dir: &Path) -> Vec<Res
     });
     drawn.push(regret_curves(
         &dir.join("regret-overall"),
-        &format!("{}: regret, mean over {n_targets} targets", plan.name),
+        &format!(
+            "{}: normalised regret, mean over {n_targets} targets",
+            plan.name
+        ),
         &overall,
-        plan.section.confidence,
+        &format!(
+            "regret / metric range (mean, {:.0} % interval)",
+            plan.section.confidence * 100.0
+        ),
     ));
     let ranks: Vec<_> = (1..=plan.budget)
         .map(|k| average_ranks(plan, r, k))
@@ -85,24 +97,9 @@ fn curve_bands(plan: &Plan, per_seed: &dyn Fn(&str, u64) -> Vec<f64>) -> Vec<Ser
         .collect()
 }
 
-/// Mean regret (×100) per variant against evaluations, with the confidence band.
-fn regret_curves(
-    stem: &Path,
-    title: &str,
-    series: &[Series],
-    confidence: f64,
-) -> Res<Vec<PathBuf>> {
-    let scaled: Vec<Series> = series
-        .iter()
-        .map(|s| Series {
-            name: s.name.clone(),
-            points: s
-                .points
-                .iter()
-                .map(|p| (p.0, p.1 * 100.0, p.2 * 100.0, p.3 * 100.0))
-                .collect(),
-        })
-        .collect();
+/// Mean regret per variant against evaluations, with the confidence band, as it is (metric
+/// units, or normalised for the overall plot: `y_desc` says which).
+fn regret_curves(stem: &Path, title: &str, scaled: &[Series], y_desc: &str) -> Res<Vec<PathBuf>> {
     // The first evaluations' regret dwarfs the rest: the axes start after 10 % of the budget so
     // the differences that matter stay visible (curves.csv has every evaluation).
     let x_max = scaled
@@ -122,15 +119,14 @@ fn regret_curves(
             (l.min(v), h.max(v))
         });
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let pad = ((hi - lo) * 0.08).max(1e-3);
-    let y_desc = format!("regret ×100 (mean, {:.0} % interval)", confidence * 100.0);
+    let pad = ((hi - lo) * 0.08).max(1e-3 * hi.abs().max(1e-6));
     png_and_svg(
         stem,
         &Chart {
             title,
             x_desc: "target evaluations",
-            y_desc: &y_desc,
-            series: &scaled,
+            y_desc,
+            series: scaled,
             x_from: from,
             y_range: ((lo - pad).max(0.0), hi + pad),
             bands: true,

@@ -95,7 +95,7 @@ impl Summary {
             seed: f.experiment.seed,
             workers,
             regret: match (&best, best_possible) {
-                (Some(b), Some(p)) => Some(p - b.metric),
+                (Some(b), Some(p)) => Some(regret(p, b.metric)),
                 _ => None,
             },
             best,
@@ -112,6 +112,19 @@ impl Summary {
             wall_seconds,
             search: None,
         }
+    }
+}
+
+/// Regret: the reference metric (the best the benchmark knows) minus the best found, in the
+/// metric's own units. Every report computes it here, so a run's `summary.json` and a
+/// comparison's `curves.csv` agree to the bit. A difference within rounding of the reference
+/// (a benchmark whose stored best and looked-up value differ in the last bits) is 0.
+pub fn regret(reference: f64, found: f64) -> f64 {
+    let r = reference - found;
+    if r.abs() <= 1e-12 * reference.abs().max(1.0) {
+        0.0
+    } else {
+        r
     }
 }
 

@@ -21,6 +21,7 @@ pub use reports::rebuild_reports;
 
 use crate::config::{plugin_sources, Experiment};
 use crate::error::{HostError, HostResult};
+use crate::inputs;
 use crate::lock::DirLock;
 use crate::plugins::{assemble, Registry, Source};
 use crate::report;
@@ -37,6 +38,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Extra plugin directories (searched first).
     pub plugin_dirs: Vec<PathBuf>,
+    /// `resume`: go on although an input (data file, table, plugin library) changed since the
+    /// run started; the change is recorded in the run.
+    pub accept_changed_inputs: bool,
 }
 
 /// What a finished run reports back.
@@ -88,6 +92,9 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     if one_shot.is_none() {
         assemble::preflight(&exp, &resolved, &space)?;
     }
+    // Fingerprints of every file the run reads, recorded in the store and inputs.json.
+    let inputs = inputs::gather(&exp, &resolved, &assemble::data_dir())?;
+    let inputs_json = serde_json::to_string(&inputs).unwrap_or_default();
     if run_dir.exists() && !run_dir.is_dir() {
         return Err(HostError::Usage(format!(
             "{} is a file, not a directory: give --out a directory (new or a former run's)",
@@ -132,8 +139,10 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
             // Read by later runs that take this one as source knowledge.
             ("search_space", resolved.space.name()),
             ("plugin_dirs", dirs.as_str()),
+            ("inputs", inputs_json.as_str()),
         ],
     )?;
+    write_inputs_json(run_dir, &inputs, &[])?;
     std::fs::write(run_dir.join("experiment.toml"), &exp.text)
         .map_err(|e| HostError::io(run_dir, e))?;
     let result =
@@ -219,6 +228,7 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let registry = discover(&exp, &opts.plugin_dirs);
     let resolved = exp.resolve_plugins(&registry)?;
     let space = assemble::space(&exp, &resolved.space)?;
+    check_inputs(&exp, &resolved, &store, run_dir, opts.accept_changed_inputs)?;
     let one_shot = oneshot::prepare(&exp, &resolved, &space)?;
     let runner = Runner::new(exp, resolved, space, store, run_dir, &opts)?;
     match one_shot {
@@ -241,6 +251,70 @@ pub fn export(run_dir: &Path, to: &Path) -> HostResult<usize> {
     // The copy must read back whole.
     let copy = Store::open_read_only(to)?;
     Ok(copy.trials()?.len())
+}
+
+/// Refuses to resume a run whose inputs changed since it started, unless `accept`: then the
+/// changes are recorded (`accepted_input_changes`) and the new fingerprints replace the old.
+/// A run started before fingerprints were kept gets them now.
+fn check_inputs(
+    exp: &Experiment,
+    resolved: &crate::config::validate::Resolved,
+    store: &Store,
+    run_dir: &Path,
+    accept: bool,
+) -> HostResult<()> {
+    let now = inputs::gather(exp, resolved, &assemble::data_dir())?;
+    let recorded: Option<Vec<inputs::Input>> = match store.meta("inputs")? {
+        None => None,
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| HostError::Damaged {
+            path: store.path().to_path_buf(),
+            message: format!("meta `inputs` is not a list of fingerprints ({e})"),
+        })?),
+    };
+    let mut accepted: Vec<inputs::Accepted> = match store.meta("accepted_input_changes")? {
+        None => Vec::new(),
+        Some(text) => serde_json::from_str(&text).map_err(|e| HostError::Damaged {
+            path: store.path().to_path_buf(),
+            message: format!("meta `accepted_input_changes` is not a list of changes ({e})"),
+        })?,
+    };
+    let changes = recorded
+        .as_deref()
+        .map_or_else(Vec::new, |r| inputs::changes(r, &now));
+    if !changes.is_empty() {
+        if !accept {
+            return Err(inputs::refusal(run_dir, &changes));
+        }
+        for c in &changes {
+            tracing::warn!("accepted a changed input: {c}");
+        }
+        accepted.push(inputs::Accepted {
+            at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            changes,
+        });
+        store.set_meta(
+            "accepted_input_changes",
+            &serde_json::to_string(&accepted).unwrap_or_default(),
+        )?;
+    }
+    if recorded.as_ref() != Some(&now) {
+        store.set_meta("inputs", &serde_json::to_string(&now).unwrap_or_default())?;
+    }
+    write_inputs_json(run_dir, &now, &accepted)
+}
+
+/// `inputs.json`: what the run reads, with each file's SHA-256, and the changes accepted on resume.
+fn write_inputs_json(
+    run_dir: &Path,
+    now: &[inputs::Input],
+    accepted: &[inputs::Accepted],
+) -> HostResult<()> {
+    report::write_json(
+        &run_dir.join("inputs.json"),
+        &serde_json::json!({ "inputs": now, "accepted_changes": accepted }),
+    )
 }
 
 /// The experiment a run was started with (its paths resolved as the run resolves them) and the

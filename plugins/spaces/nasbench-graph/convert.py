@@ -8,10 +8,10 @@ Usage:
 Writes DIR/nasbench-graph.bin and DIR/NOTICE.md. The package's pickles hold numpy scalars, so numpy
 must be importable. The output is deterministic: the same package version gives the same bytes.
 
-File format (all integers and floats little-endian; version 1):
+File format (all integers and floats little-endian; version 2):
 
     magic      8 bytes    b"XNASNBG\\0"
-    version    u32        1
+    version    u32        2
     n_links    u32        9
     links      n_links x 4 x u8        the package's `link_list`, in order
     n_ops      u32        9
@@ -27,6 +27,10 @@ File format (all integers and floats little-endian; version 1):
       rows     n_rows x (u32 key_index, f64 valid, f64 test, f64 latency_s, f64 params_m),
                strictly ascending key_index
     end        8 bytes    b"NBGEND\\0\\0"
+    checksum   32 bytes   SHA-256 of every byte before it (version 2; version 1 ends at `end`)
+
+Accuracies are fractions in [0, 1]; latency (seconds) and parameters (millions) are finite and
+>= 0. The reader checks the checksum and every value's range on load.
 
 A genome is [link, op1, op2, op3, op4]; its index is link*9**4 + op1*9**3 + op2*9**2 + op3*9 + op4.
 A canonical key is the package's base-10 hash: link_idx*10**4 + sum(op_idx_i * 10**(3-i)) of the
@@ -34,6 +38,7 @@ canonical form given by `Arch(link, ops).valid_hash()`.
 """
 
 import argparse
+import hashlib
 import itertools
 import math
 import os
@@ -43,7 +48,7 @@ import time
 
 MAGIC = b"XNASNBG\0"
 END = b"NBGEND\0\0"
-VERSION = 1
+VERSION = 2
 INVALID = 0xFFFFFFFF
 TASKS = ["cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins"]
 BIG_TASK_KEYS = 26206
@@ -248,6 +253,7 @@ def main():
             nonfinite += sum(1 for x in vals if not math.isfinite(x))
             out += row.pack(key_index[k], *vals)
     out += END
+    out += hashlib.sha256(out).digest()
     if nonfinite:
         fail(f"{nonfinite} non-finite values in the tables (NaN or infinite accuracy, latency or "
              "parameters); the package's data is not what this converter was checked against")

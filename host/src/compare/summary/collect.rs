@@ -4,7 +4,7 @@
 use crate::compare::plan::Plan;
 use crate::error::{HostError, HostResult};
 use crate::report::{self, best_so_far};
-use crate::store::{Role, Store, TrialRecord};
+use crate::store::{Role, Status, Store, TrialRecord};
 use std::path::{Path, PathBuf};
 
 /// One finished run's curve.
@@ -15,6 +15,8 @@ pub struct RunCurve {
     pub seed: u64,
     /// Best metric after each target evaluation (None before the first success).
     pub best: Vec<Option<f64>>,
+    /// The lowest metric of a successful target evaluation (one end of the observed range).
+    pub worst: Option<f64>,
     pub best_possible: Option<f64>,
     pub wall_seconds: f64,
     /// Seconds spent when each target evaluation finished (see `seconds`).
@@ -27,7 +29,9 @@ impl RunCurve {
     /// Regret after each target evaluation against the reference metric `best`: the best metric
     /// known for the target minus the best found so far (None before the first success).
     pub fn regret(&self, best: f64) -> impl Iterator<Item = Option<f64>> + '_ {
-        self.best.iter().map(move |b| b.map(|b| best - b))
+        self.best
+            .iter()
+            .map(move |b| b.map(|b| report::regret(best, b)))
     }
 }
 
@@ -79,6 +83,13 @@ pub fn collect(dir: &Path, plan: &Plan) -> HostResult<(Vec<RunCurve>, Vec<PathBu
             variant: r.variant.clone(),
             seed: r.seed,
             best: best_so_far(&trials),
+            worst: trials
+                .iter()
+                .filter(|t| t.spec.role == Role::Target)
+                .filter_map(|t| t.outcome.as_ref())
+                .filter(|o| o.status == Status::Ok)
+                .filter_map(|o| o.metric)
+                .reduce(f64::min),
             best_possible: summary.best_possible,
             wall_seconds: summary.wall_seconds,
             seconds: seconds_spent(&trials, &summary),

@@ -29,6 +29,8 @@ const RESAMPLES: usize = 4000;
 const BOOTSTRAP_SEED: u64 = 0x5eed_c0de;
 /// Significance level of the per-target verdicts.
 const ALPHA: f64 = 0.05;
+pub const REGRET_UNITS: &str = "per target, regret = the reference metric − the best metric found, in the metric's own units (no rescaling)";
+pub const OVERALL_RULE: &str = "each target's regret divided by its metric range in this comparison (the reference metric − the worst metric any run observed on the target; 0 = the best, 1 = the worst seen), then the mean over targets, so targets of any scale weigh alike";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AtBudget<T> {
@@ -62,7 +64,12 @@ pub struct PairTest {
     pub mean_difference: f64,
     /// Paired Wilcoxon signed-rank test over seeds; None when every pair is tied.
     pub wilcoxon: Option<Wilcoxon>,
-    /// `better`, `worse` (p < 0.05) or `no difference`.
+    /// Seeds with both runs (pairs), and the smallest two-sided p the test can give with its
+    /// untied pairs.
+    pub pairs: usize,
+    pub min_p_value: f64,
+    /// `better`, `worse` (p < 0.05), `no difference`, or `underpowered (5 seeds: min p =
+    /// 0.0625)` when even the smallest p the test can give is not below 0.05.
     pub verdict: String,
 }
 
@@ -81,6 +88,9 @@ pub struct TargetResult {
     pub target: String,
     /// Best metric of the benchmark, or (when `reference_is_best_found`) the best found.
     pub reference_metric: f64,
+    /// The worst metric any run observed on the target: with the reference, the metric range
+    /// the overall rows divide regret by.
+    pub worst_metric_observed: Option<f64>,
     pub reference_is_best_found: bool,
     pub threshold: f64,
     pub variants: Vec<VariantResult>,
@@ -90,8 +100,9 @@ pub struct TargetResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct OverallVariant {
     pub variant: String,
-    /// Mean over targets; the interval is over seeds (each seed's mean over targets).
-    pub regret: Vec<AtBudget<Interval>>,
+    /// Mean over targets of regret / the target's metric range (see `Summary::overall_rule`);
+    /// the interval is over seeds (each seed's mean over targets).
+    pub normalized_regret: Vec<AtBudget<Interval>>,
     /// Mean rank over targets (1 = lowest mean regret on that target).
     pub average_rank: Vec<AtBudget<f64>>,
 }
@@ -101,9 +112,11 @@ pub struct OverallPair {
     pub transfer: String,
     pub plain: String,
     pub speedup: Option<Interval>,
-    /// Targets where transfer is significantly better / worse at the full budget, and the rest.
+    /// Targets where transfer is significantly better / worse at the full budget, where the
+    /// test has too few seeds to decide, and the rest.
     pub better: Vec<String>,
     pub worse: Vec<String>,
+    pub underpowered: Vec<String>,
     pub no_difference: Vec<String>,
 }
 
@@ -119,6 +132,10 @@ pub struct Summary {
     pub confidence: f64,
     /// How the threshold was chosen.
     pub threshold_rule: String,
+    /// What the regret figures are: per target in the metric's own units.
+    pub regret_units: String,
+    /// How the overall rows make targets of different scales comparable.
+    pub overall_rule: String,
     pub missing_runs: Vec<String>,
     pub per_target: Vec<TargetResult>,
     pub overall: Vec<OverallVariant>,
@@ -165,6 +182,8 @@ pub fn build(plan: &Plan, runs: &[RunCurve], regrets: &Regrets, missing: &[PathB
                 plan.reference, plan.budget
             ),
         },
+        regret_units: REGRET_UNITS.into(),
+        overall_rule: OVERALL_RULE.into(),
         missing_runs: missing.iter().map(|p| p.display().to_string()).collect(),
         overall: overall::variants(plan, regrets),
         overall_pairs: overall::pairs(plan, regrets, &per_target),
@@ -184,6 +203,8 @@ fn build_by_seconds(plan: &Plan, runs: &[RunCurve], missing: &[PathBuf]) -> Summ
         budgets: Vec::new(),
         confidence: plan.section.confidence,
         threshold_rule: seconds::AXIS_NOTE.into(),
+        regret_units: seconds::UNITS.into(),
+        overall_rule: String::new(),
         missing_runs: missing.iter().map(|p| p.display().to_string()).collect(),
         per_target: Vec::new(),
         overall: Vec::new(),
@@ -243,10 +264,12 @@ pub fn write(dir: &Path, plan: &Plan) -> HostResult<Written> {
         "regret",
     ];
     let rows = runs.iter().flat_map(|r| {
-        let regret: Vec<Option<f64>> = match regrets.best(&r.target) {
-            Some(best) => r.regret(best).collect(),
-            None => vec![None; r.best.len()],
-        };
+        // The regrets the tables use, not a second computation.
+        let regret: Vec<Option<f64>> = regrets
+            .seeds(&r.target, &r.variant)
+            .get(&r.seed)
+            .cloned()
+            .unwrap_or_else(|| vec![None; r.best.len()]);
         r.best.iter().zip(regret).enumerate().map(|(i, (b, g))| {
             [
                 r.target.clone(),

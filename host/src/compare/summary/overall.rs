@@ -1,4 +1,5 @@
-//! The overall rows: each variant's regret averaged over targets (a seed counts where every
+//! The overall rows: each variant's normalised regret (each target's regret over its metric
+//! range, so targets of any scale weigh alike) averaged over targets (a seed counts where every
 //! target has its run), its average rank over targets, and each pair's speed-up and verdicts.
 
 use super::regret::{regret_at, Regrets};
@@ -28,7 +29,7 @@ pub(super) fn variants(plan: &Plan, r: &Regrets) -> Vec<OverallVariant> {
                         let at: Vec<f64> = plan
                             .targets
                             .iter()
-                            .filter_map(|t| regret_at(&r.seeds(t, v)[s], b))
+                            .filter_map(|t| r.normalized(t, regret_at(&r.seeds(t, v)[s], b)?))
                             .collect();
                         (at.len() == plan.targets.len()).then(|| stats::mean(&at))
                     })
@@ -36,7 +37,7 @@ pub(super) fn variants(plan: &Plan, r: &Regrets) -> Vec<OverallVariant> {
             };
             OverallVariant {
                 variant: v.clone(),
-                regret: plan
+                normalized_regret: plan
                     .budgets
                     .iter()
                     .map(|&b| AtBudget {
@@ -92,6 +93,7 @@ fn pair(plan: &Plan, r: &Regrets, p: &Pair, per_target: &[TargetResult]) -> Over
         speedup: speedup(&needed(&p.plain), &needed(&p.transfer), plan),
         better: Vec::new(),
         worse: Vec::new(),
+        underpowered: Vec::new(),
         no_difference: Vec::new(),
     };
     for tr in per_target {
@@ -109,6 +111,7 @@ fn pair(plan: &Plan, r: &Regrets, p: &Pair, per_target: &[TargetResult]) -> Over
         match last {
             "better" => o.better.push(tr.target.clone()),
             "worse" => o.worse.push(tr.target.clone()),
+            v if v.starts_with("underpowered") => o.underpowered.push(tr.target.clone()),
             _ => o.no_difference.push(tr.target.clone()),
         }
     }

@@ -1,6 +1,12 @@
 //! Regret curves. Regret is the best metric the benchmark knows for the target minus the best
-//! found so far. Where the space knows no best (a trainable space), the best metric any run of
-//! the comparison found on that target stands in, and the summary says so.
+//! found so far, in the metric's own units ([`crate::report::regret`]). Where the space knows no
+//! best (a trainable space), the best metric any run of the comparison found on that target
+//! stands in, and the summary says so.
+//!
+//! Targets may differ in scale (accuracies in [0, 1] beside accuracies in percent or losses), so
+//! the overall rows divide each target's regret by its metric range in the comparison: the
+//! reference minus the worst metric any run observed on that target (0 = the best, 1 = as bad
+//! as the worst architecture seen).
 
 use super::collect::RunCurve;
 use crate::compare::plan::Plan;
@@ -16,6 +22,8 @@ pub struct Regrets<'a> {
     /// Per target: the reference metric, and whether it is the best found rather than the
     /// benchmark's.
     pub reference: BTreeMap<String, (f64, bool)>,
+    /// Per target: the lowest metric any run observed (the other end of its range).
+    pub worst: BTreeMap<String, f64>,
     curves: BTreeMap<(String, String), BySeed>,
     none: BySeed,
 }
@@ -23,6 +31,7 @@ pub struct Regrets<'a> {
 impl<'a> Regrets<'a> {
     pub fn new(plan: &'a Plan, runs: &[RunCurve]) -> Self {
         let mut reference = BTreeMap::new();
+        let mut worst = BTreeMap::new();
         for t in &plan.targets {
             let mine: Vec<&RunCurve> = runs.iter().filter(|r| &r.target == t).collect();
             let known = mine.iter().find_map(|r| r.best_possible);
@@ -34,6 +43,9 @@ impl<'a> Regrets<'a> {
                 reference.insert(t.clone(), (b, false));
             } else if let Some(b) = found {
                 reference.insert(t.clone(), (b, true));
+            }
+            if let Some(w) = mine.iter().filter_map(|r| r.worst).reduce(f64::min) {
+                worst.insert(t.clone(), w);
             }
         }
         let mut curves: BTreeMap<(String, String), BySeed> = BTreeMap::new();
@@ -49,6 +61,7 @@ impl<'a> Regrets<'a> {
         Regrets {
             plan,
             reference,
+            worst,
             curves,
             none: BTreeMap::new(),
         }
@@ -57,6 +70,19 @@ impl<'a> Regrets<'a> {
     /// The reference metric of a target (None: no run of it finished).
     pub fn best(&self, target: &str) -> Option<f64> {
         self.reference.get(target).map(|r| r.0)
+    }
+
+    /// The metric range observed on `target`: the reference minus the worst metric any run saw
+    /// (None without runs; 0 when every evaluation scored the same).
+    pub fn range(&self, target: &str) -> Option<f64> {
+        Some(self.best(target)? - self.worst.get(target)?).map(|r| r.max(0.0))
+    }
+
+    /// `regret` on `target` as a fraction of the target's metric range (0 when the range is 0,
+    /// as every regret then is).
+    pub fn normalized(&self, target: &str, regret: f64) -> Option<f64> {
+        let range = self.range(target)?;
+        Some(if range > 0.0 { regret / range } else { 0.0 })
     }
 
     /// The curves of `variant` on `target`, by seed.

@@ -19,6 +19,10 @@ pub const AXIS_NOTE: &str = "the variants mix one-shot and ask/tell optimizers, 
                              compared by the wall time they spent (search seconds, then the \
                              evaluations), not by evaluations";
 
+/// What the figures are: no regret here (a trainable space has no known best), the best metric.
+pub const UNITS: &str = "per target, the best validation metric reached by each time, in the \
+                         metric's own units (no rescaling)";
+
 /// Fractions of the time budget the tables report.
 const FRACTIONS: [f64; 4] = [0.25, 0.5, 0.75, 1.0];
 /// Points of each plotted curve.
@@ -157,9 +161,12 @@ pub fn curve_rows(runs: &[RunCurve]) -> impl Iterator<Item = [String; 5]> + '_ {
     })
 }
 
+/// Decimals of the metric in the tables (an accuracy as a fraction to a hundredth of a point).
+const DIGITS: usize = 4;
+
 pub const CURVE_HEADER: [&str; 5] = ["target", "variant", "seed", "seconds", "best_so_far"];
 
-/// The tables as markdown (metric ×100).
+/// The tables as markdown (the metric in its own units).
 pub fn markdown(
     name: &str,
     seeds: usize,
@@ -171,8 +178,8 @@ pub fn markdown(
     let _ = writeln!(o, "# Comparison `{name}`\n");
     let _ = writeln!(
         o,
-        "By search seconds: {}. Cells are the best validation metric reached by each time, ×100, \
-         mean ± half-width of the {:.0} % Student-t interval over {seeds} seeds (runs that had \
+        "By search seconds: {}. Cells are the best validation metric reached by each time, in \
+         the metric's own units, mean ± half-width of the {:.0} % Student-t interval over {seeds} seeds (runs that had \
          no result by then are left out of that cell).\n",
         b.axis,
         confidence * 100.0
@@ -193,14 +200,18 @@ pub fn markdown(
         );
         let _ = writeln!(o, "|---|---|{}---|---|", "---|".repeat(heads.len()));
         for v in &t.variants {
-            let cells: Vec<String> = v.best.iter().map(|a| a.best.cell(100.0)).collect();
+            let cells: Vec<String> = v
+                .best
+                .iter()
+                .map(|a| super::markdown::cell(&a.best, DIGITS))
+                .collect();
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {:.1} |",
                 v.variant,
                 v.kind,
                 cells.join(" | "),
-                v.final_best.cell(100.0),
+                super::markdown::cell(&v.final_best, DIGITS),
                 v.mean_seconds
             );
         }
@@ -217,11 +228,11 @@ pub fn overview(name: &str, b: &BySeconds) -> String {
         for v in &t.variants {
             let _ = writeln!(
                 o,
-                "  {} {:<12} {:<9} final best ×100 {}, {:.1} s",
+                "  {} {:<12} {:<9} final best {}, {:.1} s",
                 t.target,
                 v.variant,
                 v.kind,
-                v.final_best.cell(100.0),
+                super::markdown::cell(&v.final_best, DIGITS),
                 v.mean_seconds
             );
         }

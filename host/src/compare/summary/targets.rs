@@ -20,6 +20,7 @@ pub(super) fn per_target(plan: &Plan, runs: &[RunCurve], r: &Regrets) -> Vec<Tar
         out.push(TargetResult {
             target: t.clone(),
             reference_metric,
+            worst_metric_observed: r.worst.get(t).copied(),
             reference_is_best_found,
             threshold,
             variants: plan
@@ -131,18 +132,77 @@ fn test(r: &Regrets, t: &str, p: &Pair, common: &[u64], b: u64) -> PairTest {
     } else {
         stats::wilcoxon_signed_rank(&x, &y)
     };
+    let untied = wilcoxon.as_ref().map_or(0, |w| w.n);
+    let min_p_value = stats::wilcoxon_min_p(untied);
     PairTest {
         budget: b,
         mean_difference,
-        verdict: verdict(&wilcoxon, mean_difference).into(),
+        verdict: verdict(&wilcoxon, mean_difference, x.len(), min_p_value),
         wilcoxon,
+        pairs: x.len(),
+        min_p_value,
     }
 }
 
-fn verdict(w: &Option<Wilcoxon>, diff: f64) -> &'static str {
+/// The verdict of one test. A test whose smallest attainable p is not below the threshold cannot
+/// call anything significant: it says so instead of "no difference" (every pair tied is a real
+/// "no difference").
+pub(super) fn verdict(w: &Option<Wilcoxon>, diff: f64, pairs: usize, min_p: f64) -> String {
     match w {
-        Some(w) if w.p_value < ALPHA && diff < 0.0 => "better",
-        Some(w) if w.p_value < ALPHA && diff > 0.0 => "worse",
-        _ => "no difference",
+        Some(w) if w.p_value < ALPHA && diff < 0.0 => "better".into(),
+        Some(w) if w.p_value < ALPHA && diff > 0.0 => "worse".into(),
+        Some(w) if min_p >= ALPHA => {
+            let tied = pairs - w.n;
+            let tied = if tied > 0 {
+                format!(", {tied} tied")
+            } else {
+                String::new()
+            };
+            format!(
+                "underpowered ({pairs} seed{}{tied}: min p = {})",
+                if pairs == 1 { "" } else { "s" },
+                round_p(min_p)
+            )
+        }
+        _ => "no difference".into(),
+    }
+}
+
+/// A p-value as a short decimal (0.0625, 0.125, 1).
+fn round_p(p: f64) -> String {
+    let s = format!("{p:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::WilcoxonMethod;
+
+    fn w(p: f64, n: usize) -> Option<Wilcoxon> {
+        Some(Wilcoxon {
+            statistic: 0.0,
+            p_value: p,
+            n,
+            method: WilcoxonMethod::Exact,
+        })
+    }
+
+    #[test]
+    fn a_test_that_cannot_reach_the_threshold_says_so() {
+        let min5 = stats::wilcoxon_min_p(5);
+        assert_eq!(
+            verdict(&w(0.0625, 5), -1.0, 5, min5),
+            "underpowered (5 seeds: min p = 0.0625)"
+        );
+        assert_eq!(
+            verdict(&w(0.125, 4), -1.0, 6, stats::wilcoxon_min_p(4)),
+            "underpowered (6 seeds, 2 tied: min p = 0.125)"
+        );
+        let min6 = stats::wilcoxon_min_p(6);
+        assert_eq!(verdict(&w(0.03125, 6), -1.0, 6, min6), "better");
+        assert_eq!(verdict(&w(0.03125, 6), 1.0, 6, min6), "worse");
+        assert_eq!(verdict(&w(0.3, 6), -1.0, 6, min6), "no difference");
+        assert_eq!(verdict(&None, 0.0, 5, 1.0), "no difference");
     }
 }

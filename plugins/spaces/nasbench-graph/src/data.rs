@@ -1,12 +1,21 @@
 //! Reading `nasbench-graph.bin`, the table `convert.py` writes (format documented there and in
-//! the README). Everything is checked on load, so lookups afterwards need no checks.
+//! the README). Everything is checked on load, so lookups afterwards need no checks: the file's
+//! SHA-256 (format version 2), its structure, and every metric against the range the benchmark
+//! defines (accuracies in [0, 1], latency and parameters finite and ≥ 0).
 
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use xnas_core::{PluginError, PluginResult};
 
 pub const MAGIC: &[u8; 8] = b"XNASNBG\0";
 pub const END: &[u8; 8] = b"NBGEND\0\0";
-pub const VERSION: u32 = 1;
+/// The format `convert.py` writes: version 1's layout followed by the SHA-256 of every byte
+/// before it.
+pub const VERSION: u32 = 2;
+/// Version 1 (no checksum) is still read, with the range checks only.
+pub const VERSION_WITHOUT_CHECKSUM: u32 = 1;
+/// Bytes of the SHA-256 trailer of version 2.
+pub const CHECKSUM_LEN: usize = 32;
 /// `canon` entry of a genome that has no table entry (every op `skip`).
 pub const INVALID: u32 = u32::MAX;
 
@@ -146,6 +155,53 @@ fn le_f64(b: &[u8]) -> f64 {
     f64::from_le_bytes(a)
 }
 
+impl Row {
+    /// What is wrong with the row's values, if anything: NAS-Bench-Graph's accuracies are
+    /// fractions in [0, 1], its latency (s) and parameter count (millions) finite and ≥ 0.
+    pub fn out_of_range(&self) -> Option<String> {
+        let fields = [
+            ("validation accuracy", self.valid, 1.0),
+            ("test accuracy", self.test, 1.0),
+            ("latency", self.latency_s, f64::MAX),
+            ("parameter count", self.params_m, f64::MAX),
+        ];
+        fields.iter().find_map(|&(what, v, hi)| {
+            (!v.is_finite() || v < 0.0 || v > hi).then(|| {
+                if hi == 1.0 {
+                    format!("{what} {v:e} is outside [0, 1]")
+                } else {
+                    format!("{what} {v:e} is not a finite number ≥ 0")
+                }
+            })
+        })
+    }
+}
+
+/// The SHA-256 of every byte before the trailer, as `convert.py` computes it.
+pub fn checksum(body: &[u8]) -> [u8; CHECKSUM_LEN] {
+    Sha256::digest(body).into()
+}
+
+/// Checks the trailer of a version-2 file against its contents.
+fn verify_checksum(buf: &[u8], path: &Path) -> PluginResult<()> {
+    let Some(split) = buf.len().checked_sub(CHECKSUM_LEN) else {
+        return Err(PluginError::data(format!(
+            "NAS-Bench-Graph data file {} is truncated (shorter than its checksum); re-create it \
+             with `make data`",
+            path.display()
+        )));
+    };
+    let (body, stored) = buf.split_at(split);
+    if checksum(body) != stored {
+        return Err(PluginError::data(format!(
+            "NAS-Bench-Graph data file {} is damaged: its contents do not match the SHA-256 it \
+             carries (a changed or corrupted byte); re-create it with `make data`",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 impl Data {
     /// Reads and checks the file at `path`.
     pub fn load(path: &Path) -> PluginResult<Data> {
@@ -177,10 +233,20 @@ impl Data {
             return Err(r.err("it does not start with the NAS-Bench-Graph magic `XNASNBG`"));
         }
         let version = r.u32("the format version")?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_WITHOUT_CHECKSUM {
             return Err(r.err(&format!(
-                "format version {version}, this plugin reads version {VERSION}"
+                "format version {version}, this plugin reads versions \
+                 {VERSION_WITHOUT_CHECKSUM} and {VERSION}"
             )));
+        }
+        if version == VERSION {
+            verify_checksum(buf, path)?;
+        } else {
+            tracing::info!(
+                "NAS-Bench-Graph data file {} has no checksum (format version 1); re-create it \
+                 with `make data` to have it verified on every load",
+                path.display()
+            );
         }
         r.count("the number of link patterns", LINKS.len())?;
         for (i, want) in LINKS.iter().enumerate() {
@@ -260,12 +326,19 @@ impl Data {
                     )));
                 }
                 last = Some(ki);
-                rows[ki] = Some(Row {
+                let values = Row {
                     valid: le_f64(&row[4..]),
                     test: le_f64(&row[12..]),
                     latency_s: le_f64(&row[20..]),
                     params_m: le_f64(&row[28..]),
-                });
+                };
+                if let Some(problem) = values.out_of_range() {
+                    return Err(r.err(&format!(
+                        "task {name}, architecture key {}: {problem}",
+                        keys[ki]
+                    )));
+                }
+                rows[ki] = Some(values);
             }
             tasks.push(TaskTable {
                 name,
@@ -275,6 +348,9 @@ impl Data {
         }
         if r.take(8, "the end marker")? != END {
             return Err(r.err("the end marker is missing"));
+        }
+        if version == VERSION {
+            r.take(CHECKSUM_LEN, "the checksum")?;
         }
         if r.pos != buf.len() {
             return Err(r.err("unexpected bytes after the end marker"));

@@ -380,7 +380,8 @@ fn unknown_task_is_refused_up_front() {
 
 #[test]
 fn malformed_files_are_data_errors_naming_the_file() {
-    let bytes = std::fs::read(data_file()).unwrap();
+    // Structure checks, on the version without a checksum (which would catch all of these first).
+    let (bytes, _) = both_versions();
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -399,10 +400,10 @@ fn malformed_files_are_data_errors_naming_the_file() {
             "version.bin",
             {
                 let mut b = bytes.clone();
-                b[8] = 2;
+                b[8] = 3;
                 b
             },
-            "format version 2",
+            "format version 3",
         ),
     ];
     for (name, content, needle) in cases {
@@ -419,6 +420,120 @@ fn malformed_files_are_data_errors_naming_the_file() {
             "{name}: {e}"
         );
         assert!(e.message().contains(needle), "{name}: {e}");
+    }
+}
+
+/// The data file's bytes as version 1 (no checksum) and as version 2 (with its SHA-256), whichever
+/// version the installed file is.
+fn both_versions() -> (Vec<u8>, Vec<u8>) {
+    let bytes = std::fs::read(data_file()).unwrap();
+    let mut v1 = if bytes[8] == 2 {
+        bytes[..bytes.len() - data::CHECKSUM_LEN].to_vec()
+    } else {
+        bytes
+    };
+    v1[8] = 1;
+    let mut v2 = v1.clone();
+    v2[8] = 2;
+    let sum = data::checksum(&v2);
+    v2.extend_from_slice(&sum);
+    (v1, v2)
+}
+
+/// Byte offset of the first row of the first task (cora): its key index, then valid, test,
+/// latency and parameters (f64 each).
+fn first_row(bytes: &[u8]) -> usize {
+    let u32_at = |p: usize| u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
+    let mut p = 8 + 4;
+    p += 4 + 4 * u32_at(p); // links
+    let ops = u32_at(p);
+    p += 4;
+    for _ in 0..ops {
+        p += 1 + bytes[p] as usize;
+    }
+    p += 4 + 4 * u32_at(p); // keys
+    p += 4 + 4 * u32_at(p); // canonical map
+    p += 4; // tasks
+    p += 1 + bytes[p] as usize; // name
+    p + 4 // row count
+}
+
+fn load_error(dir: &std::path::Path, name: &str, content: &[u8]) -> PluginError {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    let p = NasBenchGraphParams {
+        data: Some(path.to_string_lossy().into_owned()),
+        ops: OpsMode::Auto,
+    };
+    let e = err_of(NasBenchGraph::new(p, &init(&["cora"])));
+    assert_eq!(e.kind, ErrorKind::DATA, "{name}: {e}");
+    assert!(
+        e.message().contains(&path.display().to_string()),
+        "{name}: {e}"
+    );
+    e
+}
+
+#[test]
+fn both_format_versions_load_and_a_flipped_bit_breaks_the_checksum() {
+    let (v1, v2) = both_versions();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [("v1.bin", &v1), ("v2.bin", &v2)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let p = NasBenchGraphParams {
+            data: Some(path.to_string_lossy().into_owned()),
+            ops: OpsMode::Auto,
+        };
+        NasBenchGraph::new(p, &init(&["cora"])).unwrap();
+    }
+    // One low mantissa bit of a validation accuracy: still in range, caught by the checksum.
+    let at = first_row(&v2) + 4;
+    let mut flipped = v2.clone();
+    flipped[at] ^= 1;
+    let e = load_error(dir.path(), "flipped.bin", &flipped);
+    assert!(e.message().contains("SHA-256"), "{e}");
+    assert!(e.message().contains("make data"), "{e}");
+}
+
+#[test]
+fn metrics_outside_the_benchmark_range_are_refused() {
+    let (v1, _) = both_versions();
+    let dir = tempfile::tempdir().unwrap();
+    let row = first_row(&v1);
+    let cases: [(&str, usize, f64, &str); 5] = [
+        (
+            "huge.bin",
+            4,
+            1.43e308,
+            "validation accuracy 1.43e308 is outside [0, 1]",
+        ),
+        (
+            "negative.bin",
+            12,
+            -0.5,
+            "test accuracy -5e-1 is outside [0, 1]",
+        ),
+        (
+            "nan.bin",
+            4,
+            f64::NAN,
+            "validation accuracy NaN is outside [0, 1]",
+        ),
+        ("percent.bin", 4, 81.9, "outside [0, 1]"),
+        (
+            "latency.bin",
+            20,
+            f64::INFINITY,
+            "latency inf is not a finite number",
+        ),
+    ];
+    for (name, field, value, needle) in cases {
+        let mut bytes = v1.clone();
+        bytes[row + field..row + field + 8].copy_from_slice(&value.to_le_bytes());
+        let e = load_error(dir.path(), name, &bytes);
+        assert!(e.message().contains(needle), "{name}: {e}");
+        assert!(e.message().contains("task cora"), "{name}: {e}");
     }
 }
 

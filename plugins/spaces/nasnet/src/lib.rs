@@ -33,6 +33,8 @@ pub struct Nasnet {
     params: NasnetParams,
     device: Device,
     datasets: TaskDatasets,
+    /// The experiment file's folder: `checkpoint_dir` is relative to it.
+    base_dir: std::path::PathBuf,
 }
 
 impl Nasnet {
@@ -51,6 +53,7 @@ impl Nasnet {
             params,
             device,
             datasets,
+            base_dir: init.base_dir.as_str().into(),
         })
     }
 
@@ -63,7 +66,14 @@ impl Nasnet {
     }
 
     fn train_config(&self, seed: u64, epochs: usize) -> TrainConfig {
-        self.params.train_config(self.device, seed, epochs)
+        TrainConfig {
+            checkpoint_dir: self
+                .params
+                .checkpoint_dir
+                .as_ref()
+                .map(|d| self.base_dir.join(d)),
+            ..self.params.train_config(self.device, seed, epochs)
+        }
     }
 
     fn decode_checked(&self, genome: &[u32]) -> PluginResult<genome::Genotype> {

@@ -82,6 +82,11 @@ pub struct NasnetParams {
     /// reproducible for a fixed value.
     #[serde(default)]
     pub threads: usize,
+    /// A folder to keep a checkpoint in after every epoch and continue from (`xnas train` sets it
+    /// to `<out>/checkpoint`); relative to the base folder. Not for searches: every trial would
+    /// share it.
+    #[serde(default)]
+    pub checkpoint_dir: Option<String>,
     /// One dataset per task id (`[search_space.params.tasks.<task>]`), see docs/data.md.
     #[serde(default)]
     pub tasks: BTreeMap<String, DatasetSpec>,
@@ -190,6 +195,8 @@ impl NasnetParams {
             seed,
             eval_batch_size: self.eval_batch_size,
             concat_all: self.concat == "all", // checked by `check`
+            // Relative to the experiment's folder, which the space knows (`Nasnet::train_config`).
+            checkpoint_dir: None,
         }
     }
 

@@ -4,16 +4,16 @@
 //!
 //! * SGD with momentum (no Nesterov), weight decay on every parameter, cosine learning rate per
 //!   step, gradient clipping by global norm, drop-path ramped over the epochs, augmentation;
-//! * seeds `nasnet.init` (weights), `nasnet.data` (order and augmentation) and
-//!   `nasnet.drop_path` (the network's drop-path masks) of the configuration's seed.
+//! * seeds `nasnet.init` (weights), `nasnet.data` (order and augmentation) and `nasnet.epoch`
+//!   (the network's drop-path masks) of the configuration's seed, the last two per epoch, so a
+//!   training continued from its checkpoint (`checkpoint_dir`) ends as an uninterrupted one.
 
 use crate::genome::Genotype;
 use crate::network::{flops, Network, NetworkConfig};
 use xnas_tch::data::TaskData;
-use xnas_tch::seed::component_seed;
 use xnas_tch::tch::{Device, Tensor};
+use xnas_tch::train::{checkpoint::Checkpoint, Classifier, Recipe};
 pub use xnas_tch::train::{cosine_lr, TrainError, TrainOutcome};
-use xnas_tch::train::{Classifier, Recipe};
 
 /// How to train one network.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,6 +47,8 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Cells output every block (DARTS's cell), not only the loose ends.
     pub concat_all: bool,
+    /// Where to keep a checkpoint after every epoch and continue from (`xnas train`); None: none.
+    pub checkpoint_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -71,6 +73,7 @@ impl Default for TrainConfig {
             seed: 0,
             eval_batch_size: 256,
             concat_all: false,
+            checkpoint_dir: None,
         }
     }
 }
@@ -100,6 +103,7 @@ impl TrainConfig {
             device: self.device,
             seed: self.seed,
             component: "nasnet",
+            checkpoint: None,
         }
     }
 
@@ -132,14 +136,17 @@ pub fn train(
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<TrainOutcome, TrainError> {
     let net_cfg = cfg.network_config(data.shape, data.classes);
+    let recipe = Recipe {
+        checkpoint: cfg.checkpoint_dir.as_ref().map(|dir| Checkpoint {
+            dir: dir.clone(),
+            network: format!("{genotype:?}|{net_cfg:?}"),
+        }),
+        ..cfg.recipe()
+    };
     let mut out = xnas_tch::train::train(
         data,
-        &cfg.recipe(),
-        |p| {
-            let net = Network::new(genotype, &net_cfg, p)?;
-            net.set_drop_path_seed(component_seed(cfg.seed, "nasnet.drop_path"));
-            Ok(net)
-        },
+        &recipe,
+        |p| Network::new(genotype, &net_cfg, p),
         progress,
     )?;
     out.flops = flops(genotype, &net_cfg);
@@ -149,6 +156,10 @@ pub fn train(
 impl Classifier for Network {
     fn forward_t(&self, x: &Tensor, train: bool, drop_path: f64) -> (Tensor, Option<Tensor>) {
         Network::forward_t(self, x, train, drop_path)
+    }
+
+    fn begin_epoch(&self, seed: u64) {
+        self.set_drop_path_seed(seed);
     }
 }
 

@@ -330,6 +330,43 @@ fn training_learns_separable_blobs_and_repeats_under_a_seed() {
 }
 
 #[test]
+fn a_training_stopped_after_an_epoch_continues_from_its_checkpoint_to_the_same_result() {
+    let data = blob_task();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config();
+    let whole = train(&xfernasnet(), &data, &cfg, &mut |_, _| {}).unwrap();
+    let with_ckpt = TrainConfig {
+        checkpoint_dir: Some(dir.path().join("ckpt")),
+        ..cfg.clone()
+    };
+    // Stopped (a panic, caught by `train`) right after epoch 2's checkpoint.
+    let stopped = train(&xfernasnet(), &data, &with_ckpt, &mut |e, _| {
+        assert!(e < 1, "stop after the second epoch");
+    });
+    assert!(matches!(stopped, Err(TrainError::Torch(_))), "{stopped:?}");
+    assert!(dir.path().join("ckpt/epoch-2/weights.ot").exists());
+    let mut seen = Vec::new();
+    let resumed = train(&xfernasnet(), &data, &with_ckpt, &mut |e, _| seen.push(e)).unwrap();
+    assert_eq!(seen, [2, 3], "only the epochs left are trained");
+    assert_eq!(resumed.curve, whole.curve);
+    assert_eq!(resumed.train_loss, whole.train_loss);
+    assert_eq!(resumed.test_accuracy, whole.test_accuracy);
+    // Only the last checkpoint is kept.
+    assert!(!dir.path().join("ckpt/epoch-2").exists());
+    assert!(dir.path().join("ckpt/epoch-4/weights.ot").exists());
+    // Another recipe is refused, not continued.
+    let other = TrainConfig {
+        seed: 8,
+        ..with_ckpt
+    };
+    let e = train(&xfernasnet(), &data, &other, &mut |_, _| {}).unwrap_err();
+    assert!(
+        matches!(&e, TrainError::Checkpoint(m) if m.contains("another training")),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_huge_learning_rate_is_reported_as_divergence() {
     let data = blob_task();
     let cfg = TrainConfig {

@@ -126,6 +126,7 @@ impl Nb201Params {
             device,
             seed,
             component: "nb201",
+            checkpoint: None,
         }
     }
 

@@ -97,9 +97,31 @@ fn columns(file: &str, header: &csv::StringRecord) -> PluginResult<Columns> {
     })
 }
 
+/// Line numbers from byte offsets, counting `\n` (so `\r\n` files number lines as editors do;
+/// the csv crate counts a `\r\n` pair differently).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(bytes: &[u8]) -> Lines {
+        Lines(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+    /// The 1-based line of a record starting at byte `offset`. The csv reader ends a record at
+    /// `\r` and starts the next at the `\n` that follows, which belongs to the next line here.
+    fn at(&self, offset: u64) -> u64 {
+        self.0.partition_point(|&nl| (nl as u64) <= offset) as u64 + 1
+    }
+}
+
 /// Turns a csv error into a data error naming the file and line.
-fn csv_error(file: &str, e: csv::Error) -> PluginError {
-    let line = e.position().map(|p| p.line());
+fn csv_error(file: &str, lines: &Lines, e: csv::Error) -> PluginError {
+    let line = e.position().map(|p| lines.at(p.byte()));
     let at = match line {
         Some(l) => format!("table {file} line {l}"),
         None => format!("table {file}"),
@@ -128,17 +150,46 @@ fn number(file: &str, line: u64, column: &str, text: &str) -> PluginResult<f64> 
     }
 }
 
+/// Refuses a file cut short: its last line has no line end and is missing fields, has an empty
+/// field, or ends in a number cut after its point or exponent sign (`0.` or `1e-`), which
+/// parse as something else. A complete last row without a line end is fine.
+fn check_complete_end(file: &str, bytes: &[u8], lines: &Lines, fields: usize) -> PluginResult<()> {
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let last = String::from_utf8_lossy(&bytes[start..]);
+    let parts: Vec<&str> = last.split(',').map(str::trim).collect();
+    let cut = parts.last().is_some_and(|p| {
+        p.ends_with(['.', 'e', 'E', '+', '-']) && p[..p.len() - 1].parse::<f64>().is_ok()
+    });
+    if parts.len() < fields || parts.iter().any(|p| p.is_empty()) || cut {
+        return Err(PluginError::data(format!(
+            "table {file} line {}: the file ends in the middle of a row (`{}`, no line end): it \
+             was cut short; copy or write it again",
+            lines.at(start as u64),
+            last.trim_end()
+        )));
+    }
+    Ok(())
+}
+
 impl Table {
     /// Loads and checks `path` against `layout`.
     pub fn load(path: &Path, layout: &Layout) -> PluginResult<Table> {
         let file = path.display().to_string();
-        let handle = std::fs::File::open(path)
+        let bytes = std::fs::read(path)
             .map_err(|e| PluginError::io(format!("cannot open table {file}: {e}")))?;
+        let line_of = Lines::new(&bytes);
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
-            .from_reader(std::io::BufReader::with_capacity(1 << 16, handle));
-        let header = reader.headers().map_err(|e| csv_error(&file, e))?.clone();
+            .from_reader(bytes.as_slice());
+        let header = reader
+            .headers()
+            .map_err(|e| csv_error(&file, &line_of, e))?
+            .clone();
         let cols = columns(&file, &header)?;
+        check_complete_end(&file, &bytes, &line_of, header.len())?;
 
         let mut table = Table {
             file,
@@ -159,9 +210,9 @@ impl Table {
             match reader.read_record(&mut record) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => return Err(csv_error(&file, e)),
+                Err(e) => return Err(csv_error(&file, &line_of, e)),
             }
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| line_of.at(p.byte()));
             let at = |msg: String| PluginError::data(format!("table {file} line {line}: {msg}"));
 
             let task = &record[cols.task];

@@ -236,6 +236,49 @@ fn row_errors_name_file_and_line() {
 }
 
 #[test]
+fn line_numbers_are_true_for_crlf_files() {
+    let fx = Fixture::new();
+    for (ending, name) in [("\r\n", "CRLF"), ("\n", "LF")] {
+        let text = ["task,genome,metric", "t,0-0,1", "t,0-1,2", "t,1-0,NaN", ""].join(ending);
+        let e = fx.load_error(&text);
+        assert_err(
+            &e,
+            ErrorKind::DATA,
+            &["line 4", "metric `NaN` is not a finite number"],
+        );
+        let text = ["task,genome,metric", "t,0-0,1", "t,0-0,2", ""].join(ending);
+        let e = fx.load_error(&text);
+        assert!(
+            e.message().contains("line 3") && e.message().contains("first at line 2"),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_file_cut_in_a_row_is_refused_and_a_complete_last_row_is_fine() {
+    let fx = Fixture::new();
+    let head = "task,genome,metric,test_metric,cost\nt,0-0,1,1,1\n";
+    for cut in [
+        "t,0-1,0.5,0.4,",
+        "t,0-1,0.5",
+        "t,0-1,0.",
+        "t,0-1,0.5,1e-",
+        "t,0-",
+    ] {
+        let e = fx.load_error(&format!("{head}{cut}"));
+        assert_err(
+            &e,
+            ErrorKind::DATA,
+            &[&fx.bad_path(), "line 3", "ends in the middle of a row", cut],
+        );
+    }
+    fx.write("ok.csv", &format!("{head}t,0-1,0.5,0.4,3"));
+    fx.space("choices = [2, 3]\ntable = \"ok.csv\"", &[])
+        .unwrap();
+}
+
+#[test]
 fn unknown_experiment_task_lists_the_tables_tasks() {
     let fx = Fixture::new();
     let path = fx.write("bench.csv", BENCH).display().to_string();

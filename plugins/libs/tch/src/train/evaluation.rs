@@ -19,11 +19,12 @@ pub fn epochs_of(space: &str, budget: ROption<f64>, default: usize) -> PluginRes
 }
 
 impl From<TrainError> for PluginError {
-    /// A network that cannot be built is a bad architecture; a divergence or a libtorch failure
-    /// fails the trial.
+    /// A network that cannot be built is a bad architecture; a checkpoint folder that cannot be
+    /// used is a bad parameter; a divergence or a libtorch failure fails the trial.
     fn from(e: TrainError) -> Self {
         match e {
             TrainError::Config(m) => PluginError::invalid_architecture(m),
+            TrainError::Checkpoint(m) => PluginError::invalid_params(format!("checkpoint {m}")),
             other => PluginError::evaluation(other.to_string()),
         }
     }

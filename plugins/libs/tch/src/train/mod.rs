@@ -1,7 +1,8 @@
 //! Training an image classifier from scratch on a task: the child training of the trainable
 //! spaces (`nasnet`, `nb201`). The space builds its network; this module trains and measures it.
 //!
-//! * SGD with momentum (Nesterov or not), weight decay on every parameter (as PyTorch's `SGD`).
+//! * SGD with momentum (Nesterov or not), weight decay on every parameter (as PyTorch's `SGD`;
+//!   [`checkpoint::Sgd`], whose buffers a checkpoint keeps).
 //! * Cosine learning rate **per step**, from `learning_rate` at the first step to
 //!   `learning_rate_min` after the last: `lr_t = min + (max−min)·(1+cos(π·t/T))/2`, `T` = all steps.
 //! * Gradient clipping by the global L2 norm (`grad_clip`; 0 = off), before the optimizer step,
@@ -9,27 +10,32 @@
 //! * Drop-path probability `drop_path · e / epochs` in epoch `e` (0-based; DARTS's ramp), handed
 //!   to the network, which applies it (or has nothing to drop).
 //! * Augmentation ([`augment`]), batched on the device: random crop after zero padding, random
-//!   horizontal flip, cutout. All drawn from a generator seeded from `seed`, as is the shuffle
-//!   order; parameters are initialised from torch's generator seeded from `seed` (under
-//!   [`crate::seed::with_torch_seed`]'s lock). So the same seed gives the same result on the CPU
-//!   with the same number of threads. The seeds are the components `<component>.init` and
-//!   `<component>.data` of `seed` ([`Recipe::component`], e.g. `"nasnet"`).
+//!   horizontal flip, cutout. All drawn from a generator seeded from `seed` and the epoch, as is
+//!   the shuffle order, and the network's own draws (drop-path masks) are re-seeded each epoch
+//!   ([`Classifier::begin_epoch`]); parameters are initialised from torch's generator seeded from
+//!   `seed` (under [`crate::seed::with_torch_seed`]'s lock). So the same seed gives the same
+//!   result on the CPU with the same number of threads, and a training continued from a checkpoint
+//!   ([`checkpoint`], [`Recipe::checkpoint`]) the result of an uninterrupted one. The seeds are the
+//!   components `<component>.init`, `<component>.data` and `<component>.epoch` of `seed`
+//!   ([`Recipe::component`], e.g. `"nasnet"`).
 //! * Each epoch visits the training set once in a new order, in batches of `batch_size` (a last
 //!   batch of a single image is skipped: batch norm cannot train on it); then the validation split
 //!   is evaluated (eval mode, no grad). The test split, where present, once at the end.
 //! * The loss is checked after every step: NaN or ±∞ stops training with [`TrainError::Diverged`].
 
 mod augment;
+pub mod checkpoint;
 mod evaluation;
 
 use crate::data::{ImageSet, TaskData};
 use crate::seed::{component_seed, with_torch_seed};
 use augment::Augment;
+use checkpoint::{Checkpoint, Sgd};
 pub use evaluation::{epochs_of, eval_result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
-use xnas_core::SplitMix64;
+use tch::{nn, Device, Kind, Tensor};
+use xnas_core::{derive_seed, SplitMix64};
 
 /// A network [`train`] can train: logits of a batch.
 pub trait Classifier {
@@ -37,6 +43,11 @@ pub trait Classifier {
     /// network has one and `train` is true. `drop_path` is the drop-path probability of this
     /// epoch (0 at evaluation); a network without drop-path ignores it.
     fn forward_t(&self, x: &Tensor, train: bool, drop_path: f64) -> (Tensor, Option<Tensor>);
+
+    /// Called before each training epoch with a seed of that epoch, for a network that draws
+    /// random numbers of its own (drop-path masks): re-seeding per epoch lets a training continued
+    /// from a checkpoint draw what an uninterrupted one would.
+    fn begin_epoch(&self, _seed: u64) {}
 }
 
 /// How to train one network.
@@ -69,6 +80,8 @@ pub struct Recipe {
     pub seed: u64,
     /// The name the seeds of initialisation and data order are derived under.
     pub component: &'static str,
+    /// Keep a checkpoint after every epoch and continue from it (`xnas train`); None: none.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 impl Recipe {
@@ -156,6 +169,9 @@ pub enum TrainError {
     Torch(String),
     #[error("cannot train: {0}")]
     Config(String),
+    /// A checkpoint that cannot be written, read or continued ([`Recipe::checkpoint`]).
+    #[error("checkpoint {0}")]
+    Checkpoint(String),
 }
 
 impl From<tch::TchError> for TrainError {
@@ -289,18 +305,11 @@ fn train_unchecked<M: Classifier>(
         // Fixed shapes: let cuDNN pick the fastest algorithms (as DARTS does).
         tch::Cuda::cudnn_set_benchmark(true);
     }
-    let vs = nn::VarStore::new(device);
+    let mut vs = nn::VarStore::new(device);
     let seed = |what: &str| component_seed(cfg.seed, &format!("{}.{what}", cfg.component));
     let net = with_torch_seed(seed("init"), || build(&vs.root())).map_err(TrainError::Config)?;
-    let mut rng = SplitMix64::new(seed("data"));
-    let mut opt = nn::Sgd {
-        momentum: cfg.momentum,
-        dampening: 0.0,
-        wd: cfg.weight_decay,
-        nesterov: cfg.nesterov,
-    }
-    .build(&vs, cfg.learning_rate)?;
     let params = vs.trainable_variables();
+    let mut opt = Sgd::new(cfg.momentum, cfg.weight_decay, cfg.nesterov, params.len());
 
     let train_set = DeviceSet::new(&data.train, device)?;
     let valid_set = DeviceSet::new(&data.valid, device)?;
@@ -313,8 +322,20 @@ fn train_unchecked<M: Classifier>(
 
     let mut curve = Vec::with_capacity(cfg.epochs);
     let mut train_loss = Vec::with_capacity(cfg.epochs);
-    for epoch in 0..cfg.epochs {
+    let ckpt = cfg
+        .checkpoint
+        .as_ref()
+        .map(|c| (&c.dir, checkpoint::key(&c.network, data, cfg)));
+    let mut first = 0;
+    if let Some((dir, key)) = &ckpt {
+        if let Some(r) = checkpoint::restore(dir, key, &mut vs, &mut opt, device)? {
+            (first, curve, train_loss) = (r.epochs, r.curve, r.train_loss);
+        }
+    }
+    for epoch in first..cfg.epochs {
         let drop_prob = cfg.drop_path * epoch as f64 / cfg.epochs as f64;
+        let mut rng = SplitMix64::new(derive_seed(seed("data"), epoch as u64));
+        net.begin_epoch(derive_seed(seed("epoch"), epoch as u64));
         let order = Tensor::from_slice(&shuffled(n, &mut rng)).f_to_device(device)?;
         let mut loss_sum = 0.0;
         let mut seen = 0usize;
@@ -325,7 +346,6 @@ fn train_unchecked<M: Classifier>(
                 epoch * steps + step,
                 total_steps,
             );
-            opt.set_lr(lr);
             let from = step * bs;
             let len = bs.min(n - from);
             let idx = order.narrow(0, from as i64, len as i64);
@@ -338,7 +358,7 @@ fn train_unchecked<M: Classifier>(
                 Some(aux) => main_loss + aux.cross_entropy_for_logits(&y) * cfg.auxiliary_weight,
                 None => main_loss,
             };
-            opt.zero_grad();
+            Sgd::zero_grad(&params);
             loss.backward();
             let value = loss.f_double_value(&[])?;
             if !value.is_finite() {
@@ -347,7 +367,7 @@ fn train_unchecked<M: Classifier>(
             if cfg.grad_clip > 0.0 {
                 clip_grad_norm(&params, cfg.grad_clip)?;
             }
-            opt.step();
+            opt.step(&params, lr)?;
             loss_sum += value * len as f64;
             seen += len;
         }
@@ -359,6 +379,9 @@ fn train_unchecked<M: Classifier>(
             cfg.eval_batch_size,
         )?;
         curve.push(acc);
+        if let Some((dir, key)) = &ckpt {
+            checkpoint::save(dir, key, &vs, &opt, epoch + 1, &curve, &train_loss)?;
+        }
         progress(epoch, acc);
     }
     let test_accuracy = match &data.test {
