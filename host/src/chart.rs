@@ -181,9 +181,14 @@ pub fn png_and_svg(stem: &Path, c: &Chart) -> Res<Vec<PathBuf>> {
     ensure_font()?;
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
-    draw(BitMapBackend::new(&png, (960, 600)).into_drawing_area(), c)
-        .map_err(|e| format!("{}: {e}", png.display()))?;
-    draw(SVGBackend::new(&svg, (960, 600)).into_drawing_area(), c)
-        .map_err(|e| format!("{}: {e}", svg.display()))?;
+    // Each written whole beside itself, then renamed: a kill or a full disk leaves the old plot.
+    crate::report::files::replace(&png, |tmp| {
+        draw(BitMapBackend::new(tmp, (960, 600)).into_drawing_area(), c)
+    })
+    .map_err(|e| e.to_string())?;
+    crate::report::files::replace(&svg, |tmp| {
+        draw(SVGBackend::new(tmp, (960, 600)).into_drawing_area(), c)
+    })
+    .map_err(|e| e.to_string())?;
     Ok(vec![png, svg])
 }

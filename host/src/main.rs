@@ -102,6 +102,10 @@ enum Command {
         /// Runs at a time (overrides [compare] jobs; results do not depend on it).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         jobs: Option<u32>,
+        /// Resume the interrupted runs although a data file, table or plugin library changed
+        /// since they started (as `xnas resume --accept-changed-inputs`, recorded in each run).
+        #[arg(long)]
+        accept_changed_inputs: bool,
     },
     /// The XferNAS ablation: Spearman correlation of the transferred surrogate on held-out target
     /// architectures over a grid of source and target knowledge. Running it again resumes.
@@ -340,7 +344,12 @@ fn dispatch(cli: Cli) -> Result<u8> {
             );
             Ok(0)
         }
-        Command::Compare { file, out, jobs } => {
+        Command::Compare {
+            file,
+            out,
+            jobs,
+            accept_changed_inputs,
+        } => {
             let plan = xnas_host::compare::plan::load(file)?;
             let dir = out
                 .clone()
@@ -350,6 +359,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 quiet: cli.quiet,
                 plugin_dirs: cli.plugin_dirs.clone(),
                 exe: std::env::current_exe()?,
+                accept_changed_inputs: *accept_changed_inputs,
             };
             let outcome = xnas_host::compare::compare(file, &dir, &opts)?;
             print_comparison(&outcome.report, &dir);

@@ -14,7 +14,7 @@ use crate::plugins::{assemble, PluginEntry};
 use crate::report::write_json;
 use plotters::prelude::*;
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::*;
@@ -104,6 +104,9 @@ pub fn matrix(
     })?;
     let seed = derive_seed(exp.file.experiment.seed, crate::run::SIMILARITY_SEED_TAG);
     let mut sim = assemble::similarity(exp, entry, space, seed)?;
+    // One process writes `out` at a time, as for runs (a second gets exit 2 naming the first).
+    std::fs::create_dir_all(out).map_err(|e| HostError::io(out, e))?;
+    let _lock = crate::lock::DirLock::acquire(out)?;
     let tasks = exp.tasks();
     let lm = landmarks(entry, &mut sim, space)?;
     let mut pool = LocalPool::new(space.clone(), workers.max(1));
@@ -191,7 +194,6 @@ fn landmark_scores(
 }
 
 fn write(m: &Matrix, out: &Path) -> HostResult<()> {
-    std::fs::create_dir_all(out).map_err(|e| HostError::io(out, e))?;
     let mut csv = String::from("task");
     for t in &m.tasks {
         csv.push(',');
@@ -205,8 +207,7 @@ fn write(m: &Matrix, out: &Path) -> HostResult<()> {
         }
         csv.push('\n');
     }
-    let path = out.join("distances.csv");
-    std::fs::write(&path, csv).map_err(|e| HostError::io(&path, e))?;
+    crate::report::files::write_atomic(&out.join("distances.csv"), csv.as_bytes())?;
     write_json(&out.join("similarity.json"), m)?;
     for (name, png) in [("heatmap.png", true), ("heatmap.svg", false)] {
         let p = out.join(name);
@@ -242,15 +243,18 @@ pub fn table(m: &Matrix) -> String {
 }
 
 /// White (0) to dark blue (the largest distance), each cell labelled with its value.
-fn heatmap(m: &Matrix, path: &PathBuf, png: bool) -> Result<(), String> {
+fn heatmap(m: &Matrix, path: &Path, png: bool) -> Result<(), String> {
     crate::chart::ensure_font()?;
     let n = m.tasks.len() as u32;
     let size = (MARGIN + CELL * n + 40, MARGIN + CELL * n + 60);
-    if png {
-        draw_heatmap(BitMapBackend::new(path, size).into_drawing_area(), m)
-    } else {
-        draw_heatmap(SVGBackend::new(path, size).into_drawing_area(), m)
-    }
+    crate::report::files::replace(path, |tmp| {
+        if png {
+            draw_heatmap(BitMapBackend::new(tmp, size).into_drawing_area(), m)
+        } else {
+            draw_heatmap(SVGBackend::new(tmp, size).into_drawing_area(), m)
+        }
+    })
+    .map_err(|e| e.to_string())
 }
 
 const CELL: u32 = 90;

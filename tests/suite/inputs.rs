@@ -241,3 +241,52 @@ fn damaged_tables_are_refused_naming_the_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn compare_passes_accept_changed_inputs_on_to_the_runs_it_resumes() {
+    let sb = sandbox_with_table();
+    let experiment = tabular_experiment("table.csv", 12);
+    // A comparison names its optimizers per variant.
+    let (head, tail) = experiment.split_once("[optimizer]").unwrap();
+    let tail = &tail[tail.find("[tasks]").unwrap()..];
+    let text = format!("{head}{tail}").replace(
+        "[tasks]\ntarget = \"citeseer\"",
+        "[tasks]\ntarget = \"citeseer\"\n\n[compare]\ntargets = [\"citeseer\"]\nseeds = 1\n\n\
+         [[compare.variant]]\nname = \"evolution\"\n\
+         optimizer = { plugin = \"evolution\", params = { population = 6, sample_size = 3 } }",
+    );
+    sb.write("cmp.toml", &text);
+    sb.run(&["--quiet", "compare", "cmp.toml", "--out", "cmp"])
+        .expect_code(0);
+    let run = sb.path().join("cmp/runs/citeseer/evolution/seed-0");
+    assert!(run.join("summary.json").exists());
+    // An interrupted run (no summary yet), then its table changes.
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    let table = sb.path().join("table.csv");
+    let rows = std::fs::read_to_string(&table).unwrap();
+    std::fs::write(&table, rows.replacen("0.706667", "0.806667", 1)).unwrap();
+
+    let refused = sb.run(&["--quiet", "compare", "cmp.toml", "--out", "cmp"]);
+    assert_ne!(refused.code(), 0, "{}", refused.stderr());
+    assert!(
+        refused
+            .stderr()
+            .contains("an input changed since the run started"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(!run.join("summary.json").exists());
+
+    sb.run(&[
+        "--quiet",
+        "compare",
+        "cmp.toml",
+        "--out",
+        "cmp",
+        "--accept-changed-inputs",
+    ])
+    .expect_code(0);
+    assert!(run.join("summary.json").exists());
+    let accepted = inputs_json(&run)["accepted_changes"].clone();
+    assert_eq!(accepted.as_array().unwrap().len(), 1, "{accepted}");
+}

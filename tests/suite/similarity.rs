@@ -301,6 +301,37 @@ fn similarity_command_writes_the_matrix_and_heat_map() {
     let csv = std::fs::read_to_string(sb.path().join("sim/distances.csv")).unwrap();
     assert!(csv.starts_with("task,cora,citeseer,"), "{csv}");
 
+    // One process writes an output folder at a time: while another holds its lock, a second
+    // `similarity` into it is refused with exit 2 and leaves what is there untouched.
+    let lock = sb.path().join("sim/xnas.lock");
+    // One process (the shell becomes `sleep`, keeping the locked descriptor): killed, it frees
+    // the lock.
+    let mut holder = std::process::Command::new("sh")
+        .args(["-c", "exec 9>>\"$0\" && flock 9 && exec sleep 30"])
+        .arg(&lock)
+        .spawn()
+        .unwrap();
+    let held = || {
+        !std::process::Command::new("flock")
+            .args(["-n", lock.to_str().unwrap(), "true"])
+            .status()
+            .unwrap()
+            .success()
+    };
+    while !held() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = sb.run(&["similarity", "exp.toml", "--out", "sim"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    out.expect_code(2);
+    assert!(
+        out.stderr().contains("is in use by another xnas"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(json(&sb.path().join("sim/similarity.json")), m);
+
     // Without a [similarity] section the command says what to add.
     sb.write(
         "plain.toml",

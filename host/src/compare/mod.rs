@@ -35,6 +35,8 @@ pub struct CompareOptions {
     pub plugin_dirs: Vec<PathBuf>,
     /// The `xnas` executable that runs each experiment.
     pub exe: PathBuf,
+    /// Passed on to every run resumed (`xnas resume --accept-changed-inputs`).
+    pub accept_changed_inputs: bool,
 }
 
 #[derive(Debug)]
@@ -331,7 +333,13 @@ fn run_one(r: &PlannedRun, out: &Path, opts: &CompareOptions) -> Result<(), Fail
     }
     cmd.arg("--quiet");
     match state(&dir) {
-        RunState::Partial => cmd.arg("resume").arg(&dir),
+        RunState::Partial => {
+            cmd.arg("resume").arg(&dir);
+            if opts.accept_changed_inputs {
+                cmd.arg("--accept-changed-inputs");
+            }
+            &mut cmd
+        }
         _ => cmd
             .arg("run")
             .arg(out.join(r.file()))
