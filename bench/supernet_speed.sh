@@ -20,7 +20,9 @@
 # libtorch comes from, cached in $XNAS_CACHE/pip/torch-peer) on first use. Appends to
 # bench/results.log. Environment: REPS (default 3), THREADS ("1 2"), ORDERS ("1 2"), IMAGES (512),
 # BATCH (32), CHANNELS (8), CELLS (5), SHAPE (1,28,28), PEER_ARGS (e.g. `--channels-last`: the
-# peer's activations channels-last from the stem on, the layout xnas uses on the CPU).
+# peer's activations channels-last from the stem on, the layout xnas uses on the CPU),
+# SUPERNET_BIN (an already built release `supernet_throughput`, e.g. one built together with the
+# host and plugins, whose unified features make this script's own build recompile much).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/torch_peer.sh
@@ -34,8 +36,10 @@ CHANNELS=${CHANNELS:-8}
 CELLS=${CELLS:-5}
 SHAPE=${SHAPE:-1,28,28}
 PEER_ARGS=${PEER_ARGS:-}
-cargo build --release -q -p xnas-space-nasnet --example supernet_throughput
-XNAS=./target/release/examples/supernet_throughput
+if [ -z "${SUPERNET_BIN:-}" ]; then
+  cargo build --release -q -p xnas-space-nasnet --example supernet_throughput
+fi
+XNAS=${SUPERNET_BIN:-./target/release/examples/supernet_throughput}
 peer() { PYTHONPATH="$PEER" python3 -W ignore bench/supernet_peer.py "$@"; }
 common=(--images "$IMAGES" --batch "$BATCH" --channels "$CHANNELS" --cells "$CELLS" --shape "$SHAPE")
 
