@@ -400,3 +400,133 @@ fn a_source_without_a_transfer_architecture_or_of_another_space_is_refused_befor
         out.stderr()
     );
 }
+
+/// λ̂'s weight transfer on the real DARTS-cell supernet, every plugin loaded from its library:
+/// the shared weights are the source's, the classifier is not (re-initialised, though MNIST's
+/// and digits' classifiers have the same shape and would load), told apart by the loss each
+/// set of weights gives on the same α split.
+#[test]
+fn lambda_hat_transfers_the_shared_weights_and_re_initialises_the_classifier() {
+    use xnas_core::{
+        Artifact, Matrix, OneShot, OneShotInit, PluginKind, SearchSpace, SourceArtifacts,
+        SpaceInit, Supernet, SupernetSpec, WeightRecipe,
+    };
+    use xnas_host::plugins::{Registry, Source};
+    let registry = Registry::discover(&[Source::Dir(build_dir())]);
+    let entry = |name: &str, kind| {
+        registry
+            .entries
+            .iter()
+            .find(|e| e.name() == name && e.info.kind == kind)
+            .unwrap_or_else(|| panic!("{name} is built"))
+    };
+    let space_params = NASNET
+        .split_once("[search_space.params]\n")
+        .unwrap()
+        .1
+        .replace("search_space.params.", "");
+    let init = SpaceInit {
+        tasks: vec!["digits".into(), "mnist".into()].into(),
+        base_dir: ".".into(),
+        data_dir: std::env::var("XNAS_DATA_DIR").unwrap_or_default().into(),
+    };
+    let space = entry("nasnet", PluginKind::SEARCH_SPACE)
+        .create_space(&space_params, &init)
+        .unwrap();
+    let one_shot = |name: &str, params: &str, target: &str, sources: Vec<SourceArtifacts>| {
+        let init = OneShotInit {
+            space: space.clone(),
+            target: target.into(),
+            sources: Default::default(),
+            source_artifacts: sources.into(),
+            seed: 5,
+            base_dir: ".".into(),
+        };
+        entry(name, PluginKind::OPTIMIZER)
+            .create_one_shot(params, &init)
+            .unwrap()
+    };
+    let params = |text: &str| {
+        text.split_once("[optimizer.params]\n")
+            .unwrap()
+            .1
+            .to_string()
+    };
+    let mut tas = one_shot(
+        "pdarts",
+        &params(&format!("{TAS}transfer_search = true\n")),
+        "mnist",
+        vec![],
+    );
+    while !tas.run(100).unwrap().finished {}
+    let kept: Vec<Artifact> = tas.artifacts().unwrap();
+    let weights = |a: &[Artifact]| {
+        a.iter()
+            .find(|a| a.name.as_str() == "supernet.weights")
+            .unwrap()
+            .data
+            .to_vec()
+    };
+    let source = weights(&kept);
+    let ws = one_shot(
+        "ws-darts",
+        &params(&ws_darts("")),
+        "digits",
+        vec![SourceArtifacts {
+            run: "tas".into(),
+            task: "mnist".into(),
+            artifacts: kept.clone().into(),
+        }],
+    );
+    let transferred = weights(&ws.artifacts().unwrap());
+
+    // A network like ws-darts's: λ's ops, TAS's last stage's size, on digits.
+    let lambda: serde_json::Value = serde_json::from_slice(
+        &kept
+            .iter()
+            .find(|a| a.name.as_str() == "lambda.json")
+            .unwrap()
+            .data,
+    )
+    .unwrap();
+    let rows = candidates(&lambda);
+    let spec = SupernetSpec {
+        tasks: vec!["digits".into()].into(),
+        cells: 3,
+        channels: 4,
+        candidates: rows
+            .iter()
+            .map(|r| r.iter().map(|&o| o as u32).collect::<Vec<_>>().into())
+            .collect(),
+        recipe: WeightRecipe {
+            batch_size: 32,
+            learning_rate: 0.025,
+            learning_rate_min: 0.0,
+            momentum: 0.9,
+            weight_decay: 3e-4,
+            grad_clip: 5.0,
+            epochs: 1,
+            train_portion: 0.5,
+        },
+        seed: 11,
+    };
+    let mut net = space.build_supernet(&spec).unwrap();
+    let mix = Matrix::new(28, 3, vec![1.0 / 3.0; 84]);
+    let mut loss_with = |w: &[u8]| {
+        let report = net.import_weights(w).unwrap();
+        assert!(report.kept.is_empty(), "{:?}", report.kept);
+        net.evaluate(&mix).unwrap().loss
+    };
+    let (of_transferred, of_source) = (loss_with(&transferred), loss_with(&source));
+    assert_ne!(of_transferred, of_source, "the classifier was copied");
+    // The transferred weights with the source's shared weights put back (the classifier, which
+    // `interpolate` leaves, stays the transferred one) are the transferred weights: every shared
+    // weight and buffer was the source's.
+    net.import_weights(&transferred).unwrap();
+    let own = net.snapshot().unwrap();
+    net.import_weights(&source).unwrap();
+    let src = net.snapshot().unwrap();
+    net.restore(own).unwrap();
+    net.interpolate(src, &[src], 0.0).unwrap();
+    assert_eq!(net.evaluate(&mix).unwrap().loss, of_transferred);
+}
