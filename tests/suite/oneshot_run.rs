@@ -10,7 +10,7 @@ use std::time::Duration;
 use xnas_tests::*;
 
 /// The DARTS cell on digits; the derived cell is trained for one epoch.
-const NASNET: &str = r#"[search_space]
+pub(crate) const NASNET: &str = r#"[search_space]
 plugin = "nasnet"
 [search_space.params]
 ops = "darts"

@@ -7,35 +7,20 @@
 //! without a transfer architecture, of another space, or several sources without a
 //! `[similarity]` are refused before a run directory exists.
 
-use super::oneshot_run::recorded_epochs;
+use super::oneshot_run::{recorded_epochs, NASNET};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 use xnas_tests::*;
 
-/// The DARTS cell; the derived cell is trained for one epoch.
-const NASNET: &str = r#"[search_space]
-plugin = "nasnet"
-[search_space.params]
-ops = "darts"
-blocks = 4
-combine = "add"
-concat = "all"
-cells = 1
-filters = 4
-epochs = 1
-batch_size = 64
-threads = 1
-[search_space.params.tasks.digits]
-preset = "digits"
-limit_train = 256
-[search_space.params.tasks.mnist]
-preset = "mnist"
-limit_train = 256
-[search_space.params.tasks.fashion-mnist]
-preset = "fashion-mnist"
-limit_train = 256
-"#;
+/// The DARTS cell (one-shot runs' space on digits), with MNIST and Fashion-MNIST as well.
+fn space() -> String {
+    format!(
+        "{NASNET}[search_space.params.tasks.mnist]\npreset = \"mnist\"\nlimit_train = 256\n\
+         [search_space.params.tasks.fashion-mnist]\npreset = \"fashion-mnist\"\n\
+         limit_train = 256\n"
+    )
+}
 
 /// TAS: two stages (8 ops, then the 3 kept), one epoch each; α learns fast enough to move.
 const TAS: &str = "[optimizer]\nplugin = \"pdarts\"\n[optimizer.params]\ncells = [2, 3]\n\
@@ -55,8 +40,9 @@ fn ws_darts(params: &str) -> String {
 /// An experiment on `target` with `rest` (optimizer, similarity) and the `[tasks]` lines `tasks`.
 fn experiment(target: &str, rest: &str, tasks: &str) -> String {
     format!(
-        "[experiment]\nname = \"ws\"\nseed = 3\nbudget = {{ epochs = 10 }}\n{NASNET}{rest}\n\
-         [tasks]\ntarget = \"{target}\"\n{tasks}"
+        "[experiment]\nname = \"ws\"\nseed = 3\nbudget = {{ epochs = 10 }}\n{}{rest}\n\
+         [tasks]\ntarget = \"{target}\"\n{tasks}",
+        space()
     )
 }
 
@@ -420,7 +406,7 @@ fn lambda_hat_transfers_the_shared_weights_and_re_initialises_the_classifier() {
             .find(|e| e.name() == name && e.info.kind == kind)
             .unwrap_or_else(|| panic!("{name} is built"))
     };
-    let space_params = NASNET
+    let space_params = space()
         .split_once("[search_space.params]\n")
         .unwrap()
         .1
@@ -529,4 +515,38 @@ fn lambda_hat_transfers_the_shared_weights_and_re_initialises_the_classifier() {
     net.restore(own).unwrap();
     net.interpolate(src, &[src], 0.0).unwrap();
     assert_eq!(net.evaluate(&mix).unwrap().loss, of_transferred);
+}
+
+/// The two examples, as their comments say to run them from the repository root: TAS on MNIST,
+/// then the warm-started search on digits from it.
+#[test]
+fn the_ws_darts_examples_run_one_after_the_other() {
+    let sb = Sandbox::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::fs::create_dir_all(sb.path().join("examples")).unwrap();
+    for name in ["ws-darts-tas-mnist.toml", "ws-darts-digits.toml"] {
+        let text = read(&root.join("examples").join(name));
+        sb.write(&format!("examples/{name}"), &text);
+    }
+    for (file, out) in [
+        (
+            "examples/ws-darts-tas-mnist.toml",
+            "runs/ws-darts-tas-mnist",
+        ),
+        ("examples/ws-darts-digits.toml", "runs/ws-darts-digits"),
+    ] {
+        sb.run(&["--quiet", "run", file, "--out", out])
+            .expect_code(0);
+        let run = sb.path().join(out);
+        assert_eq!(read_summary(&run)["search"]["ended"], "finished", "{out}");
+        assert_eq!(read_trials(&run)[0].status, "ok", "{out}");
+    }
+    let tas = sb.path().join("runs/ws-darts-tas-mnist");
+    assert!(tas.join("artifacts/lambda_hat.json").is_file());
+    let sim = json(&sb.path().join("runs/ws-darts-digits/similarity.json"));
+    let chosen = Path::new(sim["chosen"].as_str().unwrap());
+    assert_eq!(
+        std::fs::canonicalize(chosen).unwrap(),
+        std::fs::canonicalize(&tas).unwrap()
+    );
 }
