@@ -346,7 +346,24 @@ fn a_source_without_a_transfer_architecture_or_of_another_space_is_refused_befor
     sb.run(&["--quiet", "run", "nb201.toml", "--out", "nb201-run"])
         .expect_code(0);
     let other_space = sb.path().join("nb201-run");
+    // A run that keeps no artifacts at all: P-DARTS's files without its artifacts/.
+    let bare = sb.path().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    for f in std::fs::read_dir(&plain).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, bare.join(f.file_name().unwrap())).unwrap();
+        }
+    }
     let cases = [
+        (
+            &bare,
+            format!(
+                "tasks.source_runs: {} keeps no artifacts: optimizer `ws-darts` starts from a \
+                 transfer architecture",
+                bare.display()
+            ),
+        ),
         (
             &plain,
             format!(

@@ -36,6 +36,21 @@ pub fn order(
     if !resolved.optimizer.info.has(capability::WARM_START) {
         return Ok((artifacts, None));
     }
+    // A listed run without artifacts would otherwise be left out unnamed.
+    for run in &exp.file.tasks.source_runs {
+        let dir = exp.resolve_path(run.get_ref()).display().to_string();
+        if !artifacts.iter().any(|a| a.run.as_str() == dir) {
+            return Err(exp.error_at(
+                run.span(),
+                format!(
+                    "tasks.source_runs: {dir} keeps no artifacts: optimizer `{}` starts from a \
+                     transfer architecture, which runs of `pdarts` with `transfer_search = true` \
+                     keep; remove the run or make one",
+                    resolved.optimizer.name()
+                ),
+            ));
+        }
+    }
     if let Some(runs) = stored {
         let at = |a: &SourceArtifacts| {
             runs.iter()
@@ -90,23 +105,27 @@ fn distances(
     artifacts: &[SourceArtifacts],
 ) -> HostResult<Vec<Option<f64>>> {
     let opt = resolved.optimizer.name();
-    let Some(entry) = &resolved.similarity else {
-        return Err(HostError::Usage(format!(
-            "{}: optimizer `{opt}` starts from the nearest of {} source runs: add a \
-             [similarity] section (for example `plugin = \"task2vec\"`) to say how tasks are \
-             compared, or name one run in tasks.source_runs",
-            exp.path.display(),
-            artifacts.len()
-        )));
+    let (Some(entry), Some(section)) = (&resolved.similarity, &exp.file.similarity) else {
+        return Err(exp.error_at(
+            exp.optimizer_name().span(),
+            format!(
+                "optimizer `{opt}` starts from the nearest of {} source runs: add a [similarity] \
+                 section (for example `plugin = \"task2vec\"`) to say how tasks are compared, or \
+                 name one run in tasks.source_runs",
+                artifacts.len()
+            ),
+        ));
     };
     if entry.info.has(capability::LANDMARKS) {
-        return Err(HostError::Usage(format!(
-            "{}: similarity `{}` embeds a task by evaluating landmark architectures, which a \
-             one-shot run does not do: rank the source runs of `{opt}` with a measure that reads \
-             the data (`task2vec`, `landmark-net`)",
-            exp.path.display(),
-            entry.name()
-        )));
+        return Err(exp.error_at(
+            section.plugin.span(),
+            format!(
+                "similarity `{}` embeds a task by evaluating landmark architectures, which a \
+                 one-shot run does not do: rank the source runs of `{opt}` with a measure that \
+                 reads the data (`task2vec`, `landmark-net`)",
+                entry.name()
+            ),
+        ));
     }
     let seed = derive_seed(exp.file.experiment.seed, crate::run::SIMILARITY_SEED_TAG);
     let mut sim = assemble::similarity(exp, entry, space, seed)?;
