@@ -55,6 +55,9 @@ pub mod capability {
     /// Optimizer: a one-shot method (DARTS family) that drives a space's supernet; the host
     /// creates it with `create_one_shot` and runs it by epochs, not ask/tell.
     pub const ONE_SHOT: &str = "one-shot";
+    /// One-shot optimizer: starts from a source run's artifacts, so the host ranks the source
+    /// runs by the experiment's `[similarity]` measure and hands them nearest first.
+    pub const WARM_START: &str = "warm-start";
     /// Search space: builds weight-sharing supernets for one-shot optimizers (the supernet protocol).
     pub const SUPERNET: &str = "supernet";
     /// Search space: evaluates by table lookup (a benchmark); knows the best metric per task.

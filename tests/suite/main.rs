@@ -24,6 +24,7 @@ mod similarity;
 mod slurm;
 mod source_knowledge;
 mod validate;
+mod ws_darts;
 mod xfer;
 
 /// An experiment on NAS-Bench-Graph; `extra` is appended verbatim (more sections or keys).

@@ -10,7 +10,7 @@ use std::time::Duration;
 use xnas_tests::*;
 
 /// The DARTS cell on digits; the derived cell is trained for one epoch.
-const NASNET: &str = r#"[search_space]
+pub(crate) const NASNET: &str = r#"[search_space]
 plugin = "nasnet"
 [search_space.params]
 ops = "darts"
@@ -65,7 +65,7 @@ fn read(path: &Path) -> String {
 }
 
 /// Epochs the store has recorded (0 while it does not exist), for `run_and_kill`.
-fn recorded_epochs(store: &Path) -> i64 {
+pub(crate) fn recorded_epochs(store: &Path) -> i64 {
     use rusqlite::{Connection, OpenFlags};
     let Ok(conn) = Connection::open_with_flags(store, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
         return 0;

@@ -89,7 +89,13 @@ impl Experiment {
                 ),
             ));
         }
-        if let Some(s) = &f.similarity {
+        // A warm-starting optimizer (`ws-darts`) takes the nearest source run's artifacts:
+        // [similarity] ranks them (run::oneshot::rank).
+        if let Some(s) = f
+            .similarity
+            .as_ref()
+            .filter(|_| !optimizer.info.has(capability::WARM_START))
+        {
             return Err(self.error_at(
                 s.plugin.span(),
                 format!(

@@ -229,7 +229,8 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let resolved = exp.resolve_plugins(&registry)?;
     let space = assemble::space(&exp, &resolved.space)?;
     check_inputs(&exp, &resolved, &store, run_dir, opts.accept_changed_inputs)?;
-    let one_shot = oneshot::prepare(&exp, &resolved, &space)?;
+    let ranked = oneshot::rank::stored(&store)?;
+    let one_shot = oneshot::prepare_ranked(&exp, &resolved, &space, ranked)?;
     let runner = Runner::new(exp, resolved, space, store, run_dir, &opts)?;
     match one_shot {
         Some(prepared) => runner.execute_one_shot(prepared),

@@ -8,12 +8,14 @@
 //!
 //! [`prepare`] creates the optimizer before the run directory exists: a space without a
 //! supernet, a layout the optimizer cannot search, or parameters it refuses are bad input, one
-//! sentence, and nothing is written.
+//! sentence, and nothing is written. A warm-starting optimizer gets its source runs' artifacts
+//! ranked by `[similarity]` there too ([`rank`]).
 
 pub mod artifacts;
 mod checkpoint;
 pub mod epochs;
 mod progress;
+pub mod rank;
 mod search;
 
 pub use checkpoint::OneShotSearch;
@@ -33,6 +35,8 @@ pub struct Prepared {
     pub optimizer: OneShotBox,
     pub entry: PluginEntry,
     pub layout: SupernetLayout,
+    /// The source runs ranked for a warm start now, for the run to record.
+    pub ranking: Option<rank::Ranking>,
 }
 
 /// For a one-shot optimizer: the space's supernet layout and the optimizer, created (it builds
@@ -42,16 +46,28 @@ pub fn prepare(
     resolved: &Resolved,
     space: &SpaceBox,
 ) -> HostResult<Option<Prepared>> {
+    prepare_ranked(exp, resolved, space, None)
+}
+
+/// [`prepare`] with the source runs in the order a run recorded (`rank::stored`), if any.
+pub fn prepare_ranked(
+    exp: &Experiment,
+    resolved: &Resolved,
+    space: &SpaceBox,
+    stored: Option<Vec<String>>,
+) -> HostResult<Option<Prepared>> {
     let entry = &resolved.optimizer;
     if !Experiment::is_one_shot(entry) {
         return Ok(None);
     }
     let layout = layout(exp, resolved, space)?;
+    let (source_artifacts, ranking) =
+        rank::order(exp, resolved, space, artifacts::sources(exp)?, stored)?;
     let init = OneShotInit {
         space: space.clone(),
         target: exp.file.tasks.target.get_ref().as_str().into(),
         sources: exp.sources().iter().map(|s| s.as_str().into()).collect(),
-        source_artifacts: artifacts::sources(exp)?.into(),
+        source_artifacts: source_artifacts.into(),
         seed: derive_seed(exp.file.experiment.seed, OPTIMIZER_SEED_TAG),
         base_dir: exp.base_dir.display().to_string().into(),
     };
@@ -62,6 +78,7 @@ pub fn prepare(
         optimizer,
         entry: entry.clone(),
         layout,
+        ranking,
     }))
 }
 

@@ -5,7 +5,7 @@
 use super::checkpoint::OneShotSearch;
 use super::epochs::{self, EpochRecord, LayoutView, LAYOUT_KEY};
 use super::progress::SearchBar;
-use super::{artifacts, Prepared};
+use super::{artifacts, rank, Prepared};
 use crate::error::{HostError, HostResult};
 use crate::run::progress::Progress;
 use crate::run::runner::Runner;
@@ -41,6 +41,13 @@ impl Runner {
             let layout = serde_json::to_string(&LayoutView::of(&prepared.layout))
                 .map_err(|e| HostError::Run(format!("the supernet layout: {e}")))?;
             self.store.set_meta(LAYOUT_KEY, &layout)?;
+        }
+        if let Some(r) = &prepared.ranking {
+            if self.store.meta(rank::RANKING_KEY)?.is_none() {
+                let runs = serde_json::to_string(&r.runs).unwrap_or_default();
+                self.store.set_meta(rank::RANKING_KEY, &runs)?;
+                crate::report::write_json(&self.run_dir.join("similarity.json"), &r.json)?;
+            }
         }
         let mut search = OneShotSearch::open(
             prepared.optimizer,

@@ -12,6 +12,8 @@
 //! * [`derive`]: the derivation rules the layout selects, P-DARTS's pruning and skip limit.
 //! * [`kbest`]: the next-best cells after the derived one.
 //! * [`stage`]: one stage of search — α step then w step per iteration, epochs, state.
+//! * [`dropout`]: P-DARTS's skip-connect dropout schedule.
+//! * [`transfer`]: warm-started DARTS's transfer architectures λ and λ̂.
 //! * [`report`]: epoch reports and genotypes through the space.
 //! * [`params`]: shared parameter range checks.
 //!
@@ -19,6 +21,7 @@
 
 pub mod adam;
 pub mod derive;
+pub mod dropout;
 pub mod gumbel;
 pub mod kbest;
 pub mod mix;
@@ -28,9 +31,11 @@ pub mod rng;
 pub mod stage;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod transfer;
 
 pub use adam::{clip_grad_norm, Adam, AdamConfig};
 pub use derive::{derive, derive_limited, prune, skip_count, Weights};
+pub use dropout::{skip_dropout, DropoutSchedule};
 pub use gumbel::{Anneal, Temperature};
 pub use kbest::{best_cells, distinct_cells};
 pub use report::{epoch_report, genotype, EpochFigures, Rule, StatsSum};
@@ -38,6 +43,7 @@ pub use rng::{ArchRng, RngState};
 pub use stage::{
     ArchConfig, EpochEnd, Order, Sampling, Stage, StagePlan, StageProgress, StageState,
 };
+pub use transfer::TransferArch;
 
 use xnas_core::{ErrorKind, PluginError, PluginResult, SearchSpace, SupernetLayout};
 

@@ -12,8 +12,8 @@ use crate::report::StatsSum;
 use crate::rng::{init_alpha, ArchRng, RngState};
 use serde::{Deserialize, Serialize};
 use xnas_core::{
-    Artifact, BatchStats, Matrix, PluginError, PluginResult, SearchSpace, Supernet, SupernetBox,
-    SupernetLayout, SupernetSpec,
+    Artifact, BatchStats, ImportReport, Matrix, PluginError, PluginResult, SearchSpace, Supernet,
+    SupernetBox, SupernetLayout, SupernetSpec,
 };
 
 /// Which α gradient: DARTS's first order (w taken as optimal) or second order (one unrolled step).
@@ -346,6 +346,40 @@ impl Stage {
                 data: self.supernet.export_weights()?.into(),
             },
         ])
+    }
+
+    /// Sets α (a warm start's transferred α, rows in layout edge order); Adam starts afresh.
+    pub fn set_alpha(&mut self, alpha: Vec<f64>) -> PluginResult<()> {
+        if alpha.len() != self.alpha.len() {
+            return Err(PluginError::data(format!(
+                "α of {} entries for a supernet of {} edges × {} candidates",
+                alpha.len(),
+                self.rows,
+                self.cols
+            )));
+        }
+        self.alpha = alpha;
+        self.adam = Adam::new(self.alpha.len());
+        Ok(())
+    }
+
+    /// Warm-started DARTS's weight transfer (Grobelnik & Vanschoren, "Warm-starting DARTS using
+    /// meta-learning"): the shared weights and buffers become `weights`' (those of the same name
+    /// and shape), while the per-task classifiers stay as initialised (re-initialised, even where
+    /// the source's has the same shape) and the momentum stays zero. Done with the protocol's
+    /// snapshots: import, keep that as a snapshot, go back to the fresh weights, then
+    /// `interpolate` at ε = 0 to the imported one, which moves the shared weights only. Returns
+    /// what the import loaded and left.
+    pub fn transfer_weights(&mut self, weights: &[u8]) -> PluginResult<ImportReport> {
+        let net = &mut self.supernet;
+        let fresh = net.snapshot()?;
+        let report = net.import_weights(weights)?;
+        let imported = net.snapshot()?;
+        net.restore(fresh)?;
+        net.interpolate(imported, &[imported], 0.0)?;
+        net.drop_snapshot(imported)?;
+        net.drop_snapshot(fresh)?;
+        Ok(report)
     }
 
     pub fn save(&self) -> PluginResult<StageState> {

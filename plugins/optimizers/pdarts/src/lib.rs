@@ -9,6 +9,12 @@
 //! (8 → 5 → 3). The final cell is derived from the last stage's weights with `none` excluded
 //! and at most M skip connections in the normal cell: while there are more, the weakest chosen
 //! skip is removed and the cell derived again (`xnas_oneshot::derive::derive_limited`).
+//!
+//! With `transfer_search = true` this is the transfer architecture search (TAS) of warm-started
+//! DARTS (Grobelnik & Vanschoren, "Warm-starting DARTS using meta-learning"): P-DARTS without
+//! the final discretisation. The search is the same (and a cell is still derived, so the run
+//! reports as usual), and the run also keeps the last stage's reduced DAG λ and λ̂ (λ with that
+//! stage's α and supernet weights) for `ws-darts` (`xnas_oneshot::transfer`).
 
 mod params;
 
@@ -20,7 +26,9 @@ use xnas_core::{
     component_seed, derive_seed, state, Artifact, Checked, Meta, OneShot, OneShotInit, PluginError,
     PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
-use xnas_oneshot::{prune, require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState};
+use xnas_oneshot::{
+    prune, require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState, TransferArch,
+};
 
 const NAME: &str = "pdarts";
 /// The format of `pdarts`'s saved state.
@@ -205,9 +213,18 @@ impl OneShot for Pdarts {
             .derive_cells(&self.space, &self.layout, self.rule(), n)
     }
 
-    /// The last stage's α and supernet weights (the stage in progress, if stopped early).
+    /// The last stage's α and supernet weights (the stage in progress, if stopped early); with
+    /// `transfer_search`, also λ and λ̂ of that stage.
     fn artifacts(&self) -> PluginResult<Vec<Artifact>> {
-        self.stage.artifacts()
+        let mut kept = self.stage.artifacts()?;
+        if self.params.transfer_search {
+            let i = self.stage_index;
+            let network = (self.params.cells[i], self.params.channels[i]);
+            let lambda =
+                TransferArch::new(&self.layout, &self.target, network, self.stage.candidates());
+            kept.extend(lambda.artifacts(self.stage.alpha())?);
+        }
+        Ok(kept)
     }
 }
 

@@ -6,19 +6,8 @@ use serde::Deserialize;
 use xnas_core::range::non_negative;
 use xnas_core::{CheckParams, PluginResult};
 use xnas_oneshot::params::{check_recipe, invalid};
-use xnas_oneshot::{ArchConfig, Order, Sampling};
-
-/// The skip-dropout rate over a stage's epochs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DropoutSchedule {
-    /// The reference's: `p0·(E−e−1)/E` in the weights-only epochs, then `p0·exp(−decay·(e−W))`,
-    /// which jumps back up to p0 at epoch W.
-    Reference,
-    /// Without the jump: after the weights-only epochs the decay starts from `p0·(E−W)/E`, the
-    /// value the linear decay reaches there.
-    Continuous,
-}
+pub use xnas_oneshot::DropoutSchedule;
+use xnas_oneshot::{skip_dropout, ArchConfig, Order, Sampling};
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -55,6 +44,10 @@ pub struct PdartsParams {
     pub init_scale: f64,
     /// M: skip connections allowed in the derived cell's skip cell (the normal cell).
     pub max_skips: u32,
+    /// Transfer architecture search (TAS) for warm-started DARTS: also keep the last stage's
+    /// reduced DAG λ and, with its α and weights, λ̂ as artifacts (`lambda.json`,
+    /// `lambda_hat.json`).
+    pub transfer_search: bool,
 }
 
 impl Default for PdartsParams {
@@ -82,6 +75,7 @@ impl Default for PdartsParams {
             arch_grad_clip: 5.0,
             init_scale: 1e-3,
             max_skips: 2,
+            transfer_search: false,
         }
     }
 }
@@ -159,25 +153,15 @@ impl PdartsParams {
         self.arch_keys().config(Order::First, Sampling::Softmax)
     }
 
-    /// The skip dropout of each epoch of stage `stage` (chenxin061/pdarts `train_search.py`:
-    /// `p0 * (epochs - epoch - 1) / epochs` while `epoch < eps_no_arch`, then
-    /// `p0 * exp(-(epoch - eps_no_arch) * scale_factor)`).
+    /// The skip dropout of each epoch of stage `stage` (`xnas_oneshot::skip_dropout`).
     pub fn dropout(&self, stage: usize) -> Vec<f64> {
-        let p0 = self.skip_dropout[stage];
-        let (e_total, w) = (f64::from(self.epochs), self.epochs_weights_only);
-        let start = match self.dropout_schedule {
-            DropoutSchedule::Reference => p0,
-            DropoutSchedule::Continuous => p0 * (e_total - f64::from(w)) / e_total,
-        };
-        (0..self.epochs)
-            .map(|e| {
-                if e < w {
-                    p0 * (e_total - f64::from(e) - 1.0) / e_total
-                } else {
-                    start * (-f64::from(e - w) * self.dropout_decay).exp()
-                }
-            })
-            .collect()
+        skip_dropout(
+            self.skip_dropout[stage],
+            self.epochs,
+            self.epochs_weights_only,
+            self.dropout_decay,
+            self.dropout_schedule,
+        )
     }
 }
 

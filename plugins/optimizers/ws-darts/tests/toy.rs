@@ -1,0 +1,273 @@
+//! `ws-darts` against the toy supernet of `xnas_oneshot::testkit`, with a transfer architecture
+//! made by `pdarts` with `transfer_search = true` on the same toy space: the search network
+//! restricted to λ, λ̂'s α and weights transferred, the from-scratch mode, resume identity, and
+//! the refusals.
+
+use xnas_core::abi_stable::std_types::RVec;
+use xnas_core::{Artifact, OneShot, OneShotBox, OneShotInit, PluginSet, SourceArtifacts};
+use xnas_oneshot::testkit::{self, run_to_end, Event, ToyLayout, ToySpace};
+use xnas_oneshot::TransferArch;
+use xnas_opt_ws_darts::register;
+
+const TAS: &str = "cells = [2, 3, 4]\nchannels = [4, 5, 6]\nepochs = 2\nepochs_weights_only = 1\n\
+                   evaluate_last = 1\nbatch_size = 16\narch_learning_rate = 0.05\n\
+                   transfer_search = true\n";
+const WS: &str = "epochs = 3\nepochs_weights_only = 1\nevaluate_last = 1\nbatch_size = 16\n\
+                  arch_learning_rate = 0.05\n";
+
+/// A finished TAS on the toy space: its artifacts as a source run's.
+fn tas(space: &ToySpace) -> SourceArtifacts {
+    let mut opt = testkit::create(xnas_opt_pdarts::register, "pdarts", space, TAS, 3).unwrap();
+    run_to_end(&mut opt, 100).unwrap();
+    SourceArtifacts {
+        run: "runs/tas-src".into(),
+        task: "src".into(),
+        artifacts: opt.artifacts().unwrap().into(),
+    }
+}
+
+fn create(
+    space: &ToySpace,
+    params: &str,
+    sources: Vec<SourceArtifacts>,
+) -> Result<OneShotBox, String> {
+    let init = OneShotInit {
+        source_artifacts: RVec::from(sources),
+        ..testkit::init(space, 9)
+    };
+    PluginSet::from_register(register)
+        .create_one_shot("ws-darts", params, &init)
+        .into_result()
+        .map_err(|e| e.message().to_string())
+}
+
+fn find<'a>(artifacts: &'a [Artifact], name: &str) -> &'a [u8] {
+    artifacts
+        .iter()
+        .find(|a| a.name.as_str() == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .data
+        .as_slice()
+}
+
+fn lambda(src: &SourceArtifacts, name: &str) -> TransferArch {
+    serde_json::from_slice(find(&src.artifacts, name)).unwrap()
+}
+
+#[test]
+fn tas_keeps_the_last_stage_as_lambda_and_lambda_hat() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    let src = tas(&space);
+    let names: Vec<&str> = src.artifacts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "alpha.json",
+            "supernet.weights",
+            "lambda.json",
+            "lambda_hat.json"
+        ]
+    );
+    let l = lambda(&src, "lambda.json");
+    // The last stage: 4 cells of 6 channels, 3 ops on each of the 28 edges, `none` among them
+    // nowhere (P-DARTS's pruning drops it).
+    assert_eq!((l.cells, l.channels, l.task.as_str()), (4, 6, "toy"));
+    assert_eq!(l.candidates.len(), 28);
+    assert!(l.candidates.iter().all(|c| c.len() == 3 && !c.contains(&0)));
+    assert_eq!(l.alpha, None);
+    let hat = lambda(&src, "lambda_hat.json");
+    assert_eq!(hat.candidates, l.candidates);
+    assert_eq!(hat.alpha.as_ref().unwrap().len(), 28);
+    assert_eq!(hat.weights.as_deref(), Some("supernet.weights"));
+}
+
+#[test]
+fn lambda_restricts_the_search_network_and_starts_weights_and_alpha_afresh() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    let src = tas(&space);
+    let l = lambda(&src, "lambda.json");
+    space.clear_events();
+    let opt = create(
+        &space,
+        &format!("{WS}transfer = \"lambda\"\n"),
+        vec![src.clone()],
+    )
+    .unwrap();
+    let built: Vec<_> = space
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Built(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(built.len(), 1);
+    let spec = &built[0];
+    assert_eq!((spec.cells, spec.channels), (4, 6));
+    let kept: Vec<Vec<u32>> = spec.candidates.iter().map(|c| c.to_vec()).collect();
+    assert_eq!(kept, l.candidates);
+    // Fresh: neither λ̂'s weights nor its α.
+    let own = opt.artifacts().unwrap();
+    assert_ne!(
+        find(&own, "supernet.weights"),
+        find(&src.artifacts, "supernet.weights")
+    );
+    let hat = lambda(&src, "lambda_hat.json");
+    let alpha: serde_json::Value = serde_json::from_slice(find(&own, "alpha.json")).unwrap();
+    assert_ne!(alpha["alpha"], serde_json::json!(hat.alpha.unwrap()));
+}
+
+#[test]
+fn lambda_hat_transfers_the_weights_and_alpha() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    let src = tas(&space);
+    let mut opt = create(&space, WS, vec![src.clone()]).unwrap();
+    let own = opt.artifacts().unwrap();
+    assert_eq!(
+        find(&own, "supernet.weights"),
+        find(&src.artifacts, "supernet.weights")
+    );
+    let hat = lambda(&src, "lambda_hat.json");
+    let alpha: serde_json::Value = serde_json::from_slice(find(&own, "alpha.json")).unwrap();
+    assert_eq!(
+        alpha["alpha"],
+        serde_json::json!(hat.alpha.clone().unwrap())
+    );
+    // The first epoch trains the weights only: its report shows λ̂'s α unchanged.
+    let first = run_to_end(&mut opt, 100).unwrap().remove(0);
+    let softmax: Vec<f32> = hat
+        .alpha
+        .unwrap()
+        .iter()
+        .flat_map(|row| {
+            let m = row.iter().cloned().fold(f64::MIN, f64::max);
+            let z: f64 = row.iter().map(|a| (a - m).exp()).sum();
+            row.iter()
+                .map(move |a| ((a - m).exp() / z) as f32)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (a, b) in first.mix.data.iter().zip(&softmax) {
+        assert!((a - b).abs() < 1e-6, "{a} {b}");
+    }
+}
+
+#[test]
+fn without_a_warm_start_every_op_is_searched_from_scratch() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    space.clear_events();
+    let mut opt = create(
+        &space,
+        &format!("{WS}warm_start = \"none\"\ncells = 3\n"),
+        vec![],
+    )
+    .unwrap();
+    let reports = run_to_end(&mut opt, 100).unwrap();
+    assert_eq!(reports.len(), 3);
+    assert!(reports
+        .iter()
+        .all(|r| r.candidates.iter().all(|c| c.len() == 8)));
+    match &space.events()[0] {
+        Event::Built(s) => assert_eq!((s.cells, s.channels, s.candidates.len()), (3, 16, 0)),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn killed_and_resumed_from_its_state_it_searches_as_if_never_stopped() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    let src = tas(&space);
+    let mut whole = create(&space, WS, vec![src.clone()]).unwrap();
+    let all = run_to_end(&mut whole, 2).unwrap();
+    let cells = whole.derive(2).unwrap();
+    for k in [1, 4, 7] {
+        let mut first = create(&space, WS, vec![src.clone()]).unwrap();
+        let mut reports = Vec::new();
+        for _ in 0..k {
+            let p = first.run(2).unwrap();
+            reports.extend(p.epoch_done.into_option());
+        }
+        let blob = first.save_state().unwrap();
+        let mut resumed = create(&space, WS, vec![src.clone()]).unwrap();
+        resumed.load_state(&blob).unwrap();
+        reports.extend(run_to_end(&mut resumed, 2).unwrap());
+        assert_eq!(reports, all, "after {k} calls");
+        assert_eq!(resumed.derive(2).unwrap(), cells);
+    }
+    // A state saved from another source run is refused.
+    let blob = whole.save_state().unwrap();
+    let mut other = create(
+        &space,
+        WS,
+        vec![SourceArtifacts {
+            run: "runs/other".into(),
+            ..src
+        }],
+    )
+    .unwrap();
+    assert_eq!(
+        other.load_state(&blob).unwrap_err().message(),
+        "ws-darts state: the search started from runs/tas-src, and now the nearest source is \
+         runs/other; resume with the source runs that started it"
+    );
+}
+
+#[test]
+fn a_missing_or_unfit_transfer_architecture_is_refused_naming_the_run() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    assert_eq!(
+        create(&space, WS, vec![]).err().unwrap(),
+        "`warm_start = \"nearest\"` needs a transfer architecture: name runs of `pdarts` with \
+         `transfer_search = true` in tasks.source_runs (or set `warm_start = \"none\"`)"
+    );
+    let mut plain = tas(&space);
+    plain
+        .artifacts
+        .retain(|a| !a.name.as_str().starts_with("lambda"));
+    assert_eq!(
+        create(&space, WS, vec![plain]).err().unwrap(),
+        "source run runs/tas-src: it has no transfer architecture (artifacts/lambda_hat.json): \
+         make one with `pdarts` and `transfer_search = true` on that task, or name another run"
+    );
+    let other = ToySpace::new(ToyLayout::DartsReordered);
+    let e = create(&other, WS, vec![tas(&space)]).err().unwrap();
+    assert!(
+        e.starts_with(
+            "source run runs/tas-src: its transfer architecture was searched over the ops"
+        ),
+        "{e}"
+    );
+    // λ̂ whose weights are of another search network (one of 2 ops per edge).
+    let mut two = testkit::create(
+        xnas_opt_pdarts::register,
+        "pdarts",
+        &space,
+        &TAS.replace("epochs = 2", "keep = [5, 2]\nepochs = 2"),
+        3,
+    )
+    .unwrap();
+    run_to_end(&mut two, 100).unwrap();
+    let mut mixed = tas(&space);
+    for a in mixed.artifacts.iter_mut() {
+        if a.name.as_str() == "supernet.weights" {
+            a.data = find(&two.artifacts().unwrap(), "supernet.weights")
+                .to_vec()
+                .into();
+        }
+    }
+    let e = create(&space, WS, vec![mixed]).err().unwrap();
+    assert_eq!(
+        e,
+        "source run runs/tas-src: its λ̂ weights do not fit this task's search network (1 of its \
+         tensors absent there or of another shape, such as `w`): the source's images have another number of \
+         channels, or its network other cells or channels; use `transfer = \"lambda\"` or \
+         another source run"
+    );
+    assert_eq!(
+        create(&space, "warm_start = \"meta\"", vec![])
+            .err()
+            .unwrap(),
+        "`warm_start = \"meta\"` (the meta-transfer architecture λ_meta) is not implemented yet: \
+         use \"nearest\" or \"none\""
+    );
+}
