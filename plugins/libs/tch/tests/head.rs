@@ -1,7 +1,6 @@
 //! The plain head driven only through the ABI (`head_factory_box` → `HeadBox`), as an optimizer in
 //! another library would drive it: forward → loss gradient by hand → backward → step.
 
-use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{
     head_factory_box, ErrorKind, Head, HeadBox, HeadFactory, HeadSpec, Matrix, SplitMix64,
 };
