@@ -7,18 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 XNAS=./target/release/xnas
 CACHE=${XNAS_CACHE:-$HOME/.cache/xnas}
-PEER_PIP=$CACHE/pip/optuna-peer
+# The peer is pinned: bench/RESULTS.md cites the version its figures came from.
+OPTUNA_VERSION=5.0.0
+PEER_PIP=$CACHE/pip/optuna-$OPTUNA_VERSION
 NBG_PIP=$CACHE/pip/nas-bench-graph-1.4.0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 if [ ! -f "$PEER_PIP/.installed" ]; then
-  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target "$PEER_PIP" optuna
-  touch "$PEER_PIP/.installed"
+  rm -rf "$PEER_PIP.tmp"
+  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location --target "$PEER_PIP.tmp" "optuna==$OPTUNA_VERSION"
+  rm -rf "$PEER_PIP" && mv "$PEER_PIP.tmp" "$PEER_PIP" && touch "$PEER_PIP/.installed"
 fi
 
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "== host overhead, $(date -u +%F), $machine" | tee -a bench/results.log
+echo "== host overhead, $(date -u '+%F %H:%M UTC'), $machine; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a bench/results.log
 for batch in 8 64; do
   for workers in 1 2; do
     for rep in 1 2 3; do

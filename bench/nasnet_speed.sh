@@ -52,42 +52,27 @@ for shape in $SHAPES; do
 done
 rm -f "$dump"
 
-# Idle baselines.
-for _ in $(seq "$REPS"); do
-  $XNAS --idle | tee -a "$log"
-  peer idle | tee -a "$log"
-done
-
-# Alternating measurements, each in its own process.
+idle_baselines
 for threads in $THREADS; do
   for shape in $SHAPES; do
-    for _ in $(seq "$REPS"); do
-      $XNAS --steps "$STEPS" --batch "$BATCH" --shape "$shape" --threads "$threads" | grep '^{' | tee -a "$log"
-      # shellcheck disable=SC2086  # PEER_ARGS is a list of arguments
-      peer train --steps "$STEPS" --batch "$BATCH" --shape "$shape" --threads "$threads" $PEER_ARGS | tee -a "$log"
-    done
+    alternate --steps "$STEPS" --batch "$BATCH" --shape "$shape" --threads "$threads"
   done
 done
 
-PYTHONPATH=bench python3 - "$log" "$(($(date +%s) - start))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY' | tee -a bench/results.log
+summarise <<'PY'
 import sys
-from peer_table import idle_rss, med, per_cpu, read, side, span
+from peer_table import footer, idle_rss, med, pairs, per_cpu, read, span
 rows = read(sys.argv[1])
 idle = idle_rss(rows)
-runs = {}
-for r in rows:
-    if r["what"] == "nasnet-train":
-        runs.setdefault((r["shape"], r["threads"], side(r)), []).append(r)
+measured = pairs(rows, lambda r: r["shape"] if r["what"] == "nasnet-train" else None,
+                 lambda k: (k[1], -int(k[0].split(',')[1])))
 print(f"idle process peak RSS (median): xnas (libtorch loaded) {idle['xnas']:.0f} MiB, "
       f"PyTorch (`import torch`) {idle['torch']:.0f} MiB")
 print()
 print("| shape | threads | xnas images/s | PyTorch images/s | xnas / PyTorch | xnas peak MiB | PyTorch peak MiB "
       "| PyTorch / xnas | xnas peak − idle | PyTorch peak − idle | PyTorch / xnas (− idle) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
-for (shape, threads, s) in sorted(runs, key=lambda k: (k[1], -int(k[0].split(',')[1]))):
-    if s != "xnas" or (shape, threads, "torch") not in runs:
-        continue
-    x, t = runs[(shape, threads, "xnas")], runs[(shape, threads, "torch")]
+for shape, threads, x, t in measured:
     xi, ti = med(r["images_per_s"] for r in x), med(r["images_per_s"] for r in t)
     xm, tm = med(r["peak_rss_mib"] for r in x), med(r["peak_rss_mib"] for r in t)
     xd, td = xm - idle["xnas"], tm - idle["torch"]
@@ -100,12 +85,8 @@ print("Per CPU-second of the timed epoch (user + system time of all the process'
 print()
 print("| shape | threads | xnas images/CPU-s | PyTorch images/CPU-s | xnas / PyTorch |")
 print("|---|---|---|---|---|")
-for (shape, threads, s) in sorted(runs, key=lambda k: (k[1], -int(k[0].split(',')[1]))):
-    if s != "xnas" or (shape, threads, "torch") not in runs:
-        continue
-    x, t = runs[(shape, threads, "xnas")], runs[(shape, threads, "torch")]
+for shape, threads, x, t in measured:
     print(f"| {shape.replace(',', '×')} | {threads} | {per_cpu(x):.1f} | {per_cpu(t):.1f} | {per_cpu(x) / per_cpu(t):.2f}× |")
 print()
-print(f"(medians of {len(x)} processes each, min–max in brackets; script time {sys.argv[2]} s; "
-      f"load average at the end: {sys.argv[3]})")
+print(footer(measured, sys.argv))
 PY

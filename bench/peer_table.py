@@ -1,5 +1,6 @@
 """What the benchmarks against PyTorch share when they summarise (nasnet_speed.sh,
-supernet_speed.sh): their JSON lines, which side each came from, medians, idle baselines."""
+supernet_speed.sh, through bench/torch_peer.sh's `summarise`): their JSON lines, which side each
+came from, the measurements both sides made, medians, idle baselines."""
 import json
 import statistics
 
@@ -27,3 +28,23 @@ def span(rs, key="images_per_s"):
 def per_cpu(rs):
     """Median images per CPU-second of the timed epoch."""
     return med(r["steps"] * r["batch"] / r["cpu_s"] for r in rs)
+
+
+def pairs(rows, measurement, order):
+    """The measurements both sides made, sorted by `order` of (measurement, threads): a list of
+    (measurement, threads, xnas rows, PyTorch rows). `measurement(row)` names a row's measurement,
+    None for a row that is not one (an idle baseline)."""
+    runs = {}
+    for r in rows:
+        m = measurement(r)
+        if m is not None:
+            runs.setdefault((m, r["threads"], side(r)), []).append(r)
+    both = sorted({(m, t) for (m, t, s) in runs if s == "xnas" and (m, t, "torch") in runs}, key=order)
+    return [(m, t, runs[(m, t, "xnas")], runs[(m, t, "torch")]) for m, t in both]
+
+
+def footer(measured, argv):
+    """The tables' last line: processes per cell (of the last measurement), the script's time and
+    the load average at its end (argv as torch_peer.sh's `summarise` passes them)."""
+    return (f"(medians of {len(measured[-1][2])} processes each, min–max in brackets; script time {argv[2]} s; "
+            f"load average at the end: {argv[3]})")

@@ -2,7 +2,7 @@
 # Speed of the tch plugins against the same models in PyTorch, in the same run (issue 3):
 # one NAO training epoch over 1,000 observations and one PPO update of the controller (M = 20,
 # K = 4), on NASNet-size cells (40 decisions) and NAS-Bench-Graph (5), with 1 and 2 threads.
-# xnas: bench/xnas-bench/src/bin/speed.rs; PyTorch: bench/pytorch_peer.py (same shapes).
+# xnas: plugins/optimizers/rl-controller/examples/speed.rs; PyTorch: bench/pytorch_peer.py (same shapes).
 # Each process times RUNS runs after a warm-up and reports their median; xnas and PyTorch processes
 # alternate, REPS repetitions each (this VM's run-to-run spread is wide: one process is not a
 # measurement). Environment: REPS (default 3), RUNS (10), THREADS ("1 2").
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/torch_peer.sh
 . bench/torch_peer.sh
-cargo build --release -q -p xnas-bench --bin speed
+cargo build --release -q -p xnas-opt-rl-controller --example speed
 REPS=${REPS:-3}
 RUNS=${RUNS:-10}
 THREADS=${THREADS:-1 2}
@@ -21,7 +21,7 @@ trap 'rm -f "$log"' EXIT
 echo "== tch speed vs PyTorch, $(date -u '+%F %H:%M UTC'), $machine, $REPS alternating repetitions of $RUNS runs; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a bench/results.log
 for threads in $THREADS; do
   for _ in $(seq "$REPS"); do
-    ./target/release/speed --threads "$threads" --runs "$RUNS" | tee -a "$log"
+    ./target/release/examples/speed --threads "$threads" --runs "$RUNS" | tee -a "$log"
     peer() { PYTHONPATH="$PEER" python3 -W ignore bench/pytorch_peer.py "$@" --threads "$threads" --runs "$RUNS" | tee -a "$log"; }
     peer nao-epoch --space nasnet-cells-40
     peer nao-epoch --space nasbench-graph-5 --length 5 --vocab 19

@@ -56,43 +56,30 @@ start=$(date +%s)
 # shellcheck disable=SC2086  # PEER_ARGS is a list of arguments
 peer check --rust "$($XNAS --describe --dump "$dump" "${common[@]}")" --rust-dump "$dump" "${common[@]}" $PEER_ARGS
 
-for _ in $(seq "$REPS"); do
-  $XNAS --idle | tee -a "$log"
-  peer idle | tee -a "$log"
-done
+idle_baselines
 for threads in $THREADS; do
   for order in $ORDERS; do
-    for _ in $(seq "$REPS"); do
-      $XNAS --order "$order" --threads "$threads" "${common[@]}" | tee -a "$log"
-      # shellcheck disable=SC2086
-      peer train --order "$order" --threads "$threads" "${common[@]}" $PEER_ARGS | tee -a "$log"
-    done
+    alternate --order "$order" --threads "$threads" "${common[@]}"
   done
 done
 
-PYTHONPATH=bench python3 - "$log" "$(($(date +%s) - start))" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY' | tee -a bench/results.log
+summarise <<'PY'
 import sys
-from peer_table import idle_rss, med, per_cpu, read, side, span
+from peer_table import footer, idle_rss, med, pairs, per_cpu, read, span
 rows = read(sys.argv[1])
 idle = idle_rss(rows)
-runs = {}
-for r in rows:
-    if r["what"].startswith("supernet-epoch"):
-        runs.setdefault((r["what"][-1], r["threads"], side(r)), []).append(r)
+measured = pairs(rows, lambda r: r["what"][-1] if r["what"].startswith("supernet-epoch") else None,
+                 lambda k: (k[1], k[0]))
 print(f"idle process peak RSS (median): xnas {idle['xnas']:.0f} MiB, PyTorch {idle['torch']:.0f} MiB")
 print()
 print("| order | threads | xnas images/s | PyTorch images/s | xnas / PyTorch | xnas / PyTorch per CPU-s "
       "| xnas peak MiB | PyTorch peak MiB | PyTorch / xnas (− idle) |")
 print("|---|---|---|---|---|---|---|---|---|")
-for (order, threads, s) in sorted(runs, key=lambda k: (k[1], k[0])):
-    if s != "xnas" or (order, threads, "torch") not in runs:
-        continue
-    x, t = runs[(order, threads, "xnas")], runs[(order, threads, "torch")]
+for order, threads, x, t in measured:
     xi, ti = med(r["images_per_s"] for r in x), med(r["images_per_s"] for r in t)
     xm, tm = med(r["peak_rss_mib"] for r in x), med(r["peak_rss_mib"] for r in t)
     print(f"| {order} | {threads} | {xi:.1f} ({span(x)}) | {ti:.1f} ({span(t)}) | {xi / ti:.2f}× "
           f"| {per_cpu(x) / per_cpu(t):.2f}× | {xm:.0f} | {tm:.0f} | {(tm - idle['torch']) / (xm - idle['xnas']):.2f}× |")
 print()
-print(f"(medians of {len(x)} processes each, min–max in brackets; script time {sys.argv[2]} s; "
-      f"load average at the end: {sys.argv[3]})")
+print(footer(measured, sys.argv))
 PY

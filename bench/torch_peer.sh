@@ -12,3 +12,30 @@ if [ ! -f "$PEER/.installed" ]; then
 fi
 # shellcheck disable=SC2034  # used by the scripts that source this file
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
+
+# What the scripts comparing one xnas example with its PyTorch peer share (nasnet_speed.sh,
+# supernet_speed.sh); they define XNAS (the example), peer (the peer's command), log and start.
+
+# The idle baselines: REPS processes of each side that only load libtorch / `import torch`.
+idle_baselines() {
+  for _ in $(seq "$REPS"); do
+    $XNAS --idle | tee -a "$log"
+    peer idle | tee -a "$log"
+  done
+}
+
+# One measurement with the given arguments, each in its own process, xnas and the peer alternating,
+# REPS repetitions each.
+alternate() {
+  for _ in $(seq "$REPS"); do
+    $XNAS "$@" | grep '^{' | tee -a "$log"
+    # shellcheck disable=SC2086  # PEER_ARGS is a list of arguments
+    peer train "$@" $PEER_ARGS | tee -a "$log"
+  done
+}
+
+# Runs the summary program on stdin (Python, with bench/peer_table.py) over the log, giving it the
+# script's time and the load average at the end; appends its tables to bench/results.log.
+summarise() {
+  PYTHONPATH=bench python3 - "$log" "$(($(date +%s) - start))" "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a bench/results.log
+}

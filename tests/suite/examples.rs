@@ -124,27 +124,15 @@ fn comparison_and_ablation_files_validate() {
         ),
         (
             "examples/ablation.toml",
-            "ablation on citeseer (4 source × 6 target knowledge sizes, 10 splits)",
+            "ablation on citeseer (4 source × 6 target knowledge sizes, 3 splits)",
         ),
         (
-            "bench/ablation_targets.toml",
-            "ablation on physics, photo (4 source × 6 target knowledge sizes, 10 splits)",
+            "bench/transfer.toml",
+            "comparison of 6 variants on 1 target × 2 seeds (12 runs)",
         ),
         (
-            "bench/ablation_rest.toml",
-            "ablation on computers, cs, arxiv, pubmed, proteins (4 source × 6 target knowledge sizes, 10 splits)",
-        ),
-        (
-            "bench/ablation_target_share.toml",
-            "ablation on computers, cs, arxiv, pubmed, proteins (4 source × 6 target knowledge sizes, 10 splits)",
-        ),
-        (
-            "bench/ablation_target_share_others.toml",
-            "ablation on citeseer, cora, physics, photo (4 source × 6 target knowledge sizes, 10 splits)",
-        ),
-        (
-            "bench/ablation_share08.toml",
-            "ablation on cora, citeseer, pubmed, cs, physics, photo, computers, arxiv, proteins (4 source × 6 target knowledge sizes, 10 splits)",
+            "bench/ablation.toml",
+            "ablation on citeseer (4 source × 6 target knowledge sizes, 3 splits)",
         ),
     ] {
         validates(rel, expect);

@@ -50,18 +50,8 @@ plugin = "{optimizer}"
 #[test]
 fn random_search_trains_every_proposal_on_real_digits() {
     let sb = Sandbox::new();
-    sb.write("exp.toml", &experiment("nn-random", 4, 4, "random", ""));
-    sb.run(&[
-        "--quiet",
-        "run",
-        "exp.toml",
-        "--out",
-        "run",
-        "--workers",
-        "2",
-    ])
-    .expect_code(0);
-    let rows = read_trials(&sb.path().join("run"));
+    let run = sb.run_experiment(&experiment("nn-random", 4, 4, "random", ""), 2);
+    let rows = read_trials(&run);
     assert_eq!(rows.len(), 4, "{rows:?}");
     for r in &rows {
         assert_eq!(r.status, "ok", "{r:?}");
@@ -70,7 +60,7 @@ fn random_search_trains_every_proposal_on_real_digits() {
         let m = r.metric.unwrap();
         assert!(m > 0.3 && m <= 1.0, "validation accuracy {m} of {}", r.arch);
     }
-    let s = read_summary(&sb.path().join("run"));
+    let s = read_summary(&run);
     assert_eq!(s["evaluations"], 4);
     assert_eq!(s["search_space"], "nasnet");
 }
@@ -78,29 +68,18 @@ fn random_search_trains_every_proposal_on_real_digits() {
 #[test]
 fn same_seed_same_search_whatever_the_workers() {
     let text = experiment("nn-repro", 4, 4, "evolution", "");
-    let run = |workers: &str| {
+    let run = |workers: usize| {
         let sb = Sandbox::new();
-        sb.write("exp.toml", &text);
-        sb.run(&[
-            "--quiet",
-            "run",
-            "exp.toml",
-            "--out",
-            "run",
-            "--workers",
-            workers,
-        ])
-        .expect_code(0);
-        read_trials(&sb.path().join("run"))
+        read_trials(&sb.run_experiment(&text, workers))
             .into_iter()
             .map(|r| (r.trial_id, r.arch, r.metric, r.status, r.seed))
             .collect::<Vec<_>>()
     };
-    let one = run("1");
+    let one = run(1);
     assert_eq!(one.len(), 4);
     assert_eq!(
         one,
-        run("2"),
+        run(2),
         "trained metrics differ between 1 and 2 workers"
     );
 }

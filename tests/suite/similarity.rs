@@ -551,18 +551,7 @@ fn landmark_archs_trains_its_landmarks_on_a_trainable_space() {
         "[search_space.params.tasks.digits]\npreset = \"digits\"",
         "[search_space.params.tasks.digits]\npreset = \"digits\"\nlimit_train = 400",
     );
-    sb.write("exp.toml", &text);
-    sb.run(&[
-        "--quiet",
-        "run",
-        "exp.toml",
-        "--out",
-        "run",
-        "--workers",
-        "2",
-    ])
-    .expect_code(0);
-    let run = sb.path().join("run");
+    let run = sb.run_experiment(&text, 2);
     let trials = read_trials(&run);
     let target: Vec<&Row> = trials.iter().filter(|t| t.role == "target").collect();
     assert_eq!(target.len(), 4, "3 landmarks + 1 searched");

@@ -15,6 +15,8 @@
 //! * [`check_similarity`]: a task-similarity measure's embeddings (with `embed`, or from landmark
 //!   scores) and distances, as the host ranks sources with them.
 //!
+//! [`head`] has helpers for testing a head factory's heads through the ABI.
+//!
 //! Add it to your plugin's dev-dependencies, from the same source as your `xnas-core` (it lives
 //! in `core/testkit` of the xnas repository):
 //!
@@ -67,6 +69,7 @@
 //! [`check_optimizer_with`] take [`SpaceOptions`] and [`OptimizerOptions`] to change how much is
 //! exercised (number of samples, batch sizes, seeds).
 
+pub mod head;
 mod optimizer;
 mod similarity;
 mod space;
@@ -78,6 +81,7 @@ mod tests;
 
 pub use optimizer::{
     check_optimizer, check_optimizer_with, optimizer_init, synthetic_outcome, OptimizerOptions,
+    PROTOCOL_CHECKS,
 };
 pub use similarity::{check_similarity, similarity_init};
 pub use space::{check_space, check_space_with, SpaceOptions};

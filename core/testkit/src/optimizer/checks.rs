@@ -4,17 +4,12 @@ use super::*;
 
 impl Kit<'_> {
     /// The run loop with the first seed, twice: what a run does and what its resume replays.
-    pub(super) fn check_run<O, F>(
+    pub(super) fn check_run(
         &self,
-        make: &mut F,
+        make: &mut impl Make,
         report: &mut Report,
-    ) -> Result<(Transcript, Saved), Failure>
-    where
-        O: Optimizer,
-        F: FnMut(&OptimizerInit) -> PluginResult<O>,
-    {
-        let options = self.options;
-        let seed = options.seeds[0];
+    ) -> Result<(Transcript, Saved), Failure> {
+        let (options, seed) = (self.options, self.options.seeds[0]);
         let rounds = options.batches.len();
         let state_after = options.state_after.min(rounds - 1);
 
@@ -80,17 +75,13 @@ impl Kit<'_> {
     }
 
     /// save_state / load_state, unless unsupported.
-    pub(super) fn check_state<O, F>(
+    pub(super) fn check_state(
         &self,
-        make: &mut F,
+        make: &mut impl Make,
         first: &[Vec<Proposal>],
         saved: Saved,
         report: &mut Report,
-    ) -> Result<(), Failure>
-    where
-        O: Optimizer,
-        F: FnMut(&OptimizerInit) -> PluginResult<O>,
-    {
+    ) -> Result<(), Failure> {
         let seed = self.options.seeds[0];
         let rounds = self.options.batches.len();
         let state_after = self.options.state_after.min(rounds - 1);
@@ -173,18 +164,13 @@ impl Kit<'_> {
     }
 
     /// Other seeds must give other proposals.
-    pub(super) fn check_seeds<O, F>(
+    pub(super) fn check_seeds(
         &self,
-        make: &mut F,
+        make: &mut impl Make,
         first: &[Vec<Proposal>],
         report: &mut Report,
-    ) -> Result<(), Failure>
-    where
-        O: Optimizer,
-        F: FnMut(&OptimizerInit) -> PluginResult<O>,
-    {
-        let options = self.options;
-        let seed = options.seeds[0];
+    ) -> Result<(), Failure> {
+        let (options, seed) = (self.options, self.options.seeds[0]);
         let mut differs = None;
         for &other in &options.seeds[1..] {
             let t = self.run(make, other)?;
@@ -219,17 +205,12 @@ impl Kit<'_> {
     }
 
     /// Observations told before the first ask (landmarks, ablation).
-    pub(super) fn check_unasked<O, F>(
+    pub(super) fn check_unasked(
         &self,
-        make: &mut F,
+        make: &mut impl Make,
         report: &mut Report,
-    ) -> Result<(), Failure>
-    where
-        O: Optimizer,
-        F: FnMut(&OptimizerInit) -> PluginResult<O>,
-    {
-        let options = self.options;
-        let seed = options.seeds[0];
+    ) -> Result<(), Failure> {
+        let (options, seed) = (self.options, self.options.seeds[0]);
         let rounds = options.batches.len();
         if options.told_first == 0 {
             report.skip("tell/unasked", "OptimizerOptions::told_first is 0");
@@ -268,17 +249,12 @@ impl Kit<'_> {
     }
 
     /// predict, as `xnas ablation` uses it: tell, then predict.
-    pub(super) fn check_predict<O, F>(
+    pub(super) fn check_predict(
         &self,
-        make: &mut F,
+        make: &mut impl Make,
         report: &mut Report,
-    ) -> Result<(), Failure>
-    where
-        O: Optimizer,
-        F: FnMut(&OptimizerInit) -> PluginResult<O>,
-    {
-        let options = self.options;
-        let seed = options.seeds[0];
+    ) -> Result<(), Failure> {
+        let (options, seed) = (self.options, self.options.seeds[0]);
         let told = self.unasked(options.told_first.max(PREDICTED))?;
         let held: Vec<Vec<u32>> = self
             .sampled(HELD_TAG, PREDICTED)?

@@ -132,8 +132,27 @@ fn same_proposal(p: &Proposal, q: &Proposal) -> bool {
         }
 }
 
+/// What builds the optimizer under test: [`check_optimizer`]'s `make`, named once for the checks.
+trait Make {
+    type Optimizer: Optimizer;
+    fn make(&mut self, init: &OptimizerInit) -> PluginResult<Self::Optimizer>;
+}
+
+impl<O: Optimizer, F: FnMut(&OptimizerInit) -> PluginResult<O>> Make for F {
+    type Optimizer = O;
+    fn make(&mut self, init: &OptimizerInit) -> PluginResult<O> {
+        self(init)
+    }
+}
+
 /// The proposals of each round of one run.
 type Transcript = Vec<Vec<Proposal>>;
+
+/// The checks of [`check_optimizer`] that apply to every optimizer: the ask/tell protocol,
+/// determinism, dependence on the seed and observations told before the first ask (`state` and
+/// `predict` apply where the optimizer supports them). For
+/// [`Report::assert_passed`](crate::Report::assert_passed).
+pub const PROTOCOL_CHECKS: [&str; 5] = ["ask", "tell", "determinism", "seed", "tell/unasked"];
 
 /// Checks an optimizer with the default [`OptimizerOptions`]. `make` builds a fresh optimizer from
 /// the [`OptimizerInit`] it is given (built by [`optimizer_init`] on `space`, the target and a

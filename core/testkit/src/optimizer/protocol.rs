@@ -4,16 +4,12 @@
 use super::*;
 
 impl Kit<'_> {
-    pub(super) fn build<O, F>(&self, make: &mut F, seed: u64) -> Result<O, Failure>
-    where
-        O: Optimizer,
-        F: FnMut(&OptimizerInit) -> PluginResult<O>,
-    {
+    pub(super) fn build<M: Make>(&self, make: &mut M, seed: u64) -> Result<M::Optimizer, Failure> {
         let init = optimizer_init(self.space, &self.options.target, seed);
         guarded(
             "build",
             || format!("make (building the optimizer with seed {seed})"),
-            || make(&init),
+            || make.make(&init),
         )?
         .map_err(|e| {
             Failure::new(
@@ -172,11 +168,7 @@ impl Kit<'_> {
     }
 
     /// A fresh optimizer with `seed` through every round.
-    pub(super) fn run<O, F>(&self, make: &mut F, seed: u64) -> Result<Transcript, Failure>
-    where
-        O: Optimizer,
-        F: FnMut(&OptimizerInit) -> PluginResult<O>,
-    {
+    pub(super) fn run(&self, make: &mut impl Make, seed: u64) -> Result<Transcript, Failure> {
         let mut opt = self.build(make, seed)?;
         let rounds = 0..self.options.batches.len();
         self.run_on(&mut opt, seed, rounds, 0, "")

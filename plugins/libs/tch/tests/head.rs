@@ -1,44 +1,21 @@
 //! The plain head driven only through the ABI (`head_factory_box` → `HeadBox`), as an optimizer in
 //! another library would drive it: forward → loss gradient by hand → backward → step.
 
-use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{
     head_factory_box, ErrorKind, Head, HeadBox, HeadFactory, HeadSpec, Matrix, SplitMix64,
 };
 use xnas_tch::tch::Device;
 use xnas_tch::{HeadConfig, PlainHeadFactory};
+use xnas_testkit::head::{assert_feature_gradient, head_spec, mse, uniform};
 
 fn spec(in_features: u32, hidden: &[u32], out_features: u32, seed: u64) -> HeadSpec {
-    HeadSpec {
-        name: "predictor".into(),
-        in_features,
-        out_features,
-        hidden: hidden.iter().copied().collect(),
-        tasks: RVec::new(),
-        seed,
-    }
+    head_spec(in_features, hidden, out_features, &[], seed)
 }
 
 fn head(config: HeadConfig, spec: &HeadSpec) -> HeadBox {
     head_factory_box(PlainHeadFactory::new(config, Device::Cpu))
         .make_head(spec)
         .unwrap()
-}
-
-fn uniform(rng: &mut SplitMix64, rows: usize, cols: usize) -> Matrix {
-    let data = (0..rows * cols)
-        .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
-        .collect();
-    Matrix::new(rows, cols, data)
-}
-
-/// Mean squared error of one-column predictions and its gradient w.r.t. the predictions.
-fn mse(pred: &Matrix, target: &[f32]) -> (f64, Matrix) {
-    let n = target.len();
-    let diff: Vec<f32> = pred.data.iter().zip(target).map(|(p, y)| p - y).collect();
-    let loss = diff.iter().map(|d| f64::from(d * d)).sum::<f64>() / n as f64;
-    let grad = diff.iter().map(|d| 2.0 * d / n as f32).collect();
-    (loss, Matrix::new(n, 1, grad))
 }
 
 #[test]
@@ -81,34 +58,7 @@ fn feature_gradient_matches_finite_differences() {
     let x = uniform(&mut rng, 2, 3);
     let g = uniform(&mut rng, 2, 2);
     let mut head = head(HeadConfig::default(), &spec(3, &[5], 2, 17));
-    // ⟨f(x), g⟩: its gradient w.r.t. x is what backward(g) returns.
-    let mut objective = |x: &Matrix| -> f64 {
-        let out = head.forward(x, &[], false).unwrap();
-        out.data
-            .iter()
-            .zip(g.data.iter())
-            .map(|(o, g)| f64::from(o * g))
-            .sum()
-    };
-    let h = 1e-2f32;
-    let mut numeric = Vec::new();
-    for i in 0..x.data.len() {
-        let (mut plus, mut minus) = (x.clone(), x.clone());
-        plus.data[i] += h;
-        minus.data[i] -= h;
-        numeric.push((objective(&plus) - objective(&minus)) / (2.0 * f64::from(h)));
-    }
-    head.forward(&x, &[], false).unwrap();
-    let analytic = head.backward(&g).unwrap();
-    assert_eq!((analytic.rows, analytic.cols), (2, 3));
-    for (a, n) in analytic.data.iter().zip(&numeric) {
-        assert!(
-            (f64::from(*a) - n).abs() < 1e-3,
-            "analytic {:?} numeric {numeric:?}",
-            analytic.data
-        );
-    }
-    assert!(analytic.data.iter().any(|&a| a != 0.0));
+    assert_feature_gradient(&mut head, &x, &[], &g);
 }
 
 #[test]

@@ -12,7 +12,7 @@ fn conforms(params: &str) {
             .unwrap_or_else(|f| panic!("with `{params}`: {f}"));
     println!("`{params}`: {report}");
     // On failure the captured output above names the parameters.
-    report.assert_passed(&["ask", "tell", "determinism", "seed", "tell/unasked"]);
+    report.assert_passed(&xnas_testkit::PROTOCOL_CHECKS);
 }
 
 #[test]

@@ -12,7 +12,7 @@ fn random_search_conforms() {
         xnas_testkit::check_optimizer(|init| RandomSearch::new(parse_params("")?, init), &space)
             .unwrap();
     println!("{report}");
-    report.assert_passed(&["ask", "tell", "determinism", "seed", "tell/unasked"]);
+    report.assert_passed(&xnas_testkit::PROTOCOL_CHECKS);
     // Random search keeps no state and has no surrogate: resume replays, no ablation.
     let skipped: Vec<&str> = report.skipped().iter().map(|(c, _)| *c).collect();
     assert_eq!(skipped, ["state", "predict"], "{report}");

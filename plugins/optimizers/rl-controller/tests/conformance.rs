@@ -12,14 +12,8 @@ fn rl_controller_conforms() {
         xnas_testkit::check_optimizer(|init| RlController::new(common::params(""), init), &space)
             .unwrap();
     println!("{report}");
-    report.assert_passed(&[
-        "ask",
-        "tell",
-        "determinism",
-        "seed",
-        "tell/unasked",
-        "state",
-    ]);
+    report.assert_passed(&xnas_testkit::PROTOCOL_CHECKS);
+    report.assert_passed(&["state"]);
     // A policy is no surrogate: no `predict`, so `xnas ablation` refuses it.
     let skipped: Vec<&str> = report.skipped().iter().map(|(c, _)| *c).collect();
     assert_eq!(skipped, ["predict"], "{report}");

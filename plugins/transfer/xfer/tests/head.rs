@@ -8,6 +8,7 @@ use xnas_core::{
 };
 use xnas_tch::tch::{Device, Tensor};
 use xnas_tch::{HeadConfig, PlainHeadFactory};
+use xnas_testkit::head::{assert_feature_gradient, head_spec, mse, uniform};
 use xnas_xfer_xfer::{XferHeadFactory, XferParams};
 
 const TASKS: [&str; 3] = ["citeseer", "pubmed", "cora"];
@@ -16,14 +17,7 @@ const B: u32 = 1;
 const TARGET: u32 = 2;
 
 fn spec(in_features: u32, hidden: &[u32], out_features: u32, seed: u64) -> HeadSpec {
-    HeadSpec {
-        name: "predictor".into(),
-        in_features,
-        out_features,
-        hidden: hidden.iter().copied().collect(),
-        tasks: TASKS.iter().map(|&t| t.into()).collect(),
-        seed,
-    }
+    head_spec(in_features, hidden, out_features, &TASKS, seed)
 }
 
 fn xfer(params: XferParams, spec: &HeadSpec) -> HeadBox {
@@ -38,22 +32,6 @@ fn fast() -> XferParams {
         residual_lr: Some(1e-2),
         ..XferParams::default()
     }
-}
-
-fn uniform(rng: &mut SplitMix64, rows: usize, cols: usize) -> Matrix {
-    let data = (0..rows * cols)
-        .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
-        .collect();
-    Matrix::new(rows, cols, data)
-}
-
-/// Mean squared error of one-column predictions and its gradient w.r.t. the predictions.
-fn mse(pred: &Matrix, target: &[f32]) -> (f64, Matrix) {
-    let n = target.len();
-    let diff: Vec<f32> = pred.data.iter().zip(target).map(|(p, y)| p - y).collect();
-    let loss = diff.iter().map(|d| f64::from(d * d)).sum::<f64>() / n as f64;
-    let grad = diff.iter().map(|d| 2.0 * d / n as f32).collect();
-    (loss, Matrix::new(n, 1, grad))
 }
 
 fn train_step(head: &mut HeadBox, x: &Matrix, tasks: &[u32], y: &[f32]) -> f64 {
@@ -315,34 +293,7 @@ fn feature_gradient_matches_finite_differences() {
     let x = uniform(&mut rng, 3, 3);
     let tasks = [A, TARGET, B];
     let g = uniform(&mut rng, 3, 2);
-    // ⟨f(x), g⟩: its gradient w.r.t. x is what backward(g) returns.
-    let mut objective = |x: &Matrix| -> f64 {
-        let out = head.forward(x, &tasks, false).unwrap();
-        out.data
-            .iter()
-            .zip(g.data.iter())
-            .map(|(o, g)| f64::from(o * g))
-            .sum()
-    };
-    let h = 1e-2f32;
-    let mut numeric = Vec::new();
-    for i in 0..x.data.len() {
-        let (mut plus, mut minus) = (x.clone(), x.clone());
-        plus.data[i] += h;
-        minus.data[i] -= h;
-        numeric.push((objective(&plus) - objective(&minus)) / (2.0 * f64::from(h)));
-    }
-    head.forward(&x, &tasks, false).unwrap();
-    let analytic = head.backward(&g).unwrap();
-    assert_eq!((analytic.rows, analytic.cols), (3, 3));
-    for (a, n) in analytic.data.iter().zip(&numeric) {
-        assert!(
-            (f64::from(*a) - n).abs() < 1e-3,
-            "analytic {:?} numeric {numeric:?}",
-            analytic.data
-        );
-    }
-    assert!(analytic.data.iter().any(|&a| a != 0.0));
+    assert_feature_gradient(&mut head, &x, &tasks, &g);
 }
 
 #[test]

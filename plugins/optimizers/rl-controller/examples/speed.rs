@@ -5,25 +5,27 @@
 //! * `ppo-update`: one `rl-controller` update on M = 20 told architectures (PPO, K = 4 epochs).
 //!
 //! on a NASNet-size cell space (40 decisions) and on NAS-Bench-Graph (5 decisions). Prints one
-//! JSON line per measurement. Usage: `speed [--threads N] [--runs R]` (release build).
+//! JSON line per measurement. bench/speed.sh runs it in release:
+//!
+//! ```text
+//! cargo run --release -p xnas-opt-rl-controller --example speed -- [--threads N] [--runs R]
+//! ```
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{init, nasbench_graph, NasnetCells};
 use std::time::Instant;
-use xnas_bench::{nasbench_graph, observation, NasnetCells};
-use xnas_core::abi_stable::std_types::{RNone, RVec};
 use xnas_core::*;
 use xnas_opt_nao::Nao;
 use xnas_opt_rl_controller::RlController;
 
-fn init(space: &SpaceBox, target: &str) -> OptimizerInit {
-    OptimizerInit {
-        space: space.clone(),
-        target: target.into(),
-        sources: RVec::new(),
-        history: RVec::new(),
-        seed: 1,
-        heads: RNone,
-        base_dir: ".".into(),
-    }
+/// An observation of `genome` with `metric`.
+fn observation(trial_id: u64, task: &str, genome: Vec<u32>, metric: f64) -> Observation {
+    let mut o = failed_observation(trial_id, task, genome);
+    o.metric = metric;
+    o.status = TrialStatus::OK;
+    o
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -59,7 +61,7 @@ fn nao_epoch(space: &SpaceBox, name: &str, target: &str, threads: usize, runs: u
         .collect();
     let mut times = Vec::new();
     for r in 0..=runs {
-        let mut nao = Nao::new(params.clone(), &init(space, target)).expect("nao");
+        let mut nao = Nao::new(params.clone(), &init(space, target, 1)).expect("nao");
         nao.tell(&obs).expect("tell");
         let t = Instant::now();
         assert!(nao.train_if_needed().expect("train"));
@@ -74,7 +76,7 @@ fn nao_epoch(space: &SpaceBox, name: &str, target: &str, threads: usize, runs: u
 fn ppo_update(space: &SpaceBox, name: &str, target: &str, threads: usize, runs: usize) {
     let params: xnas_opt_rl_controller::RlParams =
         parse_params(&format!("threads = {threads}")).expect("rl params");
-    let mut rl = RlController::new(params, &init(space, target)).expect("rl-controller");
+    let mut rl = RlController::new(params, &init(space, target, 1)).expect("rl-controller");
     let mut rng = SplitMix64::new(9);
     let mut times = Vec::new();
     for r in 0..runs + 2 {

@@ -1,4 +1,0 @@
-//! libtorch's lib directory as an rpath of this crate's bench binaries (docs/libtorch.md).
-fn main() {
-    xnas_build::libtorch_rpath();
-}
