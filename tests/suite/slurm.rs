@@ -2,6 +2,9 @@
 //! `tests/slurm/cluster.sh up` starts (`make test` does). Without one these tests say so and pass,
 //! unless `XNAS_SLURM_TESTS=1` asks for them: then a missing cluster is a failure.
 
+#[path = "slurm_oneshot.rs"]
+mod oneshot;
+
 use crate::nbg_experiment;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -175,6 +178,11 @@ fn slurm_cases_against_a_real_cluster() {
         (
             "crashing_worker",
             crashing_worker_is_a_failed_trial_with_slurms_reason,
+        ),
+        ("one_shot_requeued", oneshot::one_shot_job_requeued_by_slurm),
+        (
+            "one_shot_time_limit_signal",
+            oneshot::one_shot_job_requeues_itself_before_its_time_limit,
         ),
     ];
     let failed: Vec<&str> = std::thread::scope(|scope| {

@@ -12,6 +12,8 @@ mod cli;
 pub mod layout;
 mod orphans;
 
+pub mod job;
+
 use super::Finished;
 use crate::config::{ExecutorSection, Experiment};
 use crate::error::{HostError, HostResult};
@@ -103,6 +105,7 @@ impl SlurmExecutor {
                 })?;
                 waiting.remove(&id);
                 jobs.placed.remove(&id);
+                tracing::debug!("slurm: trial {id} ingested");
             }
             if waiting.is_empty() {
                 break;
@@ -230,6 +233,7 @@ impl SlurmExecutor {
                 // A requeue would run the task again behind the host's back: the host resubmits.
                 "--no-requeue".to_string(),
             ];
+            tracing::debug!("slurm: sbatch for {} trial(s)", chunk.len());
             let job = cli::submit(&self.section, &self.job_name, &script, &own)?;
             tracing::info!("slurm: trials {chunk:?} submitted as job array {job}");
             for (i, &id) in chunk.iter().enumerate() {
@@ -273,4 +277,3 @@ impl SlurmExecutor {
         Some(line.trim().chars().take(300).collect())
     }
 }
-
