@@ -180,6 +180,7 @@ fn slurm_cases_against_a_real_cluster() {
             crashing_worker_is_a_failed_trial_with_slurms_reason,
         ),
         ("one_shot_requeued", oneshot::one_shot_job_requeued_by_slurm),
+        ("compare", oneshot::compare_runs_each_one_shot_run_as_a_job),
         (
             "one_shot_time_limit_signal",
             oneshot::one_shot_job_requeues_itself_before_its_time_limit,

@@ -153,9 +153,9 @@ pub fn query(name: &str) -> HostResult<HashMap<(String, u32), TaskState>> {
         else {
             continue;
         };
-        let Some((job, task)) = id.split_once('_') else {
-            continue;
-        };
+        // A job that is not an array (or an array cancelled before any task started) is one
+        // record: task 0.
+        let (job, task) = id.split_once('_').unwrap_or((id, "0"));
         let Ok(task) = task.parse::<u32>() else {
             continue; // a pending range such as 12_[3-9] (not printed with --array)
         };
