@@ -26,7 +26,7 @@ export LIBTORCH
 SCIPY_DIR := $(XNAS_CACHE)/pip/scipy
 export XNAS_SCIPY_PATH := $(SCIPY_DIR)
 
-.PHONY: demo test data images libtorch scipy build build-release lint bench clean-runs help slurm-cluster slurm-down
+.PHONY: demo test data images libtorch scipy build build-release lint bench clean-runs help slurm-cluster slurm-down bench-slurm
 
 help:
 	@echo "make demo   - set up, build and run the demo comparison (plain vs transfer) on NAS-Bench-Graph"
@@ -106,6 +106,11 @@ slurm-cluster:
 
 slurm-down:
 	tests/slurm/cluster.sh down
+
+# The Slurm executor against submitit on the same jobs (bench/RESULTS.md); needs the cluster up
+# and submitit installed with `pip install --target ~/.cache/xnas/pip/submitit submitit==1.5.4`.
+bench-slurm: build
+	bench/slurm/run.sh
 
 test: data images libtorch scipy build $(if $(SLURM_TESTS),slurm-cluster)
 	XNAS_SLURM_TESTS=$(SLURM_TESTS) $(CARGO) test --workspace --no-fail-fast

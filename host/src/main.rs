@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 use xnas_host::config::Experiment;
+use xnas_host::executor::slurm;
 use xnas_host::plugins::{assemble, Registry, Source};
 use xnas_host::run::{self, RunOptions, RunOutcome};
 use xnas_host::HostError;
@@ -317,6 +318,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let run_dir = out
                 .clone()
                 .unwrap_or_else(|| Path::new("runs").join(exp.file.experiment.name.get_ref()));
+            if let Some(m) = slurm::job::submit_run(&exp, &run_dir, &cli.plugin_dirs)? {
+                outln!("{m}");
+                return Ok(0);
+            }
             report_outcome(run::start(exp, &run_dir, &opts(*workers))?)
         }
         Command::Resume {
@@ -328,6 +333,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 accept_changed_inputs: *accept_changed_inputs,
                 ..opts(*workers)
             };
+            if let Some(m) = slurm::job::submit_resume(run_dir)? {
+                outln!("{m}");
+                return Ok(0);
+            }
             report_outcome(run::resume(run_dir, &opts)?)
         }
         Command::Worker { run_dir, trials } => {

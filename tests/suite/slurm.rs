@@ -2,8 +2,11 @@
 //! `tests/slurm/cluster.sh up` starts (`make test` does). Without one these tests say so and pass,
 //! unless `XNAS_SLURM_TESTS=1` asks for them: then a missing cluster is a failure.
 
+#[path = "slurm_oneshot.rs"]
+mod oneshot;
+
 use crate::nbg_experiment;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use xnas_tests::{read_trials, Sandbox};
@@ -28,17 +31,22 @@ fn cluster() -> bool {
     up
 }
 
-/// A NAS-Bench-Graph evolution search on Slurm; `setup` is the jobs' setup script.
-fn slurm_experiment(name: &str, evaluations: u64, setup: &str) -> String {
+/// A NAS-Bench-Graph evolution search on Slurm; `setup` is the jobs' setup script, `keys` more
+/// `[executor]` lines.
+fn slurm_experiment_with(name: &str, evaluations: u64, setup: &str, keys: &str) -> String {
     nbg_experiment(
         name,
         "evolution",
         evaluations,
         &format!(
-            "[executor]\nkind = \"slurm\"\ntime_limit = \"00:05:00\"\nmem_per_trial = \"150M\"\n\
-             poll_seconds = 0.3\nresubmits = 2\nsetup = '''\n{setup}\n'''\n"
+            "[executor]\nkind = \"slurm\"\nmem_per_trial = \"150M\"\npoll_seconds = 0.3\n\
+             resubmits = 2\n{keys}\nsetup = '''\n{setup}\n'''\n"
         ),
     )
+}
+
+fn slurm_experiment(name: &str, evaluations: u64, setup: &str) -> String {
+    slurm_experiment_with(name, evaluations, setup, "time_limit = \"00:05:00\"")
 }
 
 /// The same search on local workers.
@@ -47,19 +55,37 @@ fn local_trials(name: &str, evaluations: u64) -> Vec<xnas_tests::Row> {
     read_trials(&sb.run_experiment(&nbg_experiment(name, "evolution", evaluations, ""), 2))
 }
 
-/// Trial ids each submission script of a run names (one line `TRIALS=(...)` each).
-fn submissions(run: &Path) -> Vec<Vec<u64>> {
-    let mut scripts: Vec<_> = std::fs::read_dir(run.join("slurm/jobs"))
+/// A submission script's `KEY=value` line (the last one: setup lines come first).
+fn script_value(script: &Path, key: &str) -> String {
+    let text = std::fs::read_to_string(script).unwrap();
+    let prefix = format!("{key}=");
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{} has no {key}= line", script.display()))
+        .to_string()
+}
+
+/// A run's submission scripts, `submission-N.sh` by N.
+fn scripts(run: &Path) -> Vec<PathBuf> {
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(run.join("slurm/jobs"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    scripts.sort();
+    scripts.sort_by_key(|p| {
+        let name = p.file_stem().unwrap().to_str().unwrap();
+        name["submission-".len()..].parse::<u64>().unwrap()
+    });
     scripts
+}
+
+/// Trial ids each submission script of a run names (its line `TRIALS=(...)`).
+fn submissions(run: &Path) -> Vec<Vec<u64>> {
+    scripts(run)
         .iter()
         .map(|s| {
-            let text = std::fs::read_to_string(s).unwrap();
-            let line = text.lines().find(|l| l.starts_with("TRIALS=(")).unwrap();
-            line["TRIALS=(".len()..line.len() - 1]
+            let line = script_value(s, "TRIALS");
+            line[1..line.len() - 1]
                 .split_whitespace()
                 .map(|t| t.parse().unwrap())
                 .collect()
@@ -97,6 +123,20 @@ fn start_and_wait_for_tasks(sb: &Sandbox) -> std::process::Child {
     child
 }
 
+/// The states `squeue --states=all` shows for `job`: one per task, or one for an array cancelled
+/// before any task started.
+fn job_states(job: &str) -> Vec<String> {
+    let out = Command::new("squeue")
+        .args(["--noheader", "--array", "--states=all", "--format=%T"])
+        .arg(format!("--jobs={job}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
 fn compare(slurm: &[xnas_tests::Row], local: &[xnas_tests::Row]) {
     assert_eq!(slurm.len(), local.len());
     for (s, l) in slurm.iter().zip(local) {
@@ -107,31 +147,121 @@ fn compare(slurm: &[xnas_tests::Row], local: &[xnas_tests::Row]) {
     }
 }
 
+/// The cases that need the cluster. Most of their time is waiting for Slurm (a time-limit kill
+/// takes it about 80 s), so they run side by side, each on its own thread whatever the test
+/// harness's thread count; the test fails naming every case that failed.
 #[test]
-fn slurm_search_through_job_arrays_equals_the_local_run() {
+fn slurm_cases_against_a_real_cluster() {
     if !cluster() {
         return;
     }
+    type Case = (&'static str, fn());
+    let cases: &[Case] = &[
+        (
+            "search_equals_local_run",
+            search_through_job_arrays_equals_the_local_run,
+        ),
+        (
+            "chunks_equal_local_run",
+            chunks_of_trials_per_task_equal_the_local_run,
+        ),
+        (
+            "host_killed_and_resumed",
+            host_killed_mid_run_resumes_without_resubmitting_running_trials,
+        ),
+        (
+            "unrecorded_jobs",
+            jobs_submitted_but_never_recorded_are_adopted_or_cancelled,
+        ),
+        ("cancelled_task", cancelled_task_is_resubmitted),
+        ("time_limit", task_past_its_time_limit_is_resubmitted),
+        (
+            "crashing_worker",
+            crashing_worker_is_a_failed_trial_with_slurms_reason,
+        ),
+        ("one_shot_requeued", oneshot::one_shot_job_requeued_by_slurm),
+        ("compare", oneshot::compare_runs_each_one_shot_run_as_a_job),
+        (
+            "one_shot_time_limit_signal",
+            oneshot::one_shot_job_requeues_itself_before_its_time_limit,
+        ),
+    ];
+    let failed: Vec<&str> = std::thread::scope(|scope| {
+        let running: Vec<_> = cases
+            .iter()
+            .map(|&(name, case)| (name, scope.spawn(case)))
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|(name, handle)| handle.join().is_err().then_some(name))
+            .collect()
+    });
+    assert!(failed.is_empty(), "Slurm cases failed: {failed:?}");
+}
+
+/// 50 trials, batches of 8 split into arrays of at most 5 tasks: the trials of the local run.
+fn search_through_job_arrays_equals_the_local_run() {
     let sb = Sandbox::new();
-    let run = sb.run_experiment(&slurm_experiment("slurm-equal", 24, ""), 1);
-    compare(&read_trials(&run), &local_trials("slurm-equal", 24));
-    // One array per batch of 8, each trial submitted once.
+    let text = slurm_experiment_with(
+        "slurm-equal",
+        50,
+        "",
+        "time_limit = \"00:05:00\"\narray_limit = 5",
+    );
+    let run = sb.run_experiment(&text, 1);
+    compare(&read_trials(&run), &local_trials("slurm-equal", 50));
+    // Each batch of 8 (the last of 2) as arrays of 5 and 3; each trial submitted once.
     let subs = submissions(&run);
-    assert_eq!(subs.len(), 3, "{subs:?}");
-    assert!(subs.iter().all(|s| s.len() == 8));
+    let sizes: Vec<usize> = subs.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [5, 3, 5, 3, 5, 3, 5, 3, 5, 3, 5, 3, 2], "{subs:?}");
+    assert_eq!(subs.concat(), (0..50).collect::<Vec<u64>>());
     assert_eq!(
         std::fs::read_dir(run.join("slurm/results"))
             .unwrap()
             .count(),
-        24
+        50
     );
+    assert!(jobs_json(&run)["resubmitted"]
+        .as_object()
+        .is_none_or(|r| r.is_empty()));
 }
 
-#[test]
-fn slurm_host_killed_mid_run_resumes_without_resubmitting_running_trials() {
-    if !cluster() {
-        return;
+/// Three trials per array task: 24 trials, each batch of 8 one array of 3 tasks (3 + 3 + 2
+/// trials), the same search as the local run.
+fn chunks_of_trials_per_task_equal_the_local_run() {
+    let sb = Sandbox::new();
+    let text = slurm_experiment_with(
+        "slurm-chunks",
+        24,
+        "",
+        "time_limit = \"00:05:00\"\ntrials_per_task = 3",
+    );
+    let run = sb.run_experiment(&text, 1);
+    compare(&read_trials(&run), &local_trials("slurm-chunks", 24));
+    assert_eq!(submissions(&run).len(), 3);
+    for script in scripts(&run) {
+        assert_eq!(script_value(&script, "PER_TASK"), "3");
     }
+    // Three tasks per array, each with its own log.
+    let mut logs: Vec<String> = std::fs::read_dir(run.join("slurm/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".out"))
+        .collect();
+    logs.sort();
+    assert_eq!(logs.len(), 9, "{logs:?}");
+    for task in ["_0.out", "_1.out", "_2.out"] {
+        assert_eq!(
+            logs.iter().filter(|n| n.ends_with(task)).count(),
+            3,
+            "{logs:?}"
+        );
+    }
+    let placed = jobs_json(&run)["placed"].clone();
+    assert!(placed.as_object().is_none_or(|p| p.is_empty()), "{placed}");
+}
+
+fn host_killed_mid_run_resumes_without_resubmitting_running_trials() {
     let sb = Sandbox::new();
     sb.write("exp.toml", &slurm_experiment("slurm-kill", 16, "sleep 4"));
     let mut host = start_and_wait_for_tasks(&sb);
@@ -149,11 +279,68 @@ fn slurm_host_killed_mid_run_resumes_without_resubmitting_running_trials() {
     assert_eq!(ids, (0..16).collect::<Vec<u64>>());
 }
 
-#[test]
-fn slurm_cancelled_task_is_resubmitted() {
-    if !cluster() {
-        return;
-    }
+/// The host killed after `sbatch` returned but before it recorded the job (jobs.json gone), and
+/// a held duplicate of the same array under the run's job name: the resumed host finds both by
+/// name, adopts the first, cancels the duplicate (its trials have a job), and submits nothing
+/// for the adopted trials.
+fn jobs_submitted_but_never_recorded_are_adopted_or_cancelled() {
+    let sb = Sandbox::new();
+    sb.write(
+        "exp.toml",
+        &slurm_experiment("slurm-orphans", 16, "sleep 20"),
+    );
+    let mut host = start_and_wait_for_tasks(&sb);
+    host.kill().unwrap();
+    host.wait().unwrap();
+    let run = sb.path().join("run");
+    let jobs = jobs_json(&run);
+    let first = jobs["placed"]["0"][0].as_str().unwrap().to_string();
+    assert_eq!(jobs["next_submission"], 1, "{jobs}");
+    std::fs::remove_file(run.join("slurm/jobs.json")).unwrap();
+    // The run's job name, as the first array carries it.
+    let out = Command::new("squeue")
+        .args(["--noheader", "--format=%j", "--jobs", &first])
+        .output()
+        .unwrap();
+    let name = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(name.starts_with("xnas-"), "{name}");
+    let out = Command::new("sbatch")
+        .args(["--parsable", "--hold", "--array=0-7", "--mem=50M"])
+        .arg(format!("--job-name={name}"))
+        .arg(format!("--output={}/dup-%a.out", sb.path().display()))
+        .arg(run.join("slurm/jobs/submission-0.sh"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let duplicate = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    let out = sb.run(&["resume", "run"]);
+    out.expect_code(0);
+    assert!(
+        out.stderr().contains(&format!("adopting task {first}_")),
+        "{}",
+        out.stderr()
+    );
+    compare(&read_trials(&run), &local_trials("slurm-orphans", 16));
+    // The adopted array evaluated batch 0: the only other submission is batch 1, numbered after
+    // the adopted script (which is kept).
+    assert_eq!(
+        submissions(&run),
+        vec![(0..8).collect::<Vec<u64>>(), (8..16).collect()]
+    );
+    let states = job_states(&duplicate);
+    assert!(
+        !states.is_empty() && states.iter().all(|s| s == "CANCELLED"),
+        "{states:?}"
+    );
+}
+
+fn cancelled_task_is_resubmitted() {
     let sb = Sandbox::new();
     sb.write("exp.toml", &slurm_experiment("slurm-cancel", 8, "sleep 3"));
     let host = start_and_wait_for_tasks(&sb);
@@ -171,11 +358,36 @@ fn slurm_cancelled_task_is_resubmitted() {
     assert_eq!(subs[1], vec![2]);
 }
 
-#[test]
-fn slurm_crashing_worker_is_a_failed_trial_with_slurms_reason() {
-    if !cluster() {
-        return;
-    }
+/// Trial 3's first task sleeps past the one-minute limit; Slurm ends it TIMEOUT and the host
+/// submits the trial again, which then finishes: the same trials as the local run.
+fn task_past_its_time_limit_is_resubmitted() {
+    let sb = Sandbox::new();
+    let marker = sb.path().join("slept-once");
+    let setup = format!(
+        "if [ \"$SLURM_ARRAY_TASK_ID\" = 3 ] && mkdir '{}' 2>/dev/null; then sleep 600; fi",
+        marker.display()
+    );
+    let text = slurm_experiment_with("slurm-timeout", 8, &setup, "time_limit = \"00:01:00\"");
+    sb.write("exp.toml", &text);
+    let out = sb.run(&["run", "exp.toml", "--out", "run"]);
+    out.expect_code(0);
+    let run = sb.path().join("run");
+    compare(&read_trials(&run), &local_trials("slurm-timeout", 8));
+    assert_eq!(jobs_json(&run)["resubmitted"]["3"], 1);
+    assert_eq!(
+        submissions(&run),
+        vec![(0..8).collect::<Vec<u64>>(), vec![3]]
+    );
+    assert!(
+        out.stderr().contains("trial 3: Slurm job")
+            && out.stderr().contains("ended TIMEOUT")
+            && out.stderr().contains("resubmitting (1 of 2)"),
+        "{}",
+        out.stderr()
+    );
+}
+
+fn crashing_worker_is_a_failed_trial_with_slurms_reason() {
     let sb = Sandbox::new();
     let setup = "if [ \"$SLURM_ARRAY_TASK_ID\" = 1 ]; then echo 'worker crashed on purpose' >&2; kill -9 $$; fi";
     sb.write("exp.toml", &slurm_experiment("slurm-crash", 16, setup));

@@ -110,6 +110,7 @@ impl Experiment {
             ("mem_per_trial", e.mem_per_trial.is_some()),
             ("array_limit", e.array_limit.is_some()),
             ("max_concurrent_jobs", e.max_concurrent_jobs.is_some()),
+            ("trials_per_task", e.trials_per_task.is_some()),
             ("sbatch_args", !e.sbatch_args.is_empty()),
             ("setup", e.setup.is_some()),
             ("resubmits", e.resubmits.is_some()),
@@ -128,6 +129,7 @@ impl Experiment {
         for (key, value) in [
             ("array_limit", e.array_limit),
             ("max_concurrent_jobs", e.max_concurrent_jobs),
+            ("trials_per_task", e.trials_per_task),
             ("cpus_per_trial", e.cpus_per_trial),
         ] {
             if value == Some(0) {

@@ -156,6 +156,8 @@ pub struct ExecutorSection {
     pub array_limit: Option<u32>,
     /// Most of this run's array tasks queued or running at once.
     pub max_concurrent_jobs: Option<u32>,
+    /// Trials one array task evaluates, one after another (default 1).
+    pub trials_per_task: Option<u32>,
     /// More `sbatch` arguments, each one word (e.g. ["--account=lab", "--qos=short"]).
     #[serde(default)]
     pub sbatch_args: Vec<String>,
@@ -183,6 +185,7 @@ impl Default for ExecutorSection {
             mem_per_trial: None,
             array_limit: None,
             max_concurrent_jobs: None,
+            trials_per_task: None,
             sbatch_args: Vec::new(),
             setup: None,
             resubmits: None,

@@ -8,7 +8,8 @@ use crate::config::validate::Resolved;
 use crate::config::ExecutorKind;
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
-use crate::executor::{slurm::SlurmExecutor, Executor, LocalPool};
+use crate::executor::slurm::{self, SlurmExecutor};
+use crate::executor::{Executor, LocalPool};
 use crate::plugins::{assemble, Witness};
 use crate::report;
 use crate::stop::Signal;
@@ -54,9 +55,11 @@ impl Runner {
         let elapsed_before = store
             .meta_parsed::<f64>("elapsed_s", "a number of seconds")?
             .unwrap_or(0.0);
-        let pool = match exp.file.executor.kind {
-            ExecutorKind::Local => Executor::Local(LocalPool::new(space.clone(), workers as usize)),
-            ExecutorKind::Slurm => Executor::Slurm(Box::new(SlurmExecutor::new(
+        // A one-shot run on Slurm is one job (`slurm::job`): inside it, trials run here.
+        let local = exp.file.executor.kind == ExecutorKind::Local || slurm::job::inside(run_dir);
+        let pool = match local {
+            true => Executor::Local(LocalPool::new(space.clone(), workers as usize)),
+            false => Executor::Slurm(Box::new(SlurmExecutor::new(
                 &exp,
                 run_dir,
                 &opts.plugin_dirs,

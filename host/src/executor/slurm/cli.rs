@@ -1,5 +1,6 @@
 //! The three Slurm commands the host runs: `sbatch --parsable` (one job array per submission),
-//! one `squeue` for every job of the run per poll, and `scancel`.
+//! one `squeue` for every job of the run per poll (selected by the run's job name), and
+//! `scancel`.
 
 use crate::config::ExecutorSection;
 use crate::error::{HostError, HostResult};
@@ -15,6 +16,8 @@ pub struct TaskState {
     pub reason: String,
     /// The raw wait status (exit code × 256 + signal).
     pub exit_status: Option<i32>,
+    /// The batch script the task runs (names the trials it evaluates).
+    pub script: String,
 }
 
 impl TaskState {
@@ -80,24 +83,19 @@ fn failed(what: &str, out: &Output) -> HostError {
     ))
 }
 
-/// Submits `script` as an array of `tasks` tasks; returns the job id.
+/// Submits `script` under the run's job name `name` with the resources of `section`; `own` are
+/// the caller's arguments (array, logs, requeue policy), given before the section's
+/// `sbatch_args` so that those can override them. Returns the job id.
 pub fn submit(
     section: &ExecutorSection,
     name: &str,
-    run_dir: &Path,
     script: &Path,
-    tasks: usize,
+    own: &[String],
 ) -> HostResult<String> {
-    let logs = super::layout::slurm_dir(run_dir).join("logs");
-    std::fs::create_dir_all(&logs).map_err(|e| HostError::io(&logs, e))?;
     let mut cmd = Command::new("sbatch");
     cmd.arg("--parsable")
         .arg(format!("--job-name={name}"))
-        .arg(format!("--array=0-{}", tasks - 1))
-        .arg(format!("--output={}/%A_%a.out", logs.display()))
-        .arg(format!("--error={}/%A_%a.err", logs.display()))
-        // A requeue would run the task again behind the host's back: the host resubmits.
-        .arg("--no-requeue");
+        .args(own);
     if let Some(p) = &section.partition {
         cmd.arg(format!("--partition={p}"));
     }
@@ -135,32 +133,29 @@ pub fn submit(
     Ok(id)
 }
 
-/// The state of every task of `jobs`, by (job id, array index): one `squeue` call. Tasks the
+/// The state of every task of every job named `name` (the run's jobs, those the host recorded and
+/// any it submitted without recording), by (job id, array index): one `squeue` call. Tasks the
 /// controller no longer knows are absent.
-pub fn query(jobs: &[&str]) -> HostResult<HashMap<(String, u32), TaskState>> {
+pub fn query(name: &str) -> HostResult<HashMap<(String, u32), TaskState>> {
     let mut states = HashMap::new();
-    if jobs.is_empty() {
-        return Ok(states);
-    }
     let out = run(Command::new("squeue")
         .args(["--noheader", "--array", "--states=all"])
-        .arg(format!("--jobs={}", jobs.join(",")))
-        .arg("--Format=JobArrayID:64|,State:32|,Reason:64|,exit_code:16|"))?;
+        .arg(format!("--name={name}"))
+        // The script last and unpadded: a path may hold any character but a newline.
+        .arg("--Format=JobArrayID:64|,State:32|,Reason:64|,exit_code:16|,Command:0"))?;
     if !out.status.success() {
-        // One unknown job id (long finished) is an error to squeue; several are filtered.
-        if String::from_utf8_lossy(&out.stderr).contains("Invalid job id") {
-            return Ok(states);
-        }
         return Err(failed("squeue", &out));
     }
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let f: Vec<&str> = line.split('|').map(str::trim).collect();
-        let [id, state, reason, exit, ..] = f[..] else {
+        let mut f = line.splitn(5, '|').map(str::trim);
+        let (Some(id), Some(state), Some(reason), Some(exit), Some(script)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
             continue;
         };
-        let Some((job, task)) = id.split_once('_') else {
-            continue;
-        };
+        // A job that is not an array (or an array cancelled before any task started) is one
+        // record: task 0.
+        let (job, task) = id.split_once('_').unwrap_or((id, "0"));
         let Ok(task) = task.parse::<u32>() else {
             continue; // a pending range such as 12_[3-9] (not printed with --array)
         };
@@ -175,6 +170,7 @@ pub fn query(jobs: &[&str]) -> HostResult<HashMap<(String, u32), TaskState>> {
                     .to_string(),
                 reason: reason.to_string(),
                 exit_status: exit.parse().ok(),
+                script: script.to_string(),
             },
         );
     }

@@ -4,15 +4,21 @@
 //! the only writer of the store. A trial whose job ended without a result (time limit,
 //! preemption, node failure, cancelled) is resubmitted up to `resubmits` times; after that, or
 //! when its worker crashed, it is a failed trial with Slurm's reason. The submitted jobs are kept
-//! in `slurm/jobs.json`, so a resumed host re-attaches to them instead of submitting again.
+//! in `slurm/jobs.json`, so a resumed host re-attaches to them instead of submitting again; every
+//! job carries a name unique to the run, so one the host submitted but did not record is found
+//! too ([`orphans`]).
 
 mod cli;
 pub mod layout;
+mod orphans;
+
+pub mod job;
 
 use super::Finished;
 use crate::config::{ExecutorSection, Experiment};
 use crate::error::{HostError, HostResult};
 use layout::{Jobs, ResultFile, RunFile, TrialFile};
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,30 +37,26 @@ pub struct SlurmExecutor {
     poll: Duration,
     /// `squeue` calls made, for the log.
     queries: u64,
+    /// Whether the run's jobs were looked up since this host started (for jobs a killed host
+    /// submitted but did not record).
+    looked_up: bool,
 }
 
 impl SlurmExecutor {
     /// Writes what workers need to build the space (`slurm/run.json`).
     pub fn new(exp: &Experiment, run_dir: &Path, plugin_dirs: &[PathBuf]) -> HostResult<Self> {
         let run_dir = std::fs::canonicalize(run_dir).map_err(|e| HostError::io(run_dir, e))?;
-        let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        layout::write_atomic(
-            &layout::run_file(&run_dir),
-            &RunFile {
-                experiment: exp.text.clone(),
-                base_dir: absolute(&exp.base_dir),
-                plugin_dirs: plugin_dirs.iter().map(|d| absolute(d)).collect(),
-            },
-        )?;
+        let run_id = RunFile::write(&run_dir, exp, plugin_dirs)?;
         let xnas = std::env::current_exe().map_err(|e| HostError::io("xnas", e))?;
         let section = exp.file.executor.clone();
         Ok(SlurmExecutor {
             poll: Duration::from_secs_f64(section.poll_seconds.unwrap_or(DEFAULT_POLL_SECONDS)),
             section,
-            job_name: format!("xnas-{}", exp.file.experiment.name.get_ref()),
+            job_name: layout::job_name(&run_id),
             run_dir,
             xnas,
             queries: 0,
+            looked_up: false,
         })
     }
 
@@ -103,6 +105,7 @@ impl SlurmExecutor {
                 })?;
                 waiting.remove(&id);
                 jobs.placed.remove(&id);
+                tracing::debug!("slurm: trial {id} ingested");
             }
             if waiting.is_empty() {
                 break;
@@ -117,15 +120,21 @@ impl SlurmExecutor {
             }
             first = false;
 
-            // 2. One query for the whole run; 3. what ended without a result.
-            let mut job_ids: Vec<&str> = waiting
-                .iter()
-                .filter_map(|id| jobs.placed.get(id).map(|(j, _)| j.as_str()))
-                .collect();
-            job_ids.sort_unstable();
-            job_ids.dedup();
-            let states = cli::query(&job_ids)?;
-            self.queries += 1;
+            // 2. One query for the whole run (none while it has no job, once this host has
+            // looked for jobs a killed host left unrecorded); 3. what ended without a result.
+            let states = if jobs.placed.is_empty() && self.looked_up {
+                HashMap::new()
+            } else {
+                self.queries += 1;
+                self.looked_up = true;
+                tracing::debug!("slurm: squeue query {} of this host", self.queries);
+                cli::query(&self.job_name)?
+            };
+            let found = orphans::reconcile(&self.run_dir, &states, &mut jobs, &waiting);
+            cli::cancel(&found.cancel)?;
+            if !found.adopted.is_empty() {
+                layout::write_atomic(&jobs_path, &jobs)?;
+            }
             let mut ended = Vec::new();
             for &id in &waiting {
                 let Some((job, task)) = jobs.placed.get(&id) else {
@@ -187,11 +196,16 @@ impl SlurmExecutor {
         Ok(())
     }
 
-    /// Submits `ids` as job arrays of at most `array_limit` tasks, as far as
-    /// `max_concurrent_jobs` allows; each submission is recorded before the next.
+    /// Submits `ids` as job arrays of at most `array_limit` tasks of `trials_per_task` trials,
+    /// as far as `max_concurrent_jobs` (tasks) allows; each submission is recorded before the
+    /// next.
     fn submit(&self, jobs: &mut Jobs, ids: &[u64]) -> HostResult<()> {
+        let per_task = self.section.trials_per_task.unwrap_or(1).max(1) as usize;
+        let tasks: HashSet<&(String, u32)> = jobs.placed.values().collect();
         let room = self.section.max_concurrent_jobs.map_or(usize::MAX, |m| {
-            (m as usize).saturating_sub(jobs.placed.len())
+            (m as usize)
+                .saturating_sub(tasks.len())
+                .saturating_mul(per_task)
         });
         let ids = &ids[..ids.len().min(room)];
         let limit = self
@@ -199,22 +213,31 @@ impl SlurmExecutor {
             .array_limit
             .unwrap_or(DEFAULT_ARRAY_LIMIT)
             .max(1) as usize;
-        for chunk in ids.chunks(limit) {
-            let n = jobs.next_submission;
-            let script = layout::slurm_dir(&self.run_dir)
-                .join("jobs")
-                .join(format!("submission-{n}.sh"));
-            self.write_script(&script, chunk)?;
-            let job = cli::submit(
-                &self.section,
-                &self.job_name,
+        for chunk in ids.chunks(limit.saturating_mul(per_task)) {
+            let script = layout::script_file(&self.run_dir, jobs.next_submission);
+            let text = layout::script_text(
+                self.section.setup.as_deref().unwrap_or(""),
+                &self.xnas,
                 &self.run_dir,
-                &script,
-                chunk.len(),
-            )?;
+                chunk,
+                per_task,
+            );
+            let dir = script.parent().expect("under slurm/jobs");
+            std::fs::create_dir_all(dir).map_err(|e| HostError::io(dir, e))?;
+            std::fs::write(&script, text).map_err(|e| HostError::io(&script, e))?;
+            let logs = layout::logs_dir(&self.run_dir)?;
+            let own = [
+                format!("--array=0-{}", chunk.len().div_ceil(per_task) - 1),
+                format!("--output={}/%A_%a.out", logs.display()),
+                format!("--error={}/%A_%a.err", logs.display()),
+                // A requeue would run the task again behind the host's back: the host resubmits.
+                "--no-requeue".to_string(),
+            ];
+            tracing::debug!("slurm: sbatch for {} trial(s)", chunk.len());
+            let job = cli::submit(&self.section, &self.job_name, &script, &own)?;
             tracing::info!("slurm: trials {chunk:?} submitted as job array {job}");
-            for (task, &id) in chunk.iter().enumerate() {
-                jobs.placed.insert(id, (job.clone(), task as u32));
+            for (i, &id) in chunk.iter().enumerate() {
+                jobs.placed.insert(id, (job.clone(), (i / per_task) as u32));
             }
             jobs.next_submission += 1;
             layout::write_atomic(&layout::jobs_file(&self.run_dir), jobs)?;
@@ -222,30 +245,14 @@ impl SlurmExecutor {
         Ok(())
     }
 
-    /// The batch script: the setup lines, then `xnas worker` on the task's trial.
-    fn write_script(&self, path: &Path, ids: &[u64]) -> HostResult<()> {
-        let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
-        let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
-        let text = format!(
-            "#!/bin/bash\n# Written by xnas: one task of this array evaluates one trial.\n{}\n\
-             TRIALS=({})\nexec {} worker {} --trial \"${{TRIALS[$SLURM_ARRAY_TASK_ID]}}\"\n",
-            self.section.setup.as_deref().unwrap_or(""),
-            ids.join(" "),
-            quote(&self.xnas),
-            quote(&self.run_dir),
-        );
-        let dir = path.parent().expect("under slurm/jobs");
-        std::fs::create_dir_all(dir).map_err(|e| HostError::io(dir, e))?;
-        std::fs::write(path, text).map_err(|e| HostError::io(path, e))
-    }
-
     /// Cancels the tasks of the `waiting` trials and forgets them, so a resume submits them anew.
     fn cancel(&self, jobs: &mut Jobs, waiting: &BTreeSet<u64>) -> HostResult<()> {
-        let tasks: Vec<String> = waiting
+        let tasks: BTreeSet<String> = waiting
             .iter()
             .filter_map(|id| jobs.placed.remove(id))
             .map(|(job, task)| format!("{job}_{task}"))
             .collect();
+        let tasks: Vec<String> = tasks.into_iter().collect();
         if !tasks.is_empty() {
             tracing::info!("slurm: cancelling {} task(s) of this run", tasks.len());
         }
