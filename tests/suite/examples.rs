@@ -124,7 +124,7 @@ fn comparison_and_ablation_files_validate() {
         ),
         (
             "examples/ablation.toml",
-            "ablation on citeseer (4 source × 6 target knowledge sizes, 3 splits)",
+            "ablation on citeseer (4 source × 6 target knowledge sizes, 10 splits)",
         ),
         (
             "bench/transfer.toml",

@@ -27,7 +27,7 @@ use xnas_core::{
 };
 use xnas_tch::data::{TaskData, TaskDatasets};
 use xnas_tch::tch::{self, Device, Kind};
-use xnas_tch::train::Recipe;
+use xnas_tch::train::{checkpoint::Checkpoint, Recipe};
 
 /// The seed tag of an evaluation's training ("nb201" in ASCII).
 const EVAL_SEED_TAG: u64 = 0x006e_6232_3031;
@@ -37,6 +37,8 @@ pub struct Nb201 {
     params: Nb201Params,
     device: Device,
     datasets: TaskDatasets,
+    /// The experiment file's folder: `checkpoint_dir` is relative to it.
+    base_dir: std::path::PathBuf,
 }
 
 impl Nb201 {
@@ -55,6 +57,7 @@ impl Nb201 {
             params,
             device,
             datasets,
+            base_dir: init.base_dir.as_str().into(),
         })
     }
 
@@ -230,8 +233,14 @@ impl SearchSpace for Nb201 {
         let cell = self.decode(&req.genome)?;
         let data = self.task_data(req.task.as_str())?;
         let epochs = xnas_tch::train::epochs_of("nb201", req.budget, self.params.epochs)?;
-        let recipe = self.recipe(derive_seed(req.seed, EVAL_SEED_TAG), epochs);
         let net_cfg = self.network_config(data.shape, data.classes);
+        let recipe = Recipe {
+            checkpoint: self.params.checkpoint_dir.as_ref().map(|d| Checkpoint {
+                dir: self.base_dir.join(d),
+                network: format!("{cell:?}|{net_cfg:?}"),
+            }),
+            ..self.recipe(derive_seed(req.seed, EVAL_SEED_TAG), epochs)
+        };
         let (trial, task) = (req.trial_id, req.task.to_string());
         let mut out = xnas_tch::train::train(
             &data,

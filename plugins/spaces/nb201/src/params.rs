@@ -48,6 +48,9 @@ pub struct Nb201Params {
     /// libtorch's intra-op threads (process-wide); 0 leaves libtorch's default. Results are
     /// reproducible for a fixed value.
     pub threads: usize,
+    /// A folder to keep a checkpoint in after every epoch and continue from (`xnas train` sets
+    /// it); relative to the experiment's folder. Not for searches: every trial would share it.
+    pub checkpoint_dir: Option<String>,
     /// One dataset per task id (`[search_space.params.tasks.<task>]`), see docs/data.md.
     pub tasks: BTreeMap<String, DatasetSpec>,
 }
@@ -73,6 +76,7 @@ impl Default for Nb201Params {
             cutout: 0,
             device: "cpu".into(),
             threads: 0,
+            checkpoint_dir: None,
             tasks: BTreeMap::new(),
         }
     }
