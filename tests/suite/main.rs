@@ -25,6 +25,7 @@ mod slurm;
 mod source_knowledge;
 mod validate;
 mod ws_darts;
+mod ws_darts_meta;
 mod xfer;
 
 /// An experiment on NAS-Bench-Graph; `extra` is appended verbatim (more sections or keys).

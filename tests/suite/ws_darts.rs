@@ -14,7 +14,7 @@ use std::time::Duration;
 use xnas_tests::*;
 
 /// The DARTS cell (one-shot runs' space on digits), with MNIST and Fashion-MNIST as well.
-fn space() -> String {
+pub(crate) fn space() -> String {
     format!(
         "{NASNET}[search_space.params.tasks.mnist]\npreset = \"mnist\"\nlimit_train = 256\n\
          [search_space.params.tasks.fashion-mnist]\npreset = \"fashion-mnist\"\n\
@@ -23,13 +23,14 @@ fn space() -> String {
 }
 
 /// TAS: two stages (8 ops, then the 3 kept), one epoch each; α learns fast enough to move.
-const TAS: &str = "[optimizer]\nplugin = \"pdarts\"\n[optimizer.params]\ncells = [2, 3]\n\
+pub(crate) const TAS: &str =
+    "[optimizer]\nplugin = \"pdarts\"\n[optimizer.params]\ncells = [2, 3]\n\
                    channels = [4, 4]\nkeep = [3]\nskip_dropout = [0.0, 0.3]\nepochs = 1\n\
                    epochs_weights_only = 0\nevaluate_last = 1\nbatch_size = 32\n\
                    arch_learning_rate = 0.1\n";
 
 /// `ws-darts`: 2 epochs, the first training the weights only.
-fn ws_darts(params: &str) -> String {
+pub(crate) fn ws_darts(params: &str) -> String {
     format!(
         "[optimizer]\nplugin = \"ws-darts\"\n[optimizer.params]\nepochs = 2\n\
          epochs_weights_only = 1\nevaluate_last = 1\nbatch_size = 32\nskip_dropout = 0.2\n\
@@ -38,7 +39,7 @@ fn ws_darts(params: &str) -> String {
 }
 
 /// An experiment on `target` with `rest` (optimizer, similarity) and the `[tasks]` lines `tasks`.
-fn experiment(target: &str, rest: &str, tasks: &str) -> String {
+pub(crate) fn experiment(target: &str, rest: &str, tasks: &str) -> String {
     format!(
         "[experiment]\nname = \"ws\"\nseed = 3\nbudget = {{ epochs = 10 }}\n{}{rest}\n\
          [tasks]\ntarget = \"{target}\"\n{tasks}",
@@ -47,7 +48,7 @@ fn experiment(target: &str, rest: &str, tasks: &str) -> String {
 }
 
 /// `[tasks]` lines naming `runs` (task, run directory) as sources.
-fn sources(runs: &[(&str, &Path)]) -> String {
+pub(crate) fn sources(runs: &[(&str, &Path)]) -> String {
     let tasks: Vec<String> = runs.iter().map(|(t, _)| format!("\"{t}\"")).collect();
     let dirs: Vec<String> = runs
         .iter()
@@ -94,12 +95,12 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn json(path: &Path) -> serde_json::Value {
+pub(crate) fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&read(path)).unwrap()
 }
 
 /// `alpha.csv`: per row, the epoch and the weight of each of the 8 ops (None where not searched).
-fn alpha_rows(run: &Path) -> Vec<(u32, Vec<Option<f64>>)> {
+pub(crate) fn alpha_rows(run: &Path) -> Vec<(u32, Vec<Option<f64>>)> {
     let mut r = csv::Reader::from_path(run.join("alpha.csv")).unwrap();
     r.records()
         .map(|rec| {
@@ -111,7 +112,7 @@ fn alpha_rows(run: &Path) -> Vec<(u32, Vec<Option<f64>>)> {
 }
 
 /// λ's op indices per edge.
-fn candidates(lambda: &serde_json::Value) -> Vec<Vec<usize>> {
+pub(crate) fn candidates(lambda: &serde_json::Value) -> Vec<Vec<usize>> {
     lambda["candidates"]
         .as_array()
         .unwrap()
@@ -127,7 +128,7 @@ fn candidates(lambda: &serde_json::Value) -> Vec<Vec<usize>> {
 }
 
 /// The ops each `alpha.csv` row weighs.
-fn searched(row: &[Option<f64>]) -> Vec<usize> {
+pub(crate) fn searched(row: &[Option<f64>]) -> Vec<usize> {
     (0..row.len()).filter(|&i| row[i].is_some()).collect()
 }
 
@@ -274,7 +275,7 @@ fn ws_darts_killed_mid_search_resumes_to_the_same_alpha_and_cell() {
 }
 
 /// task2vec with a probe small enough for a test (trained once on digits, kept in `probes/`).
-const TASK2VEC: &str = "[similarity]\nplugin = \"task2vec\"\n[similarity.params]\n\
+pub(crate) const TASK2VEC: &str = "[similarity]\nplugin = \"task2vec\"\n[similarity.params]\n\
                         probe = { preset = \"digits\", limit_train = 512 }\nprobe_samples = 512\n\
                         probe_epochs = 1\nprobe_dir = \"probes\"\nmax_samples = 200\n\
                         fisher_samples = 256\nthreads = 1\n";
@@ -391,14 +392,14 @@ fn a_source_without_a_transfer_architecture_or_of_another_space_is_refused_befor
         assert_eq!(out.stderr().lines().count(), 1, "{}", out.stderr());
         assert!(!sb.path().join("run").exists());
     }
-    // λ_meta is not there yet, and says so.
+    // λ_meta without any source run says what to make.
     let text = experiment("digits", &ws_darts("warm_start = \"meta\"\n"), "");
     sb.write("exp.toml", &text);
     let out = sb.run(&["run", "exp.toml", "--out", "run"]);
     out.expect_code(2);
     assert!(
         out.stderr()
-            .contains("`warm_start = \"meta\"` (the meta-transfer architecture λ_meta) is not"),
+            .contains("`warm_start = \"meta\"` needs a meta-transfer architecture: name a run"),
         "{}",
         out.stderr()
     );

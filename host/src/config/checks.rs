@@ -252,12 +252,7 @@ impl Experiment {
             _ => {}
         }
         if let Some(sim) = &f.similarity {
-            if f.tasks.sources.is_empty() {
-                return Err(self.error_at(
-                    sim.plugin.span(),
-                    "[similarity] ranks source tasks, but tasks.sources is empty",
-                ));
-            }
+            // Whether it needs sources depends on the optimizer's kind (config::kinds).
             if let Some(k) = &sim.top_k {
                 if *k.get_ref() == 0 {
                     return Err(self.error_at(k.span(), "similarity.top_k must be at least 1"));

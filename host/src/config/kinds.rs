@@ -42,6 +42,7 @@ impl Experiment {
             ));
         }
         let f = &self.file;
+        self.similarity_needs_sources()?;
         if f.experiment.budget.get_ref().epochs.is_some() {
             return Err(self.error_at(
                 f.experiment.budget.span(),
@@ -89,20 +90,11 @@ impl Experiment {
                 ),
             ));
         }
-        // A warm-starting optimizer (`ws-darts`) takes the nearest source run's artifacts:
-        // [similarity] ranks them (run::oneshot::rank).
-        if let Some(s) = f
-            .similarity
-            .as_ref()
-            .filter(|_| !optimizer.info.has(capability::WARM_START))
-        {
-            return Err(self.error_at(
-                s.plugin.span(),
-                format!(
-                    "[similarity] ranks source knowledge, which one-shot optimizer `{opt}` does \
-                     not use: remove it"
-                ),
-            ));
+        // [similarity] ranks a warm-starting optimizer's (`ws-darts`) source runs
+        // (run::oneshot::rank); for any other one-shot optimizer it embeds the target, kept with
+        // the run for later warm starts (run::oneshot::embedding).
+        if optimizer.info.has(capability::WARM_START) {
+            self.similarity_needs_sources()?;
         }
         let t = &f.tasks;
         let unused = if t.source_samples > 0 {
@@ -127,6 +119,18 @@ impl Experiment {
             }
         }
         Ok(())
+    }
+
+    /// `[similarity]` ranking sources (an ask/tell run's source knowledge, a warm start's source
+    /// runs) needs some.
+    fn similarity_needs_sources(&self) -> HostResult<()> {
+        match &self.file.similarity {
+            Some(sim) if self.file.tasks.sources.is_empty() => Err(self.error_at(
+                sim.plugin.span(),
+                "[similarity] ranks source tasks, but tasks.sources is empty",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Architectures a one-shot search derives and evaluates: `[optimizer] derive` (default 1),

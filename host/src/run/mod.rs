@@ -88,7 +88,10 @@ pub fn start(exp: Experiment, run_dir: &Path, opts: &RunOptions) -> HostResult<R
     knowledge::preview(&exp, &space, resolved.space.name())?;
     // A one-shot optimizer is created (its supernet built) before anything is written; an
     // ask/tell optimizer is created once to check it, then dropped.
-    let one_shot = oneshot::prepare(&exp, &resolved, &space)?;
+    let mut one_shot = oneshot::prepare(&exp, &resolved, &space)?;
+    if let Some(p) = one_shot.as_mut() {
+        p.embedding = oneshot::embedding::of_target(&exp, &resolved, &space, None)?;
+    }
     if one_shot.is_none() {
         assemble::preflight(&exp, &resolved, &space)?;
     }
@@ -230,7 +233,10 @@ pub fn resume(run_dir: &Path, opts: &RunOptions) -> HostResult<RunOutcome> {
     let space = assemble::space(&exp, &resolved.space)?;
     check_inputs(&exp, &resolved, &store, run_dir, opts.accept_changed_inputs)?;
     let ranked = oneshot::rank::stored(&store)?;
-    let one_shot = oneshot::prepare_ranked(&exp, &resolved, &space, ranked)?;
+    let mut one_shot = oneshot::prepare_ranked(&exp, &resolved, &space, ranked)?;
+    if let Some(p) = one_shot.as_mut() {
+        p.embedding = oneshot::embedding::of_target(&exp, &resolved, &space, Some(run_dir))?;
+    }
     let runner = Runner::new(exp, resolved, space, store, run_dir, &opts)?;
     match one_shot {
         Some(prepared) => runner.execute_one_shot(prepared),

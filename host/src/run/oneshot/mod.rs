@@ -13,6 +13,7 @@
 
 pub mod artifacts;
 mod checkpoint;
+pub mod embedding;
 pub mod epochs;
 mod progress;
 pub mod rank;
@@ -37,6 +38,8 @@ pub struct Prepared {
     pub layout: SupernetLayout,
     /// The source runs ranked for a warm start now, for the run to record.
     pub ranking: Option<rank::Ranking>,
+    /// The target's similarity embedding, for the run to keep ([`embedding`]); set by the run.
+    pub embedding: Option<embedding::Stored>,
 }
 
 /// For a one-shot optimizer: the space's supernet layout and the optimizer, created (it builds
@@ -79,6 +82,7 @@ pub fn prepare_ranked(
         entry: entry.clone(),
         layout,
         ranking,
+        embedding: None,
     }))
 }
 

@@ -5,13 +5,14 @@
 //! input there), then recorded in the store and in `similarity.json`, so a resumed run starts
 //! from the same source without embedding again.
 
+use super::embedding;
 use crate::config::validate::Resolved;
 use crate::config::Experiment;
 use crate::error::{HostError, HostResult};
 use crate::plugins::assemble;
 use crate::similarity;
 use crate::store::Store;
-use xnas_core::{capability, derive_seed, Similarity, SourceArtifacts, SpaceBox};
+use xnas_core::{capability, Similarity, SourceArtifacts, SpaceBox};
 
 /// The store's record of the ranked source runs.
 pub const RANKING_KEY: &str = "warm_start_sources";
@@ -80,6 +81,10 @@ pub fn order(
             "run": a.run.as_str(),
             "task": a.task.as_str(),
             "distance": d.filter(|d| d.is_finite()),
+            // Whether the run's kept embedding was used (embedding::kept) rather than a new one.
+            "kept_embedding": resolved.similarity.as_ref().filter(|_| d.is_some()).map(|e| {
+                embedding::kept(a, &embedding::made(exp, e, a.task.as_str())).is_some()
+            }),
         })).collect::<Vec<_>>(),
         "chosen": order.first().map(|(a, _)| a.run.as_str()),
     });
@@ -127,13 +132,24 @@ fn distances(
             ),
         ));
     }
-    let seed = derive_seed(exp.file.experiment.seed, crate::run::SIMILARITY_SEED_TAG);
-    let mut sim = assemble::similarity(exp, entry, space, seed)?;
+    let mut sim = assemble::similarity(exp, entry, space, embedding::seed(exp))?;
     let target = similarity::embed_task(entry, &mut sim, exp.file.tasks.target.get_ref(), None)?
         .map_err(|e| entry.error(e))?;
     let mut out = Vec::with_capacity(artifacts.len());
     for a in artifacts {
-        let d = match similarity::embed_task(entry, &mut sim, a.task.as_str(), None)? {
+        // The embedding kept with the source run, if made the same way; else embedded now.
+        let kept = embedding::kept(a, &embedding::made(exp, entry, a.task.as_str()));
+        if kept.is_some() {
+            tracing::info!(
+                "source run {}: its kept similarity embedding is used",
+                a.run
+            );
+        }
+        let embedded = match kept {
+            Some(e) => Ok(e),
+            None => similarity::embed_task(entry, &mut sim, a.task.as_str(), None)?,
+        };
+        let d = match embedded {
             Ok(e) => Some(sim.distance(&target, &e).map_err(|e| entry.error(e))?),
             Err(e) => {
                 tracing::warn!("source run {} ranked last: {}", a.run, entry.error(e));

@@ -49,6 +49,9 @@ impl Runner {
                 crate::report::write_json(&self.run_dir.join("similarity.json"), &r.json)?;
             }
         }
+        if let Some(e) = &prepared.embedding {
+            artifacts::write(&self.run_dir, &[e.artifact()]).map_err(HostError::Run)?;
+        }
         let mut search = OneShotSearch::open(
             prepared.optimizer,
             prepared.entry,

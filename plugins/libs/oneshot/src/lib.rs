@@ -38,7 +38,7 @@ pub use derive::{derive, derive_limited, prune, skip_count, Weights};
 pub use dropout::{skip_dropout, DropoutSchedule};
 pub use gumbel::{Anneal, Temperature};
 pub use kbest::{best_cells, distinct_cells};
-pub use report::{epoch_report, genotype, EpochFigures, Rule, StatsSum};
+pub use report::{epoch_report, genotype, EpochFigures, Reporting, Rule, StatsSum};
 pub use rng::{ArchRng, RngState};
 pub use stage::{
     ArchConfig, EpochEnd, Order, Sampling, Stage, StagePlan, StageProgress, StageState,

@@ -62,6 +62,128 @@ macro_rules! shared_keys {
     };
 }
 
+/// Declares the parameter struct of an optimizer of the P-DARTS family (`pdarts`, `ws-darts`):
+/// the fields given, each with its default, plus the keys every P-DARTS stage and warm-started
+/// DARTS search share, with P-DARTS's defaults (chenxin061/pdarts `train_search.py`; Grobelnik &
+/// Vanschoren use the same recipe for TAS and the warm-started search). Unknown keys are refused.
+/// It also implements [`shared_keys!`] and:
+/// * `check_search_keys()`: the shared keys' checks (call it after the struct's own);
+/// * `arch()`: first-order, softmax α (P-DARTS has no second order);
+/// * `plan(p0)`: the stage plan with P-DARTS's skip-dropout schedule from the initial rate `p0`;
+/// * `rule()`: P-DARTS's derivation, at most `max_skips` skip connections.
+#[macro_export]
+macro_rules! pdarts_family_params {
+    (
+        $(#[$outer:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty = $default:expr, )*
+        }
+    ) => {
+        $(#[$outer])*
+        #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+            pub dropout_schedule: $crate::DropoutSchedule,
+            /// The rate of the skip dropout's exponential decay after the weights-only epochs.
+            pub dropout_decay: f64,
+            /// Epochs of the search (of each stage).
+            pub epochs: u32,
+            /// Epochs at the start (of each stage) that train w only.
+            pub epochs_weights_only: u32,
+            /// Epochs at the end (of each stage) whose α split is evaluated.
+            pub evaluate_last: u32,
+            pub batch_size: u32,
+            pub learning_rate: f64,
+            pub learning_rate_min: f64,
+            pub momentum: f64,
+            pub weight_decay: f64,
+            pub grad_clip: f64,
+            pub train_portion: f64,
+            pub arch_learning_rate: f64,
+            pub arch_betas: [f64; 2],
+            pub arch_weight_decay: f64,
+            pub arch_grad_clip: f64,
+            pub init_scale: f64,
+            /// M: skip connections allowed in the derived cell's skip cell (the normal cell).
+            pub max_skips: u32,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    $( $field: $default, )*
+                    dropout_schedule: $crate::DropoutSchedule::Reference,
+                    dropout_decay: 0.2,
+                    epochs: 25,
+                    epochs_weights_only: 10,
+                    evaluate_last: 5,
+                    batch_size: 96,
+                    learning_rate: 0.025,
+                    learning_rate_min: 0.0,
+                    momentum: 0.9,
+                    weight_decay: 3e-4,
+                    grad_clip: 5.0,
+                    train_portion: 0.5,
+                    arch_learning_rate: 6e-4,
+                    arch_betas: [0.5, 0.999],
+                    arch_weight_decay: 1e-3,
+                    arch_grad_clip: 5.0,
+                    init_scale: 1e-3,
+                    max_skips: 2,
+                }
+            }
+        }
+
+        $crate::shared_keys!($name);
+
+        impl $name {
+            /// The shared keys' checks.
+            fn check_search_keys(&self) -> Result<(), String> {
+                ::xnas_core::range::non_negative("dropout_decay", self.dropout_decay)?;
+                $crate::params::check_recipe(&self.recipe())?;
+                if self.epochs_weights_only >= self.epochs {
+                    return Err(format!(
+                        "`epochs_weights_only` is {}: it must be below `epochs` ({}), or α never trains",
+                        self.epochs_weights_only, self.epochs
+                    ));
+                }
+                self.arch_keys().check()
+            }
+
+            /// First order, softmax: P-DARTS has no second order.
+            pub fn arch(&self) -> $crate::ArchConfig {
+                self.arch_keys()
+                    .config($crate::Order::First, $crate::Sampling::Softmax)
+            }
+
+            /// A stage's plan, its skip dropout P-DARTS's schedule from the initial rate `p0`
+            /// (`xnas_oneshot::skip_dropout`).
+            pub fn plan(&self, p0: f64) -> $crate::StagePlan {
+                $crate::StagePlan {
+                    epochs: self.epochs,
+                    weights_only: self.epochs_weights_only,
+                    evaluate_last: self.evaluate_last,
+                    skip_dropout: $crate::skip_dropout(
+                        p0,
+                        self.epochs,
+                        self.epochs_weights_only,
+                        self.dropout_decay,
+                        self.dropout_schedule,
+                    ),
+                }
+            }
+
+            /// P-DARTS's derivation: at most `max_skips` skip connections.
+            pub fn rule(&self) -> $crate::Rule {
+                $crate::Rule {
+                    max_skips: Some(self.max_skips),
+                }
+            }
+        }
+    };
+}
+
 /// α's keys: `arch_learning_rate`, `arch_betas`, `arch_weight_decay`, `arch_grad_clip`,
 /// `init_scale`.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 use crate::derive::{derive, derive_limited, skip_count, Weights};
 use crate::kbest::distinct_cells;
 use crate::mix::{mean_entropy, to_matrix};
-use crate::stage::{EpochEnd, Stage, StageProgress};
+use crate::stage::{ArchConfig, EpochEnd, Stage, StagePlan, StageProgress};
 use serde::{Deserialize, Serialize};
 use xnas_core::abi_stable::std_types::{ROption, RVec};
 use xnas_core::{
@@ -102,6 +102,27 @@ impl Rule {
     }
 }
 
+/// How a one-shot optimizer's epochs are reported: the space and layout the cell is derived in,
+/// the derivation rule, and the stage (P-DARTS), whose epochs continue the earlier stages'.
+pub struct Reporting<'a, S: SearchSpace + ?Sized> {
+    pub space: &'a S,
+    pub layout: &'a SupernetLayout,
+    pub rule: Rule,
+    pub stage: u32,
+}
+
+impl<'a, S: SearchSpace + ?Sized> Reporting<'a, S> {
+    /// Stage 0 (single-stage methods).
+    pub fn new(space: &'a S, layout: &'a SupernetLayout, rule: Rule) -> Self {
+        Reporting {
+            space,
+            layout,
+            rule,
+            stage: 0,
+        }
+    }
+}
+
 impl Stage {
     /// The report of an ended epoch: its figures, the stage's weights, the rule's cell.
     pub fn report<S: SearchSpace + ?Sized>(
@@ -121,6 +142,26 @@ impl Stage {
             valid: end.valid,
         };
         epoch_report(space, layout, &w, &selection, figures)
+    }
+
+    /// One `OneShot::run` call: [`Stage::run`] and, when it ended an epoch, that epoch's report,
+    /// numbered over the whole search (`stage · epochs + epoch`).
+    pub fn run_reported<S: SearchSpace + ?Sized>(
+        &mut self,
+        cfg: &ArchConfig,
+        plan: &StagePlan,
+        max_steps: u32,
+        to: Reporting<'_, S>,
+    ) -> PluginResult<(StageProgress, Option<EpochReport>)> {
+        let p = self.run(cfg, plan, max_steps)?;
+        let report = match &p.epoch_end {
+            Some(end) => {
+                let at = (to.stage * plan.epochs + end.epoch, to.stage);
+                Some(self.report(to.space, to.layout, to.rule, end, at)?)
+            }
+            None => None,
+        };
+        Ok((p, report))
     }
 
     /// `derive(n)`: the rule's cell from the current weights, then the next-best distinct cells

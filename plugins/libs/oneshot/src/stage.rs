@@ -99,6 +99,12 @@ pub struct Stage {
     candidates: Vec<Vec<u32>>,
     rows: usize,
     cols: usize,
+    /// The spec's tasks in training order with each one's training batches: one entry, or for
+    /// a supernet of several tasks (a meta search, warm-started DARTS's λ_meta) the smallest
+    /// task first. An epoch runs through each in turn.
+    tasks: Vec<(u32, u32)>,
+    /// The task the supernet is set to (index into `tasks`); None when unknown (after a load).
+    current: Option<usize>,
     steps_per_epoch: u32,
     alpha: Vec<f64>,
     adam: Adam,
@@ -131,7 +137,7 @@ impl Stage {
         init_scale: f64,
         seed: u64,
     ) -> PluginResult<Self> {
-        let supernet = space.build_supernet(spec)?;
+        let mut supernet = space.build_supernet(spec)?;
         let info = supernet.info()?;
         let candidates: Vec<Vec<u32>> = info.candidates.iter().map(|c| c.to_vec()).collect();
         let shape = Weights::new(
@@ -173,6 +179,7 @@ impl Stage {
                 info.train_batches, info.valid_batches
             )));
         }
+        let tasks = training_order(&mut supernet, spec, info.train_batches)?;
         let mut rng = ArchRng::new(seed);
         let alpha = init_alpha(candidates.len() * shape.cols, init_scale, &mut rng);
         Ok(Stage {
@@ -180,7 +187,9 @@ impl Stage {
             rows: candidates.len(),
             cols: shape.cols,
             candidates,
-            steps_per_epoch: info.train_batches,
+            steps_per_epoch: tasks.iter().map(|t| t.1).sum(),
+            current: Some(0),
+            tasks,
             adam: Adam::new(alpha.len()),
             alpha,
             rng,
@@ -268,7 +277,7 @@ impl Stage {
         }
         if self.step == self.steps_per_epoch {
             let valid = if self.epoch + plan.evaluate_last >= plan.epochs {
-                self.supernet.evaluate(&self.softmax_matrix())?
+                self.evaluate_tasks()?
             } else {
                 BatchStats::default()
             };
@@ -287,6 +296,7 @@ impl Stage {
     }
 
     fn iterate(&mut self, cfg: &ArchConfig, plan: &StagePlan) -> PluginResult<()> {
+        self.enter_task_of_step()?;
         let total = u64::from(plan.epochs) * u64::from(self.steps_per_epoch);
         let done = u64::from(self.epoch) * u64::from(self.steps_per_epoch) + u64::from(self.step);
         let t = done as f64 / (total.saturating_sub(1).max(1)) as f64;
@@ -319,6 +329,43 @@ impl Stage {
         self.train.add(&stats);
         self.step += 1;
         Ok(())
+    }
+
+    /// Sets the supernet to the task whose share of the epoch the current step is in.
+    fn enter_task_of_step(&mut self) -> PluginResult<()> {
+        if self.tasks.len() < 2 {
+            return Ok(());
+        }
+        let mut end = 0;
+        let at = (self.tasks.iter())
+            .position(|&(_, batches)| {
+                end += batches;
+                self.step < end
+            })
+            .unwrap_or(self.tasks.len() - 1);
+        self.set_task(at)
+    }
+
+    fn set_task(&mut self, at: usize) -> PluginResult<()> {
+        if self.current != Some(at) {
+            self.supernet.set_task(self.tasks[at].0)?;
+            self.current = Some(at);
+        }
+        Ok(())
+    }
+
+    /// The α split of every task, one mean weighted by examples.
+    fn evaluate_tasks(&mut self) -> PluginResult<BatchStats> {
+        let mix = self.softmax_matrix();
+        if self.tasks.len() < 2 {
+            return self.supernet.evaluate(&mix);
+        }
+        let mut sum = StatsSum::default();
+        for at in 0..self.tasks.len() {
+            self.set_task(at)?;
+            sum.add(&self.supernet.evaluate(&mix)?);
+        }
+        Ok(sum.mean())
     }
 
     /// What a run keeps of the stage for later runs (warm starts): `alpha.json` (α and the
@@ -417,8 +464,38 @@ impl Stage {
         self.epoch = state.epoch;
         self.step = state.step;
         self.train = state.train;
+        self.current = None;
         Ok(())
     }
+}
+
+/// The spec's tasks in training order with their training batches: the one task, or several
+/// smallest first (Grobelnik & Vanschoren train λ_meta's tasks "in order from smallest to
+/// largest"; equal sizes keep the spec's order), the supernet left set to the first.
+fn training_order(
+    supernet: &mut SupernetBox,
+    spec: &SupernetSpec,
+    first_batches: u32,
+) -> PluginResult<Vec<(u32, u32)>> {
+    if spec.tasks.len() < 2 {
+        return Ok(vec![(0, first_batches)]);
+    }
+    let mut tasks = Vec::with_capacity(spec.tasks.len());
+    for (i, name) in spec.tasks.iter().enumerate() {
+        supernet.set_task(i as u32)?;
+        let info = supernet.info()?;
+        if info.train_batches == 0 || info.valid_batches == 0 {
+            return Err(PluginError::data(format!(
+                "task `{name}` of the supernet has {} training and {} α batches; both splits \
+                 need at least one batch (more training images, or another `train_portion`)",
+                info.train_batches, info.valid_batches
+            )));
+        }
+        tasks.push((i as u32, info.train_batches));
+    }
+    tasks.sort_by_key(|&(_, batches)| batches);
+    supernet.set_task(tasks[0].0)?;
+    Ok(tasks)
 }
 
 #[cfg(test)]

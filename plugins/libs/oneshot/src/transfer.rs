@@ -46,6 +46,10 @@ pub struct TransferArch {
     /// λ̂: the artifact holding the supernet weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
+    /// λ_meta: every task the search shared its weights and α over (`task` among them); empty
+    /// for a search of one task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meta_tasks: Vec<String>,
 }
 
 impl TransferArch {
@@ -74,6 +78,7 @@ impl TransferArch {
             candidates: candidates.to_vec(),
             alpha: None,
             weights: None,
+            meta_tasks: Vec::new(),
         }
     }
 

@@ -21,7 +21,7 @@ use xnas_core::{
     component_seed, state, Artifact, Checked, Meta, OneShot, OneShotInit, PluginResult, PluginSet,
     Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
-use xnas_oneshot::{require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState};
+use xnas_oneshot::{require_supernet, ArchConfig, Reporting, Rule, Stage, StagePlan, StageState};
 
 const NAME: &str = "darts";
 /// DARTS's derivation: no limit on skip connections.
@@ -84,16 +84,10 @@ impl Darts {
 
 impl OneShot for Darts {
     fn run(&mut self, max_steps: u32) -> PluginResult<SearchProgress> {
-        let p = self.stage.run(&self.arch, &self.plan, max_steps)?;
-        let report = match &p.epoch_end {
-            Some(end) => {
-                Some(
-                    self.stage
-                        .report(&self.space, &self.layout, RULE, end, (end.epoch, 0))?,
-                )
-            }
-            None => None,
-        };
+        let to = Reporting::new(&self.space, &self.layout, RULE);
+        let (p, report) = self
+            .stage
+            .run_reported(&self.arch, &self.plan, max_steps, to)?;
         Ok(p.search(report, p.finished))
     }
 

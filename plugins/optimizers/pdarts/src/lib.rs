@@ -27,7 +27,7 @@ use xnas_core::{
     PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
 use xnas_oneshot::{
-    prune, require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState, TransferArch,
+    prune, require_supernet, ArchConfig, Reporting, Stage, StagePlan, StageState, TransferArch,
 };
 
 const NAME: &str = "pdarts";
@@ -40,6 +40,8 @@ pub struct Pdarts {
     space: SpaceBox,
     layout: SupernetLayout,
     target: String,
+    /// The tasks the supernet trains on: the target, then (`meta_search`) the sources.
+    tasks: Vec<String>,
     seed: u64,
     arch: ArchConfig,
     stage_index: usize,
@@ -65,8 +67,18 @@ impl Pdarts {
                 params.keep
             )));
         }
+        let mut tasks = vec![init.target.to_string()];
+        if params.meta_search {
+            if init.sources.is_empty() {
+                return Err(PluginError::invalid_params(
+                    "`meta_search = true` searches the target and the source tasks together: \
+                     name the others in [tasks] sources",
+                ));
+            }
+            tasks.extend(init.sources.iter().map(|t| t.to_string()));
+        }
         let arch = params.arch();
-        let spec = stage_spec(&params, &init.target, init.seed, 0, Vec::new());
+        let spec = stage_spec(&params, &tasks, init.seed, 0, Vec::new());
         let stage = Stage::build(
             &init.space,
             &layout,
@@ -79,6 +91,7 @@ impl Pdarts {
             space: init.space.clone(),
             layout,
             target: init.target.to_string(),
+            tasks,
             seed: init.seed,
             arch,
             stage_index: 0,
@@ -92,12 +105,7 @@ impl Pdarts {
     }
 
     fn plan(&self) -> StagePlan {
-        StagePlan {
-            epochs: self.params.epochs,
-            weights_only: self.params.epochs_weights_only,
-            evaluate_last: self.params.evaluate_last,
-            skip_dropout: self.params.dropout(self.stage_index),
-        }
+        self.params.stage_plan(self.stage_index)
     }
 
     fn last_stage(&self) -> bool {
@@ -106,7 +114,7 @@ impl Pdarts {
 
     /// Builds stage `index` over `candidates` (empty: every op), fresh weights and α.
     fn build(&self, index: usize, candidates: Vec<Vec<u32>>) -> PluginResult<Stage> {
-        let spec = stage_spec(&self.params, &self.target, self.seed, index, candidates);
+        let spec = stage_spec(&self.params, &self.tasks, self.seed, index, candidates);
         Stage::build(
             &self.space,
             &self.layout,
@@ -129,24 +137,17 @@ impl Pdarts {
         self.stage_index += 1;
         Ok(())
     }
-
-    /// P-DARTS's derivation: at most `max_skips` skip connections.
-    fn rule(&self) -> Rule {
-        Rule {
-            max_skips: Some(self.params.max_skips),
-        }
-    }
 }
 
 fn stage_spec(
     p: &PdartsParams,
-    target: &str,
+    tasks: &[String],
     seed: u64,
     index: usize,
     candidates: Vec<Vec<u32>>,
 ) -> SupernetSpec {
     SupernetSpec {
-        tasks: vec![target.into()].into(),
+        tasks: tasks.iter().map(|t| t.as_str().into()).collect(),
         cells: p.cells[index],
         channels: p.channels[index],
         candidates: candidates.into_iter().map(RVec::from).collect(),
@@ -161,18 +162,13 @@ fn alpha_seed(seed: u64, index: usize) -> u64 {
 
 impl OneShot for Pdarts {
     fn run(&mut self, max_steps: u32) -> PluginResult<SearchProgress> {
-        let p = self.stage.run(&self.arch, &self.plan(), max_steps)?;
-        let report = match &p.epoch_end {
-            Some(end) => {
-                let stage = self.stage_index as u32;
-                let at = (stage * self.params.epochs + end.epoch, stage);
-                Some(
-                    self.stage
-                        .report(&self.space, &self.layout, self.rule(), end, at)?,
-                )
-            }
-            None => None,
+        let to = Reporting {
+            stage: self.stage_index as u32,
+            ..Reporting::new(&self.space, &self.layout, self.params.rule())
         };
+        let (p, report) = self
+            .stage
+            .run_reported(&self.arch, &self.plan(), max_steps, to)?;
         let last = self.last_stage();
         if p.finished && !last {
             self.next_stage()?;
@@ -210,7 +206,7 @@ impl OneShot for Pdarts {
 
     fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>> {
         self.stage
-            .derive_cells(&self.space, &self.layout, self.rule(), n)
+            .derive_cells(&self.space, &self.layout, self.params.rule(), n)
     }
 
     /// The last stage's α and supernet weights (the stage in progress, if stopped early); with
@@ -220,8 +216,11 @@ impl OneShot for Pdarts {
         if self.params.transfer_search {
             let i = self.stage_index;
             let network = (self.params.cells[i], self.params.channels[i]);
-            let lambda =
+            let mut lambda =
                 TransferArch::new(&self.layout, &self.target, network, self.stage.candidates());
+            if self.params.meta_search {
+                lambda.meta_tasks = self.tasks.clone();
+            }
             kept.extend(lambda.artifacts(self.stage.alpha())?);
         }
         Ok(kept)

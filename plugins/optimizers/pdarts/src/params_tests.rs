@@ -32,7 +32,7 @@ fn defaults_are_the_reference_codes() {
 #[test]
 fn the_reference_schedule_jumps_back_at_the_end_of_the_weights_only_epochs() {
     let p = PdartsParams::default();
-    let d = p.dropout(2);
+    let d = p.stage_plan(2).skip_dropout;
     assert_eq!(d.len(), 25);
     // p0 = 0.7: epoch 0 → 0.7·24/25, epoch 9 → 0.7·15/25, epoch 10 → 0.7, epoch 11 → 0.7·e^−0.2.
     assert!((d[0] - 0.7 * 24.0 / 25.0).abs() < 1e-15);
@@ -41,12 +41,13 @@ fn the_reference_schedule_jumps_back_at_the_end_of_the_weights_only_epochs() {
     assert!((d[11] - 0.7 * (-0.2f64).exp()).abs() < 1e-15);
     assert!((d[24] - 0.7 * (-2.8f64).exp()).abs() < 1e-15);
     assert!(d[10] > d[9], "the reference's discontinuity");
-    assert!(p.dropout(0).iter().all(|&x| x == 0.0));
+    assert!(p.stage_plan(0).skip_dropout.iter().all(|&x| x == 0.0));
     let c = PdartsParams {
         dropout_schedule: DropoutSchedule::Continuous,
         ..p
     }
-    .dropout(2);
+    .stage_plan(2)
+    .skip_dropout;
     assert_eq!(c[..10], d[..10]);
     assert!((c[10] - 0.42).abs() < 1e-15, "continues from 0.7·15/25");
     assert!(c.windows(2).all(|w| w[1] <= w[0]));

@@ -122,7 +122,8 @@ fn the_first_epochs_train_w_only_and_dropout_follows_the_schedule() {
     }
     let want: Vec<(f64, usize, usize)> = (0..3)
         .flat_map(|s| {
-            p.dropout(s)
+            p.stage_plan(s)
+                .skip_dropout
                 .into_iter()
                 .enumerate()
                 .map(|(e, d)| (d, if e == 0 { 0 } else { 3 }, 3))

@@ -22,9 +22,7 @@ use xnas_core::{
     PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
 use xnas_oneshot::transfer::{artifact, is_task_head, WEIGHTS};
-use xnas_oneshot::{
-    require_supernet, ArchConfig, Rule, Stage, StagePlan, StageState, TransferArch,
-};
+use xnas_oneshot::{require_supernet, ArchConfig, Reporting, Stage, StageState, TransferArch};
 
 const NAME: &str = "ws-darts";
 /// The format of `ws-darts`'s saved state.
@@ -59,7 +57,7 @@ impl WsDarts {
         let hat = params.transfer == Transfer::LambdaHat;
         let start = match params.warm_start {
             WarmStart::None => None,
-            _ => {
+            WarmStart::Nearest => {
                 let nearest = init.source_artifacts.first().ok_or_else(|| {
                     PluginError::invalid_params(
                         "`warm_start = \"nearest\"` needs a transfer architecture: name runs of \
@@ -72,6 +70,7 @@ impl WsDarts {
                     arch: TransferArch::read(nearest, hat, &layout)?,
                 })
             }
+            WarmStart::Meta => Some(meta_start(init, hat, &layout)?),
         };
         let (cells, channels) = match &start {
             Some(s) => (s.arch.cells, s.arch.channels),
@@ -97,10 +96,9 @@ impl WsDarts {
             component_seed(init.seed, "alpha"),
         )?;
         if let (Some(s), true) = (&start, hat) {
-            let source = init
-                .source_artifacts
-                .first()
-                .expect("a warm start has a source");
+            let source = (init.source_artifacts.iter())
+                .find(|a| a.run.as_str() == s.run)
+                .expect("a warm start's run is a source run");
             transfer(&mut stage, s, source)?;
         }
         Ok(WsDarts {
@@ -122,21 +120,33 @@ impl WsDarts {
     pub fn candidates(&self) -> &[Vec<u32>] {
         self.stage.candidates()
     }
+}
 
-    fn plan(&self) -> StagePlan {
-        StagePlan {
-            epochs: self.params.epochs,
-            weights_only: self.params.epochs_weights_only,
-            evaluate_last: self.params.evaluate_last,
-            skip_dropout: self.params.dropout(),
+/// λ_meta: the first source run (in the host's order) whose transfer architecture search shared
+/// its weights and α over several tasks. One that searched the target itself is refused: a
+/// leave-one-task-out comparison needs a meta-transfer architecture made without the target.
+fn meta_start(init: &OneShotInit, hat: bool, layout: &SupernetLayout) -> PluginResult<Start> {
+    for source in init.source_artifacts.iter() {
+        let run = source.run.to_string();
+        let arch = TransferArch::read(source, hat, layout)?;
+        if arch.meta_tasks.is_empty() {
+            continue;
         }
-    }
-
-    fn rule(&self) -> Rule {
-        Rule {
-            max_skips: Some(self.params.max_skips),
+        if arch.meta_tasks.iter().any(|t| t == init.target.as_str()) {
+            return Err(PluginError::invalid_params(format!(
+                "source run {run}: its meta-transfer architecture was searched on the target \
+                 task `{}` itself (its tasks: {}): make one without the target \
+                 (leave-one-task-out)",
+                init.target,
+                arch.meta_tasks.join(", ")
+            )));
         }
+        return Ok(Start { run, arch });
     }
+    Err(PluginError::invalid_params(
+        "`warm_start = \"meta\"` needs a meta-transfer architecture: name a run of `pdarts` \
+         with `transfer_search = true` and `meta_search = true` in tasks.source_runs",
+    ))
 }
 
 /// λ̂'s α and weights into a freshly built stage. Every weight but the per-task classifier must
@@ -179,17 +189,9 @@ fn transfer(
 
 impl OneShot for WsDarts {
     fn run(&mut self, max_steps: u32) -> PluginResult<SearchProgress> {
-        let p = self.stage.run(&self.arch, &self.plan(), max_steps)?;
-        let report = match &p.epoch_end {
-            Some(end) => Some(self.stage.report(
-                &self.space,
-                &self.layout,
-                self.rule(),
-                end,
-                (end.epoch, 0),
-            )?),
-            None => None,
-        };
+        let plan = self.params.plan(self.params.skip_dropout);
+        let to = Reporting::new(&self.space, &self.layout, self.params.rule());
+        let (p, report) = self.stage.run_reported(&self.arch, &plan, max_steps, to)?;
         Ok(p.search(report, p.finished))
     }
 
@@ -216,7 +218,7 @@ impl OneShot for WsDarts {
 
     fn derive(&mut self, n: usize) -> PluginResult<Vec<Proposal>> {
         self.stage
-            .derive_cells(&self.space, &self.layout, self.rule(), n)
+            .derive_cells(&self.space, &self.layout, self.params.rule(), n)
     }
 
     /// The search's α and supernet weights.

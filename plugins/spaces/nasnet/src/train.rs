@@ -137,10 +137,8 @@ pub fn train(
 ) -> Result<TrainOutcome, TrainError> {
     let net_cfg = cfg.network_config(data.shape, data.classes);
     let recipe = Recipe {
-        checkpoint: cfg.checkpoint_dir.as_ref().map(|dir| Checkpoint {
-            dir: dir.clone(),
-            network: format!("{genotype:?}|{net_cfg:?}"),
-        }),
+        checkpoint: (cfg.checkpoint_dir.as_ref())
+            .map(|dir| Checkpoint::of(dir.clone(), genotype, &net_cfg)),
         ..cfg.recipe()
     };
     let mut out = xnas_tch::train::train(

@@ -235,10 +235,8 @@ impl SearchSpace for Nb201 {
         let epochs = xnas_tch::train::epochs_of("nb201", req.budget, self.params.epochs)?;
         let net_cfg = self.network_config(data.shape, data.classes);
         let recipe = Recipe {
-            checkpoint: self.params.checkpoint_dir.as_ref().map(|d| Checkpoint {
-                dir: self.base_dir.join(d),
-                network: format!("{cell:?}|{net_cfg:?}"),
-            }),
+            checkpoint: (self.params.checkpoint_dir.as_ref())
+                .map(|d| Checkpoint::of(self.base_dir.join(d), &cell, &net_cfg)),
             ..self.recipe(derive_seed(req.seed, EVAL_SEED_TAG), epochs)
         };
         let (trial, task) = (req.trial_id, req.task.to_string());

@@ -24,6 +24,17 @@ pub struct Checkpoint {
     pub network: String,
 }
 
+impl Checkpoint {
+    /// Checkpoints in `dir` of the network a space builds for `arch` with `config`, both named by
+    /// their `Debug` form (which every space's genome and network configuration derive).
+    pub fn of(dir: PathBuf, arch: &impl std::fmt::Debug, config: &impl std::fmt::Debug) -> Self {
+        Checkpoint {
+            dir,
+            network: format!("{arch:?}|{config:?}"),
+        }
+    }
+}
+
 /// Momentum SGD as PyTorch's `torch.optim.SGD` (no dampening): `d = g + wd·w`, `b = d` at the
 /// first step then `b = μ·b + d`, `d = g + μ·b` with Nesterov else `d = b`, `w -= lr·d`. Its
 /// buffers are plain tensors so a checkpoint can keep them (tch's optimizer does not expose them).
