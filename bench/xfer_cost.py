@@ -5,12 +5,16 @@ optimizer (same target and seed; geometric mean, 95 % bootstrap interval), the s
 (each target's regret over random search's mean regret at 10 evaluations on that target, mean over
 targets) at each budget, and the new xfer settings against the old ones, paired by target and seed.
 
-    python3 bench/xfer_cost.py bench/out/xfer_cost_transnas [--budgets 10,33,100]
+    python3 bench/xfer_cost.py bench/out/xfer_cost_transnas [MORE_DIRS…] [--budgets 10,33,100]
+
+Several folders are merged (runs of one target, variant and seed found twice must agree: the same
+experiment gives the same trials).
 """
 import csv
 import json
 import math
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -21,13 +25,15 @@ OLD = {"xfer(nao)": "xfer(nao) old", "xfer(rl-controller)": "xfer(rl-controller)
 
 
 def safe(name):
-    return "".join(c if c.isalnum() or c in "_-." else "-" for c in name).strip("-")
+    """The directory name `xnas compare` gives a variant (`xfer(nao) old` -> `xfer-nao-old`)."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", name).strip("-")
 
 
-def load(out):
+def load(outs):
     """{(target, variant, seed): (wall seconds, [regret after each target evaluation])}"""
     runs = {}
-    for summary in sorted(Path(out, "runs").glob("*/*/seed-*/summary.json")):
+    summaries = [p for out in outs for p in sorted(Path(out, "runs").glob("*/*/seed-*/summary.json"))]
+    for summary in summaries:
         s = json.loads(summary.read_text())
         seed_dir = summary.parent
         best, curve = None, []
@@ -40,7 +46,9 @@ def load(out):
                     best = m if best is None else max(best, m)
                 curve.append(None if best is None else s["best_possible"] - best)
         key = (seed_dir.parent.parent.name, seed_dir.parent.name, int(seed_dir.name[5:]))
-        runs[key] = (s["wall_seconds"], curve)
+        if key in runs and runs[key][1] != curve:
+            sys.exit(f"{summary}: another run of {key} found different trials")
+        runs.setdefault(key, (s["wall_seconds"], curve))
     return runs
 
 
@@ -58,11 +66,14 @@ def mean(xs):
 
 
 def main():
-    out = sys.argv[1]
+    args = sys.argv[1:]
     budgets = [10, 33, 100]
-    if "--budgets" in sys.argv:
-        budgets = [int(b) for b in sys.argv[sys.argv.index("--budgets") + 1].split(",")]
-    runs = load(out)
+    if "--budgets" in args:
+        i = args.index("--budgets")
+        budgets = [int(b) for b in args[i + 1].split(",")]
+        del args[i:i + 2]
+    out = ", ".join(args)
+    runs = load(args)
     rng = random.Random(0)
     by_dir = {}
     for (t, v, s) in runs:
