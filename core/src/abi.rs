@@ -373,6 +373,16 @@ pub struct TransferPlan {
     /// `(1 − share)·N/n_sources`. 0 = every row weighs the same (the XferNAS paper's sum), which
     /// lets a few target rows drown in thousands of source rows.
     pub target_share: f64,
+    /// Epochs of the optimizer's pretraining on the source history (a surrogate's first training
+    /// round on the pooled history, a policy's passes over the source rewards); `RNone` = the
+    /// optimizer's own.
+    pub pretrain_epochs: ROption<u32>,
+    /// Rows per step of that pretraining; `RNone` = the optimizer's own batch.
+    pub pretrain_batch: ROption<u32>,
+    /// Source rows a surrogate replays in each training round after the first, beside every
+    /// target row, drawn anew each round from its seed; `RNone` = every source row every round
+    /// (the XferNAS paper's joint training).
+    pub source_replay: ROption<u32>,
 }
 
 impl TransferPlan {
@@ -381,6 +391,9 @@ impl TransferPlan {
             phase_switch: 0,
             normalise: Normalise::MIN_MAX,
             target_share: 0.0,
+            pretrain_epochs: ROption::RNone,
+            pretrain_batch: ROption::RNone,
+            source_replay: ROption::RNone,
         }
     }
 }

@@ -27,6 +27,7 @@ mod validate;
 mod ws_darts;
 mod ws_darts_meta;
 mod xfer;
+mod xfer_cost;
 
 /// An experiment on NAS-Bench-Graph; `extra` is appended verbatim (more sections or keys).
 pub fn nbg_experiment(name: &str, optimizer: &str, evaluations: u64, extra: &str) -> String {

@@ -4,7 +4,7 @@ use crate::nbg_experiment;
 use xnas_tests::*;
 
 /// A sandbox; the plugins are found next to the binary (libxnas_xfer.so must be built there).
-fn sandbox() -> Sandbox {
+pub(crate) fn sandbox() -> Sandbox {
     nasbench_graph_data();
     artefact(&lib_file("xnas_xfer"));
     Sandbox::new()
@@ -50,9 +50,14 @@ fn xfer_refuses_an_optimizer_without_heads() {
 }
 
 /// `[transfer] xfer` around `optimizer` on NAS-Bench-Graph: target cora, sources citeseer and
-/// pubmed with 50 sampled architectures each, 20 target evaluations. Returns the run's trials
-/// and the log.
-fn run_decorated(optimizer: &str, optimizer_params: &str, seed: u64) -> (Vec<Row>, String) {
+/// pubmed with 50 sampled architectures each, 20 target evaluations; `transfer_params` are
+/// more `[transfer.params]` lines. Returns the run's trials and the log.
+pub(crate) fn run_decorated(
+    optimizer: &str,
+    optimizer_params: &str,
+    transfer_params: &str,
+    seed: u64,
+) -> (Vec<Row>, String) {
     let sb = sandbox();
     artefact(&lib_file(&format!("xnas_{}", optimizer.replace('-', "_"))));
     let text = nbg_experiment(
@@ -62,7 +67,7 @@ fn run_decorated(optimizer: &str, optimizer_params: &str, seed: u64) -> (Vec<Row
         &format!(
             "sources = [\"citeseer\", \"pubmed\"]\nsource_samples = 50\n\n\
              [transfer]\nplugin = \"xfer\"\nwraps = \"{optimizer}\"\n\
-             [transfer.params]\nphase_switch = 8\nresidual_hidden = [16]\n"
+             [transfer.params]\nphase_switch = 8\nresidual_hidden = [16]\n{transfer_params}\n"
         ),
     )
     .replace("seed = 11", &format!("seed = {seed}"))
@@ -100,22 +105,25 @@ fn check_decorated_run(rows: &[Row], log: &str, optimizer: &str) {
     assert_eq!(rows.iter().filter(|r| r.role == "source").count(), 100);
 }
 
+/// A small, quick `nao` for the wiring tests.
+pub(crate) const NAO_PARAMS: &str =
+    "hidden = 16\nemb = 8\nepochs = 3\nepochs_first = 5\ntop_k = 8\n\
+                                     max_step = 5.0\nbatch_size = 50\nhead = { hidden = [16] }";
+
 #[test]
 fn xfer_wraps_nao_and_repeats_with_the_same_seed() {
-    let params = "hidden = 16\nemb = 8\nepochs = 3\nepochs_first = 5\ntop_k = 8\nmax_step = 5.0\n\
-                  batch_size = 50\nhead = { hidden = [16] }";
-    let (first, log) = run_decorated("nao", params, 3);
+    let (first, log) = run_decorated("nao", NAO_PARAMS, "", 3);
     check_decorated_run(&first, &log, "nao");
-    let (again, _) = run_decorated("nao", params, 3);
+    let (again, _) = run_decorated("nao", NAO_PARAMS, "", 3);
     assert_eq!(first, again, "same seed, same trials");
 }
 
 #[test]
 fn xfer_wraps_rl_controller_and_repeats_with_the_same_seed() {
     let params = "hidden = 16\nhead_hidden = [16]\npretrain_epochs = 2\nppo_epochs = 2";
-    let (first, log) = run_decorated("rl-controller", params, 3);
+    let (first, log) = run_decorated("rl-controller", params, "", 3);
     check_decorated_run(&first, &log, "rl-controller");
-    let (again, _) = run_decorated("rl-controller", params, 3);
+    let (again, _) = run_decorated("rl-controller", params, "", 3);
     assert_eq!(first, again, "same seed, same trials");
 }
 

@@ -78,6 +78,7 @@ impl HeadFactory for AllTasks {
             phase_switch: self.phase_switch,
             normalise: Normalise::RANK,
             target_share: self.target_share,
+            ..TransferPlan::plain()
         }
     }
 }

@@ -99,7 +99,16 @@ impl RlController {
             }
         };
         let decorated = factory.uses_all_tasks();
-        let normalise = factory.plan().normalise;
+        let plan = factory.plan();
+        let normalise = plan.normalise;
+        // A transfer plan may set the pretraining's size (xfer's `pretrain_epochs`,
+        // `pretrain_batch`): it costs epochs × source rows, the bulk of a decorated search.
+        let pretrain = (
+            plan.pretrain_epochs
+                .map_or(params.pretrain_epochs, |e| e as usize),
+            plan.pretrain_batch
+                .map_or(params.pretrain_batch, |b| b as usize),
+        );
         let target = init.target.to_string();
         let mut tasks = vec![target.clone()];
         for s in init.sources.iter() {
@@ -138,7 +147,7 @@ impl RlController {
         };
         if decorated {
             me.sources = me.source_rows(&init.history);
-            me.pretrain(component_seed(init.seed, "pretrain"))?;
+            me.pretrain(component_seed(init.seed, "pretrain"), pretrain)?;
         }
         Ok(me)
     }
@@ -216,18 +225,19 @@ impl RlController {
 
     /// Decorated mode: policy-gradient passes over the source history, each observation with its
     /// own task row (off-policy replay: the REINFORCE-weighted log-likelihood).
-    fn pretrain(&mut self, seed: u64) -> PluginResult<()> {
-        if self.sources.is_empty() || self.params.pretrain_epochs == 0 {
+    /// `(epochs, batch)` as the plan or the parameters say.
+    fn pretrain(&mut self, seed: u64, (epochs, batch): (usize, usize)) -> PluginResult<()> {
+        if self.sources.is_empty() || epochs == 0 {
             return Ok(());
         }
         let start = Instant::now();
         let mut rng = SplitMix64::new(seed);
         let mut steps = 0usize;
         let mut last = None;
-        for _ in 0..self.params.pretrain_epochs {
+        for _ in 0..epochs {
             let mut order: Vec<usize> = (0..self.sources.len()).collect();
             shuffle(&mut order, &mut rng);
-            for chunk in order.chunks(self.params.pretrain_batch) {
+            for chunk in order.chunks(batch) {
                 let rows = self.replay_rows(chunk);
                 last = Some(self.policy.step(&rows)?);
                 steps += 1;
@@ -235,10 +245,10 @@ impl RlController {
         }
         tracing::info!(
             "rl-controller: pretrained on {} source observations of {} tasks: {} epochs, {steps} \
-             steps in {:.2} s (last loss {:.4}, entropy {:.3})",
+             steps of {batch} rows in {:.2} s (last loss {:.4}, entropy {:.3})",
             self.sources.len(),
             self.tasks.len() - 1,
-            self.params.pretrain_epochs,
+            epochs,
             start.elapsed().as_secs_f64(),
             last.as_ref().map_or(f64::NAN, |s| s.loss),
             last.as_ref().map_or(f64::NAN, |s| s.entropy),

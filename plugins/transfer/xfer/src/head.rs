@@ -66,6 +66,9 @@ impl HeadFactory for XferHeadFactory {
             phase_switch: self.params.phase_switch,
             normalise: self.params.normalise,
             target_share: self.params.target_share,
+            pretrain_epochs: self.params.pretrain_epochs.into(),
+            pretrain_batch: self.params.pretrain_batch.into(),
+            source_replay: self.params.source_replay.into(),
         }
     }
 }

@@ -26,6 +26,12 @@ pub const DEFAULT_TARGET_SHARE: f64 = 0.8;
 /// 100 evaluations, and the policy keeps sampling where the sources point (bench/RESULTS.md,
 /// "xfer(rl-controller) and the residual's learning rate").
 pub const POLICY_RESIDUAL_LR_FACTOR: f64 = 100.0;
+/// Epochs of a surrogate's first (source pretraining) round; `None` = the optimizer's own.
+pub const DEFAULT_PRETRAIN_EPOCHS: Option<u32> = None;
+/// Rows per pretraining step; `None` = the optimizer's own batch.
+pub const DEFAULT_PRETRAIN_BATCH: Option<u32> = None;
+/// Source rows replayed per later training round; `None` = every source row every round.
+pub const DEFAULT_SOURCE_REPLAY: Option<u32> = None;
 /// libtorch threads while the heads compute: one, as `nao` and `rl-controller` (docs/plugins/xfer.md, "Cost").
 pub const DEFAULT_THREADS: usize = 1;
 
@@ -38,6 +44,14 @@ pub struct XferParams {
     pub phase_switch: u32,
     /// Per-task normalisation of the metric before the histories are pooled.
     pub normalise: Normalise,
+    /// Epochs of the optimizer's pretraining on the sources (a surrogate's first training round,
+    /// a policy's passes over the source rewards); `None` = the optimizer's own (`"optimizer"`).
+    pub pretrain_epochs: Option<u32>,
+    /// Rows per step of that pretraining; `None` = the optimizer's own batch (`"optimizer"`).
+    pub pretrain_batch: Option<u32>,
+    /// Source rows a surrogate replays per training round after the first, beside the target's;
+    /// `None` = all of them, every round (`"all"` in the file; the XferNAS paper's training).
+    pub source_replay: Option<u32>,
     /// Share of a surrogate's prediction loss carried by the target's rows, in [0, 1); 0 = every
     /// row weighs the same (see `TransferPlan::target_share`).
     pub target_share: f64,
@@ -68,6 +82,9 @@ impl Default for XferParams {
         XferParams {
             phase_switch: DEFAULT_PHASE_SWITCH,
             normalise: Normalise::MIN_MAX,
+            pretrain_epochs: DEFAULT_PRETRAIN_EPOCHS,
+            pretrain_batch: DEFAULT_PRETRAIN_BATCH,
+            source_replay: DEFAULT_SOURCE_REPLAY,
             target_share: DEFAULT_TARGET_SHARE,
             residual_hidden: DEFAULT_RESIDUAL_HIDDEN.to_vec(),
             lr: DEFAULT_LR,
@@ -109,6 +126,38 @@ enum NormaliseName {
     Rank,
 }
 
+/// A count, or a word that stands for "as before" (`"all"`, `"optimizer"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CountOr {
+    Count(i64),
+    Word(String),
+}
+
+/// `raw` as a count (`None` for `word`); `min` is the smallest count allowed.
+fn count_or(
+    key: &str,
+    raw: Option<CountOr>,
+    word: &str,
+    default: Option<u32>,
+    min: u32,
+) -> Result<Option<u32>, String> {
+    match raw {
+        None => Ok(default),
+        Some(CountOr::Word(w)) if w == word => Ok(None),
+        Some(CountOr::Word(w)) => Err(format!(
+            "`{key}` is \"{w}\": give a whole number of at least {min}, or \"{word}\""
+        )),
+        Some(CountOr::Count(n)) => u32::try_from(n)
+            .ok()
+            .filter(|&n| n >= min)
+            .map(Some)
+            .ok_or_else(|| {
+                format!("`{key}` is {n}: give a whole number of at least {min} (below 2^32), or \"{word}\"")
+            }),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawParams {
@@ -118,6 +167,9 @@ struct RawParams {
     normalise: NormaliseName,
     #[serde(default = "default_target_share")]
     target_share: f64,
+    pretrain_epochs: Option<CountOr>,
+    pretrain_batch: Option<CountOr>,
+    source_replay: Option<CountOr>,
     #[serde(default = "default_residual_hidden")]
     residual_hidden: Vec<u32>,
     #[serde(default = "default_lr")]
@@ -189,6 +241,27 @@ impl TryFrom<RawParams> for XferParams {
                 NormaliseName::Minmax => Normalise::MIN_MAX,
                 NormaliseName::Rank => Normalise::RANK,
             },
+            pretrain_epochs: count_or(
+                "pretrain_epochs",
+                raw.pretrain_epochs,
+                "optimizer",
+                DEFAULT_PRETRAIN_EPOCHS,
+                1,
+            )?,
+            pretrain_batch: count_or(
+                "pretrain_batch",
+                raw.pretrain_batch,
+                "optimizer",
+                DEFAULT_PRETRAIN_BATCH,
+                1,
+            )?,
+            source_replay: count_or(
+                "source_replay",
+                raw.source_replay,
+                "all",
+                DEFAULT_SOURCE_REPLAY,
+                0,
+            )?,
             target_share: raw.target_share,
             residual_hidden: raw.residual_hidden,
             lr,
@@ -234,6 +307,20 @@ mod tests {
     }
 
     #[test]
+    fn cost_keys_take_a_count_or_the_word_for_as_before() {
+        let p: XferParams =
+            parse_params("pretrain_epochs = \"optimizer\"\nsource_replay = \"all\"").unwrap();
+        assert_eq!((p.pretrain_epochs, p.source_replay), (None, None));
+        let p: XferParams = parse_params("pretrain_epochs = 20\nsource_replay = 0").unwrap();
+        assert_eq!((p.pretrain_epochs, p.source_replay), (Some(20), Some(0)));
+        let p: XferParams = parse_params("").unwrap();
+        assert_eq!(
+            (p.pretrain_epochs, p.source_replay),
+            (DEFAULT_PRETRAIN_EPOCHS, DEFAULT_SOURCE_REPLAY)
+        );
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         for (text, key) in [
             ("phase_swich = 3", "phase_swich"),
@@ -250,6 +337,12 @@ mod tests {
             ("target_share = nan", "target_share"),
             ("threads = -1", "threads"),
             ("threads = 1.5", "threads"),
+            ("source_replay = \"some\"", "source_replay"),
+            ("source_replay = -1", "source_replay"),
+            ("source_replay = 4294967296", "source_replay"),
+            ("pretrain_epochs = 0", "pretrain_epochs"),
+            ("pretrain_batch = 0", "pretrain_batch"),
+            ("pretrain_epochs = \"all\"", "pretrain_epochs"),
         ] {
             let e = parse_params::<XferParams>(text).unwrap_err();
             assert!(e.message().contains(&format!("`{key}")), "{text}: {e}");

@@ -49,6 +49,7 @@ struct Obs {
 }
 
 /// One training row of a round.
+#[derive(Clone)]
 struct Row {
     task: u32,
     y: f32,
@@ -60,6 +61,8 @@ struct Row {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainReport {
     pub rows: usize,
+    /// Of `rows`, those of the target (the rest are source rows).
+    pub target_rows: usize,
     pub epochs: usize,
     pub steps: usize,
     /// Mean losses over the last epoch.

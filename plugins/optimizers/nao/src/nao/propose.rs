@@ -209,6 +209,8 @@ impl Nao {
             return self.random_unseen(n, &mut taken);
         }
         self.train_if_needed()?;
+        // The ask's own time (training logs its own), for the cost logs (docs/plugins/xfer.md, "Cost").
+        let start = std::time::Instant::now();
         // Choosing among candidates needs a surrogate that knows the target. From source start
         // points (the transfer plan's phase 1: fewer than `phase_switch` target results) its
         // rating is mostly the sources': propose the first `n`, the sources' best themselves (on
@@ -262,7 +264,7 @@ impl Nao {
         };
         tracing::info!(
             "nao: gradient ascent from {} {} architectures gathered {gathered} new{}, proposes \
-             {ascended} of {n} (step sizes {}..={max_eta}); {} random to fill",
+             {ascended} of {n} (step sizes {}..={max_eta}); {} random to fill; {:.2} s",
             report.starts,
             if from_sources { "source" } else { "target" },
             match (sampled, mutated) {
@@ -272,7 +274,8 @@ impl Nao {
                 (s, m) => format!(" and {s} random ones and {m} mutations of the best joined them"),
             },
             self.params.step_start,
-            report.random_fill
+            report.random_fill,
+            start.elapsed().as_secs_f64()
         );
         self.last_ask = Some(report);
         Ok(out)

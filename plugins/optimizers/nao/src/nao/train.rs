@@ -13,7 +13,12 @@ impl Nao {
             return Ok(false);
         }
         let epochs = if self.trained_version.is_none() {
-            self.params.epochs_first
+            // A transfer plan may set the first round's epochs: on the pooled history it is the
+            // sources' pretraining, and it costs epochs × every source row.
+            match self.plan.pretrain_epochs {
+                RSome(e) if self.decorated => e as usize,
+                _ => self.params.epochs_first,
+            }
         } else {
             self.params.epochs
         };
@@ -25,16 +30,26 @@ impl Nao {
 
     /// One training round of `epochs` epochs over the current data.
     pub(super) fn train(&mut self, epochs: usize) -> PluginResult<()> {
-        let rows = self.rows();
+        let mut rows = self.rows();
         if rows.is_empty() {
             return Ok(());
         }
         let round = self.rounds;
+        if let (RSome(k), true) = (self.plan.source_replay, round > 0 && self.decorated) {
+            rows = replay(
+                rows,
+                k as usize,
+                derive_seed(component_seed(self.seed, "replay"), round),
+            );
+        }
         self.rounds += 1;
         let start = Instant::now();
         let mut rng = SplitMix64::new(derive_seed(component_seed(self.seed, "shuffle"), round));
         let torch_seed = derive_seed(component_seed(self.seed, "dropout"), round);
-        let batch_size = self.params.batch_size;
+        let batch_size = match self.plan.pretrain_batch {
+            RSome(b) if round == 0 && self.decorated => b as usize,
+            _ => self.params.batch_size,
+        };
         let weights = task_weights(&rows, self.plan.target_share);
         let (mut steps, mut pred, mut rec) = (0, 0.0, 0.0);
         with_torch_seed(torch_seed, || -> PluginResult<()> {
@@ -76,6 +91,7 @@ impl Nao {
         })?;
         let report = TrainReport {
             rows: rows.len(),
+            target_rows: rows.iter().filter(|r| r.task == 0).count(),
             epochs,
             steps,
             pred_loss: pred / rows.len() as f64,
@@ -83,11 +99,13 @@ impl Nao {
             seconds: start.elapsed().as_secs_f64(),
         };
         tracing::info!(
-            "nao: training round {round}: {} rows, {} epochs ({} steps) in {:.2} s; prediction \
-             loss {:.4}, reconstruction loss {:.4}",
+            "nao: training round {round}: {} rows ({} of the target), {} epochs ({} steps, {} \
+             row passes) in {:.2} s; prediction loss {:.4}, reconstruction loss {:.4}",
             report.rows,
+            report.target_rows,
             report.epochs,
             report.steps,
+            report.rows * report.epochs,
             report.seconds,
             report.pred_loss,
             report.rec_loss
@@ -197,6 +215,31 @@ impl Nao {
     }
 }
 
+/// The rows of a training round after the first under `TransferPlan::source_replay = k`: every
+/// target row and `k` source rows drawn without replacement (partial Fisher–Yates from `seed`),
+/// kept in their data order. All source rows when there are at most `k`.
+pub(super) fn replay(rows: Vec<Row>, k: usize, seed: u64) -> Vec<Row> {
+    let sources: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].task != 0).collect();
+    if sources.len() <= k {
+        return rows;
+    }
+    let mut pool = sources;
+    let mut rng = SplitMix64::new(seed);
+    for i in 0..k {
+        let j = i + rng.below((pool.len() - i) as u32) as usize;
+        pool.swap(i, j);
+    }
+    let mut keep = vec![false; rows.len()];
+    for &i in &pool[..k] {
+        keep[i] = true;
+    }
+    rows.into_iter()
+        .enumerate()
+        .filter(|(i, r)| r.task == 0 || keep[*i])
+        .map(|(_, r)| r)
+        .collect()
+}
+
 pub(super) fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -235,6 +278,28 @@ mod tests {
                 choices: vec![vec![1]],
             })
             .collect()
+    }
+
+    #[test]
+    fn replay_keeps_every_target_row_and_k_distinct_source_rows() {
+        let tasks: Vec<u32> = (0..50)
+            .map(|i| if i % 10 == 0 { 0 } else { 1 + i % 3 })
+            .collect();
+        let mut r = rows(&tasks);
+        for (i, row) in r.iter_mut().enumerate() {
+            row.y = i as f32;
+        }
+        let kept = replay(r.clone(), 7, 42);
+        assert_eq!(kept.iter().filter(|r| r.task == 0).count(), 5);
+        assert_eq!(kept.iter().filter(|r| r.task != 0).count(), 7);
+        // Data order, no repeats; a function of the seed; another seed, another draw.
+        assert!(kept.windows(2).all(|w| w[0].y < w[1].y));
+        let ys = |v: &[Row]| v.iter().map(|r| r.y).collect::<Vec<_>>();
+        assert_eq!(ys(&replay(r.clone(), 7, 42)), ys(&kept));
+        assert_ne!(ys(&replay(r.clone(), 7, 43)), ys(&kept));
+        // Fewer source rows than k: all rows.
+        assert_eq!(replay(r.clone(), 45, 1).len(), 50);
+        assert_eq!(replay(r, 0, 1).len(), 5);
     }
 
     #[test]
