@@ -2,6 +2,8 @@
 //! `tests/slurm/cluster.sh up` starts (`make test` does). Without one these tests say so and pass,
 //! unless `XNAS_SLURM_TESTS=1` asks for them: then a missing cluster is a failure.
 
+#[path = "slurm_compare.rs"]
+mod compare_runs;
 #[path = "slurm_oneshot.rs"]
 mod oneshot;
 
@@ -126,9 +128,14 @@ fn start_and_wait_for_tasks(sb: &Sandbox) -> std::process::Child {
 /// The states `squeue --states=all` shows for `job`: one per task, or one for an array cancelled
 /// before any task started.
 fn job_states(job: &str) -> Vec<String> {
+    squeue(&["--array", "--format=%T", &format!("--jobs={job}")])
+}
+
+/// The lines of `squeue --noheader --states=all ARGS`, trimmed.
+fn squeue(args: &[&str]) -> Vec<String> {
     let out = Command::new("squeue")
-        .args(["--noheader", "--array", "--states=all", "--format=%T"])
-        .arg(format!("--jobs={job}"))
+        .args(["--noheader", "--states=all"])
+        .args(args)
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -149,7 +156,8 @@ fn compare(slurm: &[xnas_tests::Row], local: &[xnas_tests::Row]) {
 
 /// The cases that need the cluster. Most of their time is waiting for Slurm (a time-limit kill
 /// takes it about 80 s), so they run side by side, each on its own thread whatever the test
-/// harness's thread count; the test fails naming every case that failed.
+/// harness's thread count; the test fails naming every case that failed. `XNAS_SLURM_CASES=a,b`
+/// runs only the cases named.
 #[test]
 fn slurm_cases_against_a_real_cluster() {
     if !cluster() {
@@ -180,15 +188,40 @@ fn slurm_cases_against_a_real_cluster() {
             crashing_worker_is_a_failed_trial_with_slurms_reason,
         ),
         ("one_shot_requeued", oneshot::one_shot_job_requeued_by_slurm),
-        ("compare", oneshot::compare_runs_each_one_shot_run_as_a_job),
+        (
+            "compare_one_shot",
+            oneshot::compare_runs_one_shot_and_ask_tell_runs_as_jobs,
+        ),
+        (
+            "compare_jobs_reattached",
+            compare_runs::compare_runs_each_run_as_a_job_and_reattaches,
+        ),
+        (
+            "compare_arrays",
+            compare_runs::compare_with_trials_as_arrays,
+        ),
+        (
+            "one_shot_resume_follows",
+            oneshot::resume_follows_the_live_job_and_reports_the_completed_one,
+        ),
+        (
+            "one_shot_resume_after_failure",
+            oneshot::resume_after_a_failed_job_says_why_and_submits_again,
+        ),
         (
             "one_shot_time_limit_signal",
             oneshot::one_shot_job_requeues_itself_before_its_time_limit,
         ),
     ];
+    let only = std::env::var("XNAS_SLURM_CASES").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|c| c == name))
+    };
     let failed: Vec<&str> = std::thread::scope(|scope| {
         let running: Vec<_> = cases
             .iter()
+            .filter(|(name, _)| chosen(name))
             .map(|&(name, case)| (name, scope.spawn(case)))
             .collect();
         running
