@@ -182,6 +182,10 @@ fn slurm_cases_against_a_real_cluster() {
             jobs_submitted_but_never_recorded_are_adopted_or_cancelled,
         ),
         ("cancelled_task", cancelled_task_is_resubmitted),
+        (
+            "resources_limit_stop",
+            resources_concurrency_one_query_per_poll_and_a_clean_stop,
+        ),
         ("time_limit", task_past_its_time_limit_is_resubmitted),
         (
             "crashing_worker",
@@ -389,6 +393,127 @@ fn cancelled_task_is_resubmitted() {
     let subs = submissions(&run);
     assert_eq!(subs.len(), 2, "{subs:?}");
     assert_eq!(subs[1], vec![2]);
+}
+
+/// `partition`, `cpus_per_trial` and `sbatch_args` reach `sbatch`; `max_concurrent_jobs = 3`
+/// keeps at most 3 tasks queued or running; the host asks `squeue` once per poll for the whole
+/// run (counted through a shim on PATH), not once per trial; SIGTERM stops it cleanly, cancelling
+/// the run's tasks; `xnas resume` then ends with the local run's trials.
+fn resources_concurrency_one_query_per_poll_and_a_clean_stop() {
+    let sb = Sandbox::new();
+    let keys = "time_limit = \"00:05:00\"\nmax_concurrent_jobs = 3\npartition = \"debug\"\n\
+                cpus_per_trial = 1\nsbatch_args = [\"--comment=xnas-case\"]";
+    sb.write(
+        "exp.toml",
+        &slurm_experiment_with("slurm-stop", 16, "sleep 3", keys),
+    );
+    let shim = sb.path().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let calls = sb.path().join("squeue.calls");
+    let counting = shim.join("squeue");
+    std::fs::write(
+        &counting,
+        format!(
+            "#!/bin/sh\necho x >>'{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            which("squeue").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&counting, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
+    let started = Instant::now();
+    let host = sb
+        .xnas()
+        .env("PATH", path)
+        .args(["--quiet", "run", "exp.toml", "--out", "run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = sb.path().join("run");
+    let t = Instant::now();
+    while jobs_json(&run)["placed"]
+        .as_object()
+        .is_none_or(|p| p.is_empty())
+    {
+        assert!(t.elapsed() < Duration::from_secs(120), "nothing submitted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let job = jobs_json(&run)["placed"]["0"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = Command::new("scontrol")
+        .args(["show", "job", &format!("{job}_0")])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&out.stdout).to_string();
+    for field in ["Partition=debug", "Comment=xnas-case", "NumCPUs=1"] {
+        assert!(show.contains(field), "{field}: {show}");
+    }
+    // For a few seconds: never more than 3 of the run's tasks queued or running.
+    let run_name = format!(
+        "--name=xnas-{}",
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(run.join("slurm/run.json")).unwrap()
+        )
+        .unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+    );
+    let live = || {
+        squeue(&["--array", "--format=%T", &run_name])
+            .into_iter()
+            .filter(|s| ["PENDING", "CONFIGURING", "RUNNING"].contains(&s.as_str()))
+            .count()
+    };
+    let t = Instant::now();
+    let mut seen = 0;
+    while t.elapsed() < Duration::from_secs(4) {
+        let n = live();
+        assert!(n <= 3, "{n} tasks queued or running");
+        seen = seen.max(n);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen > 0);
+    let ok = Command::new("kill")
+        .args(["-TERM", &host.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = host.wait_with_output().unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(!out.status.success(), "{out:?}");
+    // The stop cancelled the run's tasks and forgot them.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(live(), 0);
+    assert!(jobs_json(&run)["placed"]
+        .as_object()
+        .is_none_or(|p| p.is_empty()));
+    // One query per 0.3 s poll at most (16 trials: per-trial queries would be many more).
+    let queries = std::fs::read_to_string(&calls).unwrap().lines().count() as f64;
+    assert!(
+        queries <= elapsed / 0.3 + 3.0,
+        "{queries} squeue calls in {elapsed:.1} s"
+    );
+
+    sb.run(&["--quiet", "resume", "run"]).expect_code(0);
+    compare(&read_trials(&run), &local_trials("slurm-stop", 16));
+    for trials in submissions(&run) {
+        assert!(trials.len() <= 3, "{trials:?}");
+    }
+}
+
+/// The program `name` on PATH.
+fn which(name: &str) -> PathBuf {
+    std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no {name} on PATH"))
 }
 
 /// Trial 3's first task sleeps past the one-minute limit; Slurm ends it TIMEOUT and the host
