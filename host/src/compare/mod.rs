@@ -61,6 +61,9 @@ fn state(dir: &Path) -> RunState {
     let store = dir.join("store.sqlite");
     if dir.join("summary.json").exists() {
         RunState::Done
+    } else if crate::executor::slurm::job::script_file(dir).exists() {
+        // Submitted as a Slurm job, whose node may be writing the store now: not opened here.
+        RunState::Partial
     } else if store.exists() && !Store::is_empty_shell(&store) {
         RunState::Partial
     } else {
