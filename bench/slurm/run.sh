@@ -11,6 +11,8 @@
 #   tests/slurm/cluster.sh up        # as root: the single-node test cluster
 #   bench/slurm/run.sh               # prints the table; the raw logs stay in $OUT
 #
+# SETUP: shell lines every task of both tools runs before `xnas worker` (e.g. "sleep 5", so that
+# a run lasts long enough to show a rate of queries per minute; default none).
 # XNAS_BIN (default $CARGO_TARGET_DIR/debug/xnas; give a release build for figures), SUBMITIT (submitit installed with
 # `pip install --target`; default ~/.cache/xnas/pip/submitit), SIZES, POLL (seconds between two
 # state checks, both tools; default 1), OUT (default a new folder under /tmp).
@@ -21,6 +23,7 @@ SUBMITIT=${SUBMITIT:-$HOME/.cache/xnas/pip/submitit}
 SIZES=${SIZES:-"1 10 100"}
 REPS=${REPS:-3}
 POLL=${POLL:-1}
+SETUP=${SETUP:-}
 OUT=${OUT:-$(mktemp -d /tmp/xnas-slurm-bench.XXXXXX)}
 [ -x "$XNAS" ] || { echo "no xnas at $XNAS: build it (cargo build -p xnas-host) or set XNAS_BIN" >&2; exit 2; }
 [ -d "$SUBMITIT/submitit" ] || { echo "no submitit in $SUBMITIT: pip install --target $SUBMITIT submitit==1.5.4" >&2; exit 2; }
@@ -62,6 +65,7 @@ kind = "slurm"
 time_limit = "00:05:00"
 mem_per_trial = "150M"
 poll_seconds = $POLL
+setup = "$SETUP"
 TOML
   s="$n-r$rep"
   run="$OUT/xnas-$s"
@@ -75,7 +79,7 @@ TOML
   mkdir -p "$copy/slurm"
   cp -r "$run/slurm/run.json" "$run/slurm/trials" "$copy/slurm/"
   SLURM_CALLS="$OUT/submitit-$s.calls" PYTHONPATH="$SUBMITIT" python3 "$ROOT/bench/slurm/submitit_jobs.py" \
-    --xnas "$XNAS" --run "$copy" --trials "$n" --poll "$POLL" --out "$OUT/submitit-$s.json" >"$OUT/submitit-$s.log" 2>&1
+    --xnas "$XNAS" --run "$copy" --trials "$n" --poll "$POLL" --setup "$SETUP" --out "$OUT/submitit-$s.json" >"$OUT/submitit-$s.log" 2>&1
   # Both evaluated the same trials to the same results.
   python3 - "$run" "$copy" "$n" <<'PY'
 import json, sys
