@@ -183,6 +183,10 @@ fn slurm_cases_against_a_real_cluster() {
         ),
         ("cancelled_task", cancelled_task_is_resubmitted),
         (
+            "cancelled_without_resubmits",
+            cancelled_task_without_resubmits_is_a_failed_trial,
+        ),
+        (
             "resources_limit_stop",
             resources_concurrency_one_query_per_poll_and_a_clean_stop,
         ),
@@ -393,6 +397,45 @@ fn cancelled_task_is_resubmitted() {
     let subs = submissions(&run);
     assert_eq!(subs.len(), 2, "{subs:?}");
     assert_eq!(subs[1], vec![2]);
+}
+
+/// With `resubmits = 0`, a cancelled task's trial is not submitted again: it is a failed trial
+/// naming the job, its end and the spent resubmissions; the other trials are the local run's.
+fn cancelled_task_without_resubmits_is_a_failed_trial() {
+    let sb = Sandbox::new();
+    let text =
+        slurm_experiment("slurm-no-retry", 8, "sleep 3").replace("resubmits = 2", "resubmits = 0");
+    sb.write("exp.toml", &text);
+    let host = start_and_wait_for_tasks(&sb);
+    let run = sb.path().join("run");
+    let placed = jobs_json(&run)["placed"]["2"].clone();
+    let task = format!("{}_{}", placed[0].as_str().unwrap(), placed[1]);
+    let out = Command::new("scancel").arg(&task).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = host.wait_with_output().unwrap();
+    // A run with failed trials exits 1 (docs/user-guide.md).
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let csv = std::fs::read_to_string(run.join("trials.csv")).unwrap();
+    let failed: Vec<&str> = csv.lines().filter(|l| l.contains(",failed,")).collect();
+    assert_eq!(failed.len(), 1, "{csv}");
+    assert!(
+        failed[0].contains(&format!("Slurm job {task} ended CANCELLED"))
+            && failed[0].contains("after 0 resubmission(s)"),
+        "{}",
+        failed[0]
+    );
+    let local = local_trials("slurm-no-retry", 8);
+    for (s, l) in read_trials(&run).iter().zip(&local) {
+        if s.trial_id == 2 {
+            assert_eq!(s.status, "failed");
+        } else {
+            assert_eq!(
+                (s.trial_id, &s.arch, s.metric),
+                (l.trial_id, &l.arch, l.metric)
+            );
+        }
+    }
+    assert_eq!(submissions(&run).len(), 1);
 }
 
 /// `partition`, `cpus_per_trial` and `sbatch_args` reach `sbatch`; `max_concurrent_jobs = 3`

@@ -101,6 +101,13 @@ pub fn compare_runs_each_run_as_a_job_and_reattaches() {
                 .all(|s| ["PENDING", "CONFIGURING", "RUNNING"].contains(&s.as_str())),
             "{run}: job {job} {states:?}"
         );
+        // Two workers' CPUs (one per trial by default).
+        let out = Command::new("scontrol")
+            .args(["show", "job", job])
+            .output()
+            .unwrap();
+        let show = String::from_utf8_lossy(&out.stdout);
+        assert!(show.contains("NumCPUs=2"), "{show}");
     }
 
     sb.run(&["--quiet", "compare", "cmp.toml", "--out", "cmp"])
