@@ -4,12 +4,16 @@
 # trials (NAS-Bench-Graph table lookups, random search, one batch of N, so one job array of N
 # tasks), then submitit submitting the very same N jobs (`xnas worker` on a copy of that run's
 # trial files, one array through `map_array`) and waiting for their results. Every sbatch,
-# squeue, sacct and scancel call of either goes through a counting shim on PATH.
+# squeue, sacct and scancel call of either goes through a counting shim on PATH. All sizes are
+# repeated REPS times (default 3), one repetition after another; the table gives medians with
+# the min and max, and `uptime` before each repetition and at the end goes to $OUT/uptime.log.
 #
 #   tests/slurm/cluster.sh up        # as root: the single-node test cluster
 #   bench/slurm/run.sh               # prints the table; the raw logs stay in $OUT
 #
-# XNAS_BIN (default $CARGO_TARGET_DIR/debug/xnas), SUBMITIT (submitit installed with
+# SETUP: shell lines every task of both tools runs before `xnas worker` (e.g. "sleep 5", so that
+# a run lasts long enough to show a rate of queries per minute; default none).
+# XNAS_BIN (default $CARGO_TARGET_DIR/debug/xnas; give a release build for figures), SUBMITIT (submitit installed with
 # `pip install --target`; default ~/.cache/xnas/pip/submitit), SIZES, POLL (seconds between two
 # state checks, both tools; default 1), OUT (default a new folder under /tmp).
 set -euo pipefail
@@ -17,7 +21,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 XNAS=${XNAS_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/xnas}
 SUBMITIT=${SUBMITIT:-$HOME/.cache/xnas/pip/submitit}
 SIZES=${SIZES:-"1 10 100"}
+REPS=${REPS:-3}
 POLL=${POLL:-1}
+SETUP=${SETUP:-}
 OUT=${OUT:-$(mktemp -d /tmp/xnas-slurm-bench.XXXXXX)}
 [ -x "$XNAS" ] || { echo "no xnas at $XNAS: build it (cargo build -p xnas-host) or set XNAS_BIN" >&2; exit 2; }
 [ -d "$SUBMITIT/submitit" ] || { echo "no submitit in $SUBMITIT: pip install --target $SUBMITIT submitit==1.5.4" >&2; exit 2; }
@@ -35,10 +41,12 @@ SHIM
 done
 export PATH="$OUT/shim:$PATH"
 
+for rep in $(seq "$REPS"); do
+echo "repetition $rep: $(uptime)" >>"$OUT/uptime.log"
 for n in $SIZES; do
-  cat >"$OUT/exp-$n.toml" <<TOML
+  cat >"$OUT/exp-$n-r$rep.toml" <<TOML
 [experiment]
-name = "slurm-bench-$n"
+name = "slurm-bench-$n-r$rep"
 seed = 1
 budget = { evaluations = $n }
 batch_size = $n
@@ -57,19 +65,21 @@ kind = "slurm"
 time_limit = "00:05:00"
 mem_per_trial = "150M"
 poll_seconds = $POLL
+setup = "$SETUP"
 TOML
-  run="$OUT/xnas-$n"
+  s="$n-r$rep"
+  run="$OUT/xnas-$s"
   start=$(date +%s.%N)
-  SLURM_CALLS="$OUT/xnas-$n.calls" XNAS_LOG=debug "$XNAS" run "$OUT/exp-$n.toml" --out "$run" \
-    >/dev/null 2>"$OUT/xnas-$n.log"
+  SLURM_CALLS="$OUT/xnas-$s.calls" XNAS_LOG=debug "$XNAS" run "$OUT/exp-$s.toml" --out "$run" \
+    >/dev/null 2>"$OUT/xnas-$s.log"
   end=$(date +%s.%N)
-  echo "$start $end" >"$OUT/xnas-$n.wall"
+  echo "$start $end" >"$OUT/xnas-$s.wall"
   # The same jobs for submitit: the run's trial requests, without its results.
-  copy="$OUT/submitit-$n"
+  copy="$OUT/submitit-$s"
   mkdir -p "$copy/slurm"
   cp -r "$run/slurm/run.json" "$run/slurm/trials" "$copy/slurm/"
-  SLURM_CALLS="$OUT/submitit-$n.calls" PYTHONPATH="$SUBMITIT" python3 "$ROOT/bench/slurm/submitit_jobs.py" \
-    --xnas "$XNAS" --run "$copy" --trials "$n" --poll "$POLL" --out "$OUT/submitit-$n.json" >"$OUT/submitit-$n.log" 2>&1
+  SLURM_CALLS="$OUT/submitit-$s.calls" PYTHONPATH="$SUBMITIT" python3 "$ROOT/bench/slurm/submitit_jobs.py" \
+    --xnas "$XNAS" --run "$copy" --trials "$n" --poll "$POLL" --setup "$SETUP" --out "$OUT/submitit-$s.json" >"$OUT/submitit-$s.log" 2>&1
   # Both evaluated the same trials to the same results.
   python3 - "$run" "$copy" "$n" <<'PY'
 import json, sys
@@ -80,5 +90,8 @@ for i in range(n):
     assert ra["ok"]["metric"] == rb["ok"]["metric"], (i, ra, rb)
 PY
 done
-python3 "$ROOT/bench/slurm/summarize.py" "$OUT" $SIZES
+done
+echo "end: $(uptime)" >>"$OUT/uptime.log"
+cat "$OUT/uptime.log" >&2
+python3 "$ROOT/bench/slurm/summarize.py" "$OUT" "$REPS" $SIZES
 echo "raw logs: $OUT" >&2

@@ -11,8 +11,9 @@ import time
 import submitit
 
 
-def evaluate(xnas: str, run: str, trial: int) -> float:
-    """One trial on a compute node: the same command an xnas array task runs."""
+def evaluate(xnas: str, run: str, trial: int, setup: str) -> float:
+    """One trial on a compute node: the same commands an xnas array task runs."""
+    subprocess.run(["bash", "-c", setup], check=True)
     subprocess.run([xnas, "worker", run, "--trial", str(trial)], check=True)
     with open(f"{run}/slurm/results/{trial}.json") as f:
         return json.load(f)["ok"]["metric"]
@@ -24,13 +25,14 @@ def main() -> None:
     p.add_argument("--run", required=True)
     p.add_argument("--trials", type=int, required=True)
     p.add_argument("--poll", type=float, default=1.0)
+    p.add_argument("--setup", default="", help="shell lines run before the worker")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     executor = submitit.AutoExecutor(folder=f"{a.run}/submitit", cluster="slurm")
     executor.update_parameters(timeout_min=5, slurm_mem="150M", slurm_array_parallelism=a.trials)
     n = a.trials
     t0 = time.time()
-    jobs = executor.map_array(evaluate, [a.xnas] * n, [a.run] * n, list(range(n)))
+    jobs = executor.map_array(evaluate, [a.xnas] * n, [a.run] * n, list(range(n)), [a.setup] * n)
     submitted = time.time() - t0
     arrived = {}
     while len(arrived) < n:

@@ -1,12 +1,15 @@
-"""The table of bench/slurm/run.sh from its raw files in OUT: per array size, the mean time from
-submission to a trial's result being ingested (xnas: from the `sbatch` of the array to the
-trial's row in the store; submitit: from `map_array` to `job.result()`), trials per second
-(N over the time from submission to the last result), and the Slurm commands each ran, with
-queries (squeue + sacct) per minute."""
+"""The table of bench/slurm/run.sh from its raw files in OUT: per array size N, over the REPS
+repetitions, the median (min–max) of the mean time from submission to a trial's result being
+ingested (xnas: from the `sbatch` of the array to the trial's row in the store; submitit: from
+`map_array` to `job.result()`), of trials per second (N over the time from submission to the last
+result), of the Slurm commands each ran, and of queries (squeue + sacct) per minute.
+
+    python3 summarize.py OUT REPS N..."""
 
 import datetime
 import json
 import re
+import statistics
 import sys
 from collections import Counter
 
@@ -15,55 +18,58 @@ def stamp(line: str) -> float:
     return datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp()
 
 
-def xnas(out: str, n: int) -> dict:
+def xnas(out: str, s: str, n: int) -> dict:
     submit, ingested = None, []
-    for line in open(f"{out}/xnas-{n}.log"):
+    for line in open(f"{out}/xnas-{s}.log"):
         if "slurm: sbatch for" in line and submit is None:
             submit = stamp(line)
         elif re.search(r"slurm: trial \d+ ingested", line):
             ingested.append(stamp(line))
-    assert submit is not None and len(ingested) == n, (n, submit, len(ingested))
-    start, end = map(float, open(f"{out}/xnas-{n}.wall").read().split())
-    return {
-        "latency": sum(t - submit for t in ingested) / n,
-        "span": max(ingested) - submit,
-        "wall": end - start,
-        "calls": calls(f"{out}/xnas-{n}.calls"),
-    }
+    assert submit is not None and len(ingested) == n, (s, submit, len(ingested))
+    return sample(sum(t - submit for t in ingested) / n, max(ingested) - submit, n, f"{out}/xnas-{s}.calls")
 
 
-def submitit(out: str, n: int) -> dict:
-    r = json.load(open(f"{out}/submitit-{n}.json"))
-    return {
-        "latency": sum(r["arrived"]) / n,
-        "span": max(r["arrived"]),
-        "wall": None,
-        "calls": calls(f"{out}/submitit-{n}.calls"),
-    }
+def submitit(out: str, s: str, n: int) -> dict:
+    r = json.load(open(f"{out}/submitit-{s}.json"))
+    return sample(sum(r["arrived"]) / n, max(r["arrived"]), n, f"{out}/submitit-{s}.calls")
 
 
-def calls(path: str) -> tuple:
+def sample(latency: float, span: float, n: int, calls_file: str) -> dict:
     try:
-        rows = [l.split() for l in open(path)]
+        count = Counter(line.split()[0] for line in open(calls_file))
     except FileNotFoundError:
-        return Counter(), 0.0
-    count = Counter(name for name, _ in rows)
-    times = [float(t) for _, t in rows]
-    return count, (max(times) - min(times)) if times else 0.0
+        count = Counter()
+    queries = count["squeue"] + count["sacct"]
+    return {
+        "latency": latency,
+        "rate": n / span,
+        "sbatch": count["sbatch"],
+        "squeue": count["squeue"],
+        "sacct": count["sacct"],
+        "per_min": queries / (span / 60) if span > 0 else float("nan"),
+    }
+
+
+def cell(values: list, digits: int) -> str:
+    med = statistics.median(values)
+    if digits == 0 and all(float(v).is_integer() for v in values):
+        lo, hi = int(min(values)), int(max(values))
+        return f"{med:g}" if lo == hi else f"{med:g} ({lo}–{hi})"
+    return f"{med:.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
 
 
 def main() -> None:
-    out, sizes = sys.argv[1], [int(s) for s in sys.argv[2:]]
+    out, reps, sizes = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3:]]
+    print(f"Medians over {reps} repetitions (min–max).\n")
     print("| N | tool | submit → result, mean (s) | trials/s | sbatch | squeue | sacct | queries/min |")
     print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        for tool, r in (("xnas", xnas(out, n)), ("submitit", submitit(out, n))):
-            count, _ = r["calls"]
-            queries = count["squeue"] + count["sacct"]
-            per_min = queries / (r["span"] / 60) if r["span"] > 0 else float("nan")
+        for name, tool in (("xnas", xnas), ("submitit", submitit)):
+            rows = [tool(out, f"{n}-r{r}", n) for r in range(1, reps + 1)]
+            col = lambda k, d: cell([row[k] for row in rows], d)
             print(
-                f"| {n} | {tool} | {r['latency']:.2f} | {n / r['span']:.2f} | {count['sbatch']} | "
-                f"{count['squeue']} | {count['sacct']} | {per_min:.1f} |"
+                f"| {n} | {name} | {col('latency', 2)} | {col('rate', 2)} | {col('sbatch', 0)} | "
+                f"{col('squeue', 0)} | {col('sacct', 0)} | {col('per_min', 1)} |"
             )
 
 

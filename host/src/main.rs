@@ -322,9 +322,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
             let run_dir = out
                 .clone()
                 .unwrap_or_else(|| Path::new("runs").join(exp.file.experiment.name.get_ref()));
-            if let Some(m) = slurm::job::submit_run(&exp, &run_dir, &cli.plugin_dirs)? {
+            if let Some((m, code)) = slurm::job::submit_run(&exp, &run_dir, &cli.plugin_dirs)? {
                 outln!("{m}");
-                return Ok(0);
+                return Ok(code);
             }
             report_outcome(run::start(exp, &run_dir, &opts(*workers))?)
         }
@@ -337,9 +337,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 accept_changed_inputs: *accept_changed_inputs,
                 ..opts(*workers)
             };
-            if let Some(m) = slurm::job::submit_resume(run_dir)? {
+            if let Some((m, code)) = slurm::job::submit_resume(run_dir)? {
                 outln!("{m}");
-                return Ok(0);
+                return Ok(code);
             }
             report_outcome(run::resume(run_dir, &opts)?)
         }

@@ -2,6 +2,8 @@
 //! `tests/slurm/cluster.sh up` starts (`make test` does). Without one these tests say so and pass,
 //! unless `XNAS_SLURM_TESTS=1` asks for them: then a missing cluster is a failure.
 
+#[path = "slurm_compare.rs"]
+mod compare_runs;
 #[path = "slurm_oneshot.rs"]
 mod oneshot;
 
@@ -126,9 +128,14 @@ fn start_and_wait_for_tasks(sb: &Sandbox) -> std::process::Child {
 /// The states `squeue --states=all` shows for `job`: one per task, or one for an array cancelled
 /// before any task started.
 fn job_states(job: &str) -> Vec<String> {
+    squeue(&["--array", "--format=%T", &format!("--jobs={job}")])
+}
+
+/// The lines of `squeue --noheader --states=all ARGS`, trimmed.
+fn squeue(args: &[&str]) -> Vec<String> {
     let out = Command::new("squeue")
-        .args(["--noheader", "--array", "--states=all", "--format=%T"])
-        .arg(format!("--jobs={job}"))
+        .args(["--noheader", "--states=all"])
+        .args(args)
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -149,7 +156,8 @@ fn compare(slurm: &[xnas_tests::Row], local: &[xnas_tests::Row]) {
 
 /// The cases that need the cluster. Most of their time is waiting for Slurm (a time-limit kill
 /// takes it about 80 s), so they run side by side, each on its own thread whatever the test
-/// harness's thread count; the test fails naming every case that failed.
+/// harness's thread count; the test fails naming every case that failed. `XNAS_SLURM_CASES=a,b`
+/// runs only the cases named.
 #[test]
 fn slurm_cases_against_a_real_cluster() {
     if !cluster() {
@@ -174,21 +182,54 @@ fn slurm_cases_against_a_real_cluster() {
             jobs_submitted_but_never_recorded_are_adopted_or_cancelled,
         ),
         ("cancelled_task", cancelled_task_is_resubmitted),
+        (
+            "cancelled_without_resubmits",
+            cancelled_task_without_resubmits_is_a_failed_trial,
+        ),
+        (
+            "resources_limit_stop",
+            resources_concurrency_one_query_per_poll_and_a_clean_stop,
+        ),
         ("time_limit", task_past_its_time_limit_is_resubmitted),
         (
             "crashing_worker",
             crashing_worker_is_a_failed_trial_with_slurms_reason,
         ),
         ("one_shot_requeued", oneshot::one_shot_job_requeued_by_slurm),
-        ("compare", oneshot::compare_runs_each_one_shot_run_as_a_job),
+        (
+            "compare_one_shot",
+            oneshot::compare_runs_one_shot_and_ask_tell_runs_as_jobs,
+        ),
+        (
+            "compare_jobs_reattached",
+            compare_runs::compare_runs_each_run_as_a_job_and_reattaches,
+        ),
+        (
+            "compare_arrays",
+            compare_runs::compare_with_trials_as_arrays,
+        ),
+        (
+            "one_shot_resume_follows",
+            oneshot::resume_follows_the_live_job_and_reports_the_completed_one,
+        ),
+        (
+            "one_shot_resume_after_failure",
+            oneshot::resume_after_a_failed_job_says_why_and_submits_again,
+        ),
         (
             "one_shot_time_limit_signal",
             oneshot::one_shot_job_requeues_itself_before_its_time_limit,
         ),
     ];
+    let only = std::env::var("XNAS_SLURM_CASES").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|c| c == name))
+    };
     let failed: Vec<&str> = std::thread::scope(|scope| {
         let running: Vec<_> = cases
             .iter()
+            .filter(|(name, _)| chosen(name))
             .map(|&(name, case)| (name, scope.spawn(case)))
             .collect();
         running
@@ -356,6 +397,168 @@ fn cancelled_task_is_resubmitted() {
     let subs = submissions(&run);
     assert_eq!(subs.len(), 2, "{subs:?}");
     assert_eq!(subs[1], vec![2]);
+}
+
+/// With `resubmits = 0`, a cancelled task's trial is not submitted again: it is a failed trial
+/// naming the job, its end and the spent resubmissions; the other trials are the local run's.
+fn cancelled_task_without_resubmits_is_a_failed_trial() {
+    let sb = Sandbox::new();
+    let text =
+        slurm_experiment("slurm-no-retry", 8, "sleep 3").replace("resubmits = 2", "resubmits = 0");
+    sb.write("exp.toml", &text);
+    let host = start_and_wait_for_tasks(&sb);
+    let run = sb.path().join("run");
+    let placed = jobs_json(&run)["placed"]["2"].clone();
+    let task = format!("{}_{}", placed[0].as_str().unwrap(), placed[1]);
+    let out = Command::new("scancel").arg(&task).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = host.wait_with_output().unwrap();
+    // A run with failed trials exits 1 (docs/user-guide.md).
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let csv = std::fs::read_to_string(run.join("trials.csv")).unwrap();
+    let failed: Vec<&str> = csv.lines().filter(|l| l.contains(",failed,")).collect();
+    assert_eq!(failed.len(), 1, "{csv}");
+    assert!(
+        // A task cancelled before its array started is no longer listed on its own.
+        (failed[0].contains(&format!("Slurm job {task} ended CANCELLED"))
+            || failed[0].contains(&format!("Slurm job {task} no longer known to Slurm")))
+            && failed[0].contains("after 0 resubmission(s)"),
+        "{}",
+        failed[0]
+    );
+    let local = local_trials("slurm-no-retry", 8);
+    for (s, l) in read_trials(&run).iter().zip(&local) {
+        if s.trial_id == 2 {
+            assert_eq!(s.status, "failed");
+        } else {
+            assert_eq!(
+                (s.trial_id, &s.arch, s.metric),
+                (l.trial_id, &l.arch, l.metric)
+            );
+        }
+    }
+    assert_eq!(submissions(&run).len(), 1);
+}
+
+/// `partition`, `cpus_per_trial` and `sbatch_args` reach `sbatch`; `max_concurrent_jobs = 3`
+/// keeps at most 3 tasks queued or running; the host asks `squeue` once per poll for the whole
+/// run (counted through a shim on PATH), not once per trial; SIGTERM stops it cleanly, cancelling
+/// the run's tasks; `xnas resume` then ends with the local run's trials.
+fn resources_concurrency_one_query_per_poll_and_a_clean_stop() {
+    let sb = Sandbox::new();
+    let keys = "time_limit = \"00:05:00\"\nmax_concurrent_jobs = 3\npartition = \"debug\"\n\
+                cpus_per_trial = 1\nsbatch_args = [\"--comment=xnas-case\"]";
+    sb.write(
+        "exp.toml",
+        &slurm_experiment_with("slurm-stop", 16, "sleep 3", keys),
+    );
+    let shim = sb.path().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let calls = sb.path().join("squeue.calls");
+    let counting = shim.join("squeue");
+    std::fs::write(
+        &counting,
+        format!(
+            "#!/bin/sh\necho x >>'{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            which("squeue").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&counting, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
+    let started = Instant::now();
+    let host = sb
+        .xnas()
+        .env("PATH", path)
+        .args(["--quiet", "run", "exp.toml", "--out", "run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = sb.path().join("run");
+    let t = Instant::now();
+    while jobs_json(&run)["placed"]
+        .as_object()
+        .is_none_or(|p| p.is_empty())
+    {
+        assert!(t.elapsed() < Duration::from_secs(120), "nothing submitted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let job = jobs_json(&run)["placed"]["0"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = Command::new("scontrol")
+        .args(["show", "job", &format!("{job}_0")])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&out.stdout).to_string();
+    for field in ["Partition=debug", "Comment=xnas-case", "NumCPUs=1"] {
+        assert!(show.contains(field), "{field}: {show}");
+    }
+    // For a few seconds: never more than 3 of the run's tasks queued or running.
+    let run_name = format!(
+        "--name=xnas-{}",
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(run.join("slurm/run.json")).unwrap()
+        )
+        .unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+    );
+    let live = || {
+        squeue(&["--array", "--format=%T", &run_name])
+            .into_iter()
+            .filter(|s| ["PENDING", "CONFIGURING", "RUNNING"].contains(&s.as_str()))
+            .count()
+    };
+    let t = Instant::now();
+    let mut seen = 0;
+    while t.elapsed() < Duration::from_secs(4) {
+        let n = live();
+        assert!(n <= 3, "{n} tasks queued or running");
+        seen = seen.max(n);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen > 0);
+    let ok = Command::new("kill")
+        .args(["-TERM", &host.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = host.wait_with_output().unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(!out.status.success(), "{out:?}");
+    // The stop cancelled the run's tasks and forgot them.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(live(), 0);
+    assert!(jobs_json(&run)["placed"]
+        .as_object()
+        .is_none_or(|p| p.is_empty()));
+    // One query per 0.3 s poll at most (16 trials: per-trial queries would be many more).
+    let queries = std::fs::read_to_string(&calls).unwrap().lines().count() as f64;
+    assert!(
+        queries <= elapsed / 0.3 + 3.0,
+        "{queries} squeue calls in {elapsed:.1} s"
+    );
+
+    sb.run(&["--quiet", "resume", "run"]).expect_code(0);
+    compare(&read_trials(&run), &local_trials("slurm-stop", 16));
+    for trials in submissions(&run) {
+        assert!(trials.len() <= 3, "{trials:?}");
+    }
+}
+
+/// The program `name` on PATH.
+fn which(name: &str) -> PathBuf {
+    std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no {name} on PATH"))
 }
 
 /// Trial 3's first task sleeps past the one-minute limit; Slurm ends it TIMEOUT and the host

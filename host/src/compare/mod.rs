@@ -7,10 +7,12 @@
 //! command again resumes an interrupted comparison. The statistics ([`summary`]) and plots
 //! ([`plot`]) are rebuilt from the run directories, so `xnas report DIR` can redo them.
 //! A stop signal reaches every running run ([`crate::stop::run_child`]), which stops cleanly;
-//! no further run starts, and the summary covers the finished ones.
+//! no further run starts, and the summary covers the finished ones. With `[executor] kind =
+//! "slurm"`, runs are Slurm jobs instead of processes here ([`slurm`]).
 
 pub mod plan;
 pub mod plot;
+mod slurm;
 pub mod summary;
 
 use crate::config::Experiment;
@@ -59,6 +61,9 @@ fn state(dir: &Path) -> RunState {
     let store = dir.join("store.sqlite");
     if dir.join("summary.json").exists() {
         RunState::Done
+    } else if crate::executor::slurm::job::script_file(dir).exists() {
+        // Submitted as a Slurm job, whose node may be writing the store now: not opened here.
+        RunState::Partial
     } else if store.exists() && !Store::is_empty_shell(&store) {
         RunState::Partial
     } else {
@@ -221,15 +226,41 @@ pub fn compare(file: &Path, out: &Path, opts: &CompareOptions) -> HostResult<Com
         plan.runs.len(),
         reused
     );
-    let failures = execute(&todo, out, jobs, opts);
+    let (on_slurm, here) = slurm::split(&todo, out, plan.section.slurm_jobs, &opts.plugin_dirs)?;
+    // The cluster queues every run's job unless `jobs` says otherwise.
+    let in_flight = opts.jobs.or(plan.section.jobs).unwrap_or(usize::MAX).max(1);
+    let as_jobs = on_slurm.len();
+    let failures = std::thread::scope(|scope| {
+        let waiting = (!on_slurm.is_empty()).then(|| {
+            let bar = crate::run::progress::count_bar(opts.quiet, on_slurm.len(), "slurm", "runs");
+            scope.spawn(move || {
+                let failures = slurm::execute(on_slurm, out, in_flight, opts, || bar.inc(1));
+                bar.finish_and_clear();
+                failures
+            })
+        });
+        let mut failures = if here.is_empty() {
+            Vec::new()
+        } else {
+            execute(&here, out, jobs, opts)
+        };
+        if let Some(handle) = waiting {
+            failures.extend(handle.join().expect("the Slurm wait does not panic"));
+        }
+        failures
+    });
     let report = summary::write(out, &plan)?;
     if let Some(signal) = crate::stop::requested() {
         let done = plan.runs.len() - failures.len();
+        let jobs = match as_jobs {
+            0 => String::new(),
+            _ => " (the Slurm jobs of unfinished runs go on; it follows them)".to_string(),
+        };
         return Err(HostError::Stopped {
             signal,
             message: format!(
                 "{done} of {} runs finished (the summary covers them), the others keep what they \
-                 did; continue with `xnas compare {} --out {}`",
+                 did; continue with `xnas compare {} --out {}`{jobs}",
                 plan.runs.len(),
                 file.display(),
                 out.display()

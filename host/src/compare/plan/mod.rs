@@ -44,8 +44,12 @@ pub struct CompareSection {
     /// Variant whose final mean regret is the default threshold (default: the first variant
     /// that some transfer variant names as its plain one, else the first variant).
     pub reference: Option<String>,
-    /// Runs at a time (default: the number of CPUs divided by `[executor] workers`).
+    /// Runs at a time (default: the number of CPUs divided by `[executor] workers`; on Slurm,
+    /// every run's job at once).
     pub jobs: Option<usize>,
+    /// With `[executor] kind = "slurm"`: what one Slurm job is (docs/cluster.md).
+    #[serde(default)]
+    pub slurm_jobs: SlurmJobs,
     /// Confidence level of the intervals.
     #[serde(default = "default_confidence")]
     pub confidence: f64,
@@ -53,6 +57,19 @@ pub struct CompareSection {
 
 fn default_confidence() -> f64 {
     0.95
+}
+
+/// `[compare] slurm_jobs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlurmJobs {
+    /// Each run is one job (`xnas run` in the job, its trials on the job's CPUs); the comparison
+    /// waits for all of them with one `squeue` per poll.
+    #[default]
+    Run,
+    /// An ask/tell run stays in the comparison's process (one `xnas run` on this machine) and
+    /// submits its trials as job arrays; a one-shot run is still one job.
+    Trial,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -83,14 +83,16 @@ fn failed(what: &str, out: &Output) -> HostError {
     ))
 }
 
-/// Submits `script` under the run's job name `name` with the resources of `section`; `own` are
-/// the caller's arguments (array, logs, requeue policy), given before the section's
-/// `sbatch_args` so that those can override them. Returns the job id.
+/// Submits `script` under the run's job name `name` with the resources of `section` for `scale`
+/// trials at once (1 for an array task); `own` are the caller's arguments (array, logs, requeue
+/// policy), given before the section's `sbatch_args` so that those can override them. Returns the
+/// job id.
 pub fn submit(
     section: &ExecutorSection,
     name: &str,
     script: &Path,
     own: &[String],
+    scale: u32,
 ) -> HostResult<String> {
     let mut cmd = Command::new("sbatch");
     cmd.arg("--parsable")
@@ -102,14 +104,16 @@ pub fn submit(
     if let Some(t) = &section.time_limit {
         cmd.arg(format!("--time={t}"));
     }
-    if let Some(c) = section.cpus_per_trial {
-        cmd.arg(format!("--cpus-per-task={c}"));
+    // One CPU per trial unless said otherwise: a job of several trials asks for each.
+    let cpus = section.cpus_per_trial.or((scale > 1).then_some(1));
+    if let Some(c) = cpus {
+        cmd.arg(format!("--cpus-per-task={}", c.saturating_mul(scale)));
     }
     if let Some(g) = section.gpus_per_trial.filter(|&g| g > 0) {
-        cmd.arg(format!("--gres=gpu:{g}"));
+        cmd.arg(format!("--gres=gpu:{}", g.saturating_mul(scale)));
     }
     if let Some(m) = &section.mem_per_trial {
-        cmd.arg(format!("--mem={m}"));
+        cmd.arg(format!("--mem={}", times(m, scale)));
     }
     cmd.args(&section.sbatch_args).arg(script);
     let out = run(&mut cmd)?;
@@ -133,14 +137,24 @@ pub fn submit(
     Ok(id)
 }
 
-/// The state of every task of every job named `name` (the run's jobs, those the host recorded and
-/// any it submitted without recording), by (job id, array index): one `squeue` call. Tasks the
-/// controller no longer knows are absent.
-pub fn query(name: &str) -> HostResult<HashMap<(String, u32), TaskState>> {
+/// `sbatch --mem` of `scale` trials: "150M" × 3 is "450M" (a size Slurm reads: a number and
+/// an optional unit).
+fn times(mem: &str, scale: u32) -> String {
+    let digits = mem.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    match digits.parse::<u64>() {
+        Ok(n) if scale > 1 => format!("{}{}", n.saturating_mul(scale.into()), &mem[digits.len()..]),
+        _ => mem.to_string(),
+    }
+}
+
+/// The state of every task of every job named one of `names` (a run's jobs, those the host
+/// recorded and any it submitted without recording; or the jobs of a comparison's runs), by (job
+/// id, array index): one `squeue` call. Tasks the controller no longer knows are absent.
+pub fn query(names: &[&str]) -> HostResult<HashMap<(String, u32), TaskState>> {
     let mut states = HashMap::new();
     let out = run(Command::new("squeue")
         .args(["--noheader", "--array", "--states=all"])
-        .arg(format!("--name={name}"))
+        .arg(format!("--name={}", names.join(",")))
         // The script last and unpadded: a path may hold any character but a newline.
         .arg("--Format=JobArrayID:64|,State:32|,Reason:64|,exit_code:16|,Command:0"))?;
     if !out.status.success() {

@@ -14,6 +14,8 @@ mod orphans;
 
 pub mod job;
 
+pub use cli::query;
+
 use super::Finished;
 use crate::config::{ExecutorSection, Experiment};
 use crate::error::{HostError, HostResult};
@@ -128,7 +130,7 @@ impl SlurmExecutor {
                 self.queries += 1;
                 self.looked_up = true;
                 tracing::debug!("slurm: squeue query {} of this host", self.queries);
-                cli::query(&self.job_name)?
+                cli::query(&[self.job_name.as_str()])?
             };
             let found = orphans::reconcile(&self.run_dir, &states, &mut jobs, &waiting);
             cli::cancel(&found.cancel)?;
@@ -234,7 +236,7 @@ impl SlurmExecutor {
                 "--no-requeue".to_string(),
             ];
             tracing::debug!("slurm: sbatch for {} trial(s)", chunk.len());
-            let job = cli::submit(&self.section, &self.job_name, &script, &own)?;
+            let job = cli::submit(&self.section, &self.job_name, &script, &own, 1)?;
             tracing::info!("slurm: trials {chunk:?} submitted as job array {job}");
             for (i, &id) in chunk.iter().enumerate() {
                 jobs.placed.insert(id, (job.clone(), (i / per_task) as u32));
@@ -259,12 +261,8 @@ impl SlurmExecutor {
         cli::cancel(&tasks)
     }
 
-    /// Sleeps one poll interval, waking early for a stop request.
     fn sleep(&self) {
-        let end = std::time::Instant::now() + self.poll;
-        while std::time::Instant::now() < end && crate::stop::requested().is_none() {
-            std::thread::sleep(Duration::from_millis(50).min(self.poll));
-        }
+        job::sleep(self.poll);
     }
 
     /// The last non-empty line the task wrote to its error log, if any.
