@@ -46,8 +46,11 @@ fn row_ids(t: &Task, images: &[f32]) -> Vec<usize> {
 
 #[test]
 fn digits_subset_keeps_three_classes_relabelled_in_the_listed_order() {
-    let t = read(Path::new("."), r#"{ preset = "digits", classes = [7, 2, 5] }"#)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let t = read(
+        Path::new("."),
+        r#"{ preset = "digits", classes = [7, 2, 5] }"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(t.classes, 3);
     assert_eq!(t.shape, [1, 8, 8]);
     // digits has 179 sevens, 177 twos and 182 fives; a tenth of the 538 rows is validation.
@@ -74,7 +77,10 @@ fn rows_keep_their_pixels_and_the_test_file_is_subset_too() {
     for (split, images) in [(&t.train, &t.train.images), (&t.valid, &t.valid.images)] {
         for (row, label) in row_ids(&t, images).into_iter().zip(&split.labels) {
             let want = if row % 5 == 4 { 0 } else { 1 };
-            assert!(row % 5 == 4 || row % 5 == 1, "row {row} is of another class");
+            assert!(
+                row % 5 == 4 || row % 5 == 1,
+                "row {row} is of another class"
+            );
             assert_eq!(*label, want, "row {row}");
         }
     }

@@ -30,7 +30,7 @@ use xnas_core::{
 use xnas_oneshot::mix::{softmax, to_matrix};
 use xnas_oneshot::transfer::{artifact, is_task_head, WEIGHTS};
 use xnas_oneshot::{
-    require_supernet, Adam, ArchConfig, ArchRng, EpochEnd, Rule, RngState, Sampling, Stage,
+    require_supernet, Adam, ArchConfig, ArchRng, EpochEnd, RngState, Rule, Sampling, Stage,
     StageState, StatsSum, TransferArch,
 };
 
@@ -207,8 +207,8 @@ impl Base {
         let Sampling::Gumbel { hard, temperature } = self.arch.sampling else {
             return Err(PluginError::other("`base` samples the architecture"));
         };
-        let global = u64::from(self.epoch) * u64::from(self.params.steps_per_epoch)
-            + u64::from(self.step);
+        let global =
+            u64::from(self.epoch) * u64::from(self.params.steps_per_epoch) + u64::from(self.step);
         let net = self.stage.supernet();
         let cols = self.cols;
         match &self.mode {
@@ -301,9 +301,9 @@ impl OneShot for Base {
                 train: std::mem::take(&mut self.train).mean(),
                 valid,
             };
-            let report = self
-                .stage
-                .report(&self.space, &self.layout, RULE, &end, (self.epoch, 0))?;
+            let report =
+                self.stage
+                    .report(&self.space, &self.layout, RULE, &end, (self.epoch, 0))?;
             p.epoch_done = Some(report).into();
             self.epoch += 1;
             self.step = 0;
@@ -424,15 +424,25 @@ fn adapt_epochs(p: &BaseParams) -> u32 {
 
 /// The meta-network's Θ and weights into a freshly built stage on the target. Every weight but a
 /// classifier or a stem (a new task's input shape gets a fresh one) must load.
-fn start_from(stage: &mut Stage, source: &SourceArtifacts, arch: &TransferArch) -> PluginResult<()> {
+fn start_from(
+    stage: &mut Stage,
+    source: &SourceArtifacts,
+    arch: &TransferArch,
+) -> PluginResult<()> {
     let run = &source.run;
     stage.set_alpha(arch.flat_alpha()).map_err(|e| {
-        PluginError::data(format!("source run {run}: the meta-network's Θ: {}", e.message()))
+        PluginError::data(format!(
+            "source run {run}: the meta-network's Θ: {}",
+            e.message()
+        ))
     })?;
     let name = arch.weights.as_deref().unwrap_or(WEIGHTS);
     let weights = artifact(source, name).unwrap_or_default();
     let report = stage.transfer_weights(weights).map_err(|e| {
-        PluginError::data(format!("source run {run}: artifacts/{name}: {}", e.message()))
+        PluginError::data(format!(
+            "source run {run}: artifacts/{name}: {}",
+            e.message()
+        ))
     })?;
     let misfits: Vec<&str> = report
         .kept

@@ -197,8 +197,14 @@ mod tests {
     #[test]
     fn out_of_range_values_name_their_key() {
         for (text, want) in [
-            ("inner_steps = 0", "`inner_steps` is 0: it must be at least 1"),
-            ("tasks_per_step = 0", "`tasks_per_step` is 0: it must be at least 1"),
+            (
+                "inner_steps = 0",
+                "`inner_steps` is 0: it must be at least 1",
+            ),
+            (
+                "tasks_per_step = 0",
+                "`tasks_per_step` is 0: it must be at least 1",
+            ),
             (
                 "tau_min = 0.01",
                 "`tau_min` is 0.01: below 0.05 the Gumbel-softmax gradients of Θ explode or \
@@ -213,7 +219,10 @@ mod tests {
                 "meta_lr_min = 2.0",
                 "`meta_lr_min` is 2: it must not exceed `meta_lr` (1)",
             ),
-            ("meta_tasks = [\"a\", \"a\"]", "`meta_tasks` lists `a` twice"),
+            (
+                "meta_tasks = [\"a\", \"a\"]",
+                "`meta_tasks` lists `a` twice",
+            ),
             ("cells = 0", "`cells` is 0: it must be at least 1"),
         ] {
             assert_eq!(parse(text).unwrap_err(), want, "{text}");

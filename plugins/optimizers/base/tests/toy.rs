@@ -74,7 +74,10 @@ fn one_meta_step_moves_weights_and_theta_by_epsilon_towards_the_task() {
     run_to_end(&mut half, 1).unwrap();
     let (theta1, w1) = theta_and_w(&full, "meta_network.json");
     let (theta_half, w_half) = theta_and_w(&half, "meta_network.json");
-    assert!(theta1.iter().zip(&theta0).any(|(a, b)| (a - b).abs() > 1e-3));
+    assert!(theta1
+        .iter()
+        .zip(&theta0)
+        .any(|(a, b)| (a - b).abs() > 1e-3));
     let mid = |a: &[f64], b: &[f64]| -> Vec<f64> {
         a.iter().zip(b).map(|(a, b)| a + 0.5 * (b - a)).collect()
     };
