@@ -5,42 +5,30 @@
 //! uninterrupted run; adaptation on MNIST's held-out classes from the meta-network; BASE beside
 //! DARTS in a comparison by search seconds; and the bad input refused before a run directory.
 
-use super::oneshot_run::recorded_epochs;
+use super::oneshot_run::{recorded_epochs, NASNET};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 use xnas_tests::*;
 
-/// The DARTS cell with class-subset tasks of three datasets, and MNIST's other five classes.
-const SPACE: &str = r#"[search_space]
-plugin = "nasnet"
-[search_space.params]
-ops = "darts"
-blocks = 4
-combine = "add"
-concat = "all"
-cells = 1
-filters = 4
-epochs = 1
-batch_size = 64
-threads = 1
-[search_space.params.tasks.mnist-04]
-preset = "mnist"
-classes = [0, 1, 2, 3, 4]
-limit_train = 200
-[search_space.params.tasks.fmnist-04]
-preset = "fashion-mnist"
-classes = [0, 1, 2, 3, 4]
-limit_train = 200
-[search_space.params.tasks.digits-04]
-preset = "digits"
-classes = [0, 1, 2, 3, 4]
-limit_train = 200
-[search_space.params.tasks.mnist-59]
-preset = "mnist"
-classes = [9, 8, 7, 6, 5]
-limit_train = 200
-"#;
+/// The DARTS cell (on digits) with class-subset tasks of three datasets, and MNIST's other
+/// five classes.
+fn space() -> String {
+    let subset = |name: &str, preset: &str, classes: &str| {
+        format!(
+            "[search_space.params.tasks.{name}]\npreset = \"{preset}\"\nclasses = {classes}\n\
+             limit_train = 200\n"
+        )
+    };
+    [
+        NASNET.to_string(),
+        subset("mnist-04", "mnist", "[0, 1, 2, 3, 4]"),
+        subset("fmnist-04", "fashion-mnist", "[0, 1, 2, 3, 4]"),
+        subset("digits-04", "digits", "[0, 1, 2, 3, 4]"),
+        subset("mnist-59", "mnist", "[9, 8, 7, 6, 5]"),
+    ]
+    .concat()
+}
 
 /// Θ's learning rate of every run here: large enough for Θ to move in a few steps.
 const ARCH_LR: f64 = 0.05;
@@ -62,8 +50,9 @@ const META_TASKS: &str = "target = \"mnist-04\"\nsources = [\"fmnist-04\", \"dig
 
 fn experiment(optimizer: &str, tasks: &str) -> String {
     format!(
-        "[experiment]\nname = \"base\"\nseed = 2\nbudget = {{ epochs = 10 }}\n{SPACE}\
-         {optimizer}\n[tasks]\n{tasks}"
+        "[experiment]\nname = \"base\"\nseed = 2\nbudget = {{ epochs = 10 }}\n{}\
+         {optimizer}\n[tasks]\n{tasks}",
+        space()
     )
 }
 
@@ -206,11 +195,12 @@ fn compare_reports_base_adaptation_beside_darts_by_search_seconds() {
     let sb = Sandbox::new();
     let text = format!(
         "[experiment]\nname = \"cmp\"\nseed = 2\nbudget = {{ evaluations = 1, seconds = 120 }}\n\
-         {SPACE}[tasks]\nsources = [\"mnist-04\"]\nsource_runs = [\"{}\"]\n\n[compare]\n\
+         {}[tasks]\nsources = [\"mnist-04\"]\nsource_runs = [\"{}\"]\n\n[compare]\n\
          targets = [\"mnist-59\"]\nseeds = 1\njobs = 1\n\n[[compare.variant]]\nname = \"base\"\n\
          optimizer = {{ plugin = \"base\", params = {{ adapt_steps = 2, steps_per_epoch = 2, \
          batch_size = 32 }} }}\n\n[[compare.variant]]\nname = \"darts\"\noptimizer = {{ plugin = \
          \"darts\", params = {{ epochs = 1, batch_size = 32, channels = 4, cells = 2 }} }}\n",
+        space(),
         meta.display()
     );
     sb.write("cmp.toml", &text);
@@ -283,4 +273,33 @@ fn bad_input_is_refused_before_a_run_directory() {
         );
         assert!(!sb.path().join("bad").exists(), "{i}");
     }
+}
+
+#[test]
+fn the_examples_validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let sb = Sandbox::new();
+    let meta = root.join("examples/base-meta.toml");
+    let out = sb.run(&["validate", meta.to_str().unwrap()]);
+    out.expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("base with nasnet on mnist-04 (2 source tasks)"),
+        "{}",
+        out.stdout()
+    );
+    // The adaptation example, with its source run pointed at this suite's meta-training run.
+    let text = read(&root.join("examples/base-adapt.toml")).replace(
+        "source_runs = [\"../runs/base-meta\"]",
+        &format!("source_runs = [\"{}\"]", meta_run().display()),
+    );
+    sb.write("adapt.toml", &text);
+    let out = sb.run(&["validate", "adapt.toml"]);
+    out.expect_code(0);
+    assert!(
+        out.stdout()
+            .contains("base with nasnet on mnist-59 (1 source task)"),
+        "{}",
+        out.stdout()
+    );
 }
