@@ -54,6 +54,15 @@ pub enum Mode {
     Adapt { source: String },
 }
 
+impl Mode {
+    fn describe(&self) -> String {
+        match self {
+            Mode::MetaTrain { tasks } => format!("meta-training over {}", tasks.join(", ")),
+            Mode::Adapt { source } => format!("an adaptation of source run {source}"),
+        }
+    }
+}
+
 /// The `base` one-shot optimizer.
 pub struct Base {
     params: BaseParams,
@@ -331,9 +340,10 @@ impl OneShot for Base {
         let s: BaseState = state::decode(NAME, STATE_VERSION, blob)?;
         if s.mode != self.mode {
             return Err(PluginError::data(format!(
-                "base state: the run started as {:?}, and these settings make it {:?}; resume \
+                "base state: the run started as {}, and these settings make it {}; resume \
                  with the tasks and source runs that started it",
-                s.mode, self.mode
+                s.mode.describe(),
+                self.mode.describe()
             )));
         }
         if s.theta.len() != self.theta.len() || s.step >= self.steps_in(s.epoch).max(1) {
