@@ -171,6 +171,14 @@ fn refusals_are_one_sentence() {
          source_runs) to adapt its meta-network, or remove source_runs to meta-train"
     );
     let src = meta_run(&space);
+    // A meta-training state does not resume as an adaptation.
+    let blob = create(&space, META, vec![]).unwrap().save_state().unwrap();
+    let mut adapt = create(&space, "", vec![src.clone()]).unwrap();
+    assert_eq!(
+        adapt.load_state(&blob).unwrap_err().message(),
+        "base state: the run started as meta-training over toy, and these settings make it an \
+         adaptation of source run runs/meta; resume with the tasks and source runs that started it"
+    );
     let e = create(&space, "cells = 3", vec![src]).err().unwrap();
     assert_eq!(
         e,
