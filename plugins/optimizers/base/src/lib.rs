@@ -103,6 +103,14 @@ impl Base {
         let target = init.target.to_string();
         let source = meta_source(&init.source_artifacts)?;
         let (mode, meta) = match source {
+            Some(s) if !params.meta_tasks.is_empty() => {
+                return Err(PluginError::invalid_params(format!(
+                    "`meta_tasks` names meta-training's tasks, and this run adapts the \
+                     meta-network of source run {}: remove it (or remove source_runs to \
+                     meta-train)",
+                    s.run
+                )))
+            }
             Some(s) => {
                 let missing = "name a meta-training run of `base`";
                 let arch = TransferArch::read_named(s, META_NETWORK, true, &layout, missing)?;

@@ -179,10 +179,31 @@ fn refusals_are_one_sentence() {
         "base state: the run started as meta-training over toy, and these settings make it an \
          adaptation of source run runs/meta; resume with the tasks and source runs that started it"
     );
+    let e = create(&space, "meta_tasks = [\"toy\"]", vec![src.clone()])
+        .err()
+        .unwrap();
+    assert_eq!(
+        e,
+        "`meta_tasks` names meta-training's tasks, and this run adapts the meta-network of \
+         source run runs/meta: remove it (or remove source_runs to meta-train)"
+    );
     let e = create(&space, "cells = 3", vec![src]).err().unwrap();
     assert_eq!(
         e,
         "`cells` is 3, and the meta-network of source run runs/meta has 8: leave it unset when \
          adapting"
     );
+}
+
+#[test]
+fn the_nas_bench_201_cell_meta_trains_and_derives_with_every_edge() {
+    let space = ToySpace::new(ToyLayout::Bench201);
+    let mut opt = create(&space, META, vec![]).unwrap();
+    let reports = run_to_end(&mut opt, 3).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!((reports[1].mix.rows, reports[1].mix.cols), (6, 5));
+    let cells = opt.derive(1).unwrap();
+    // NAS-Bench-201 keeps all 6 edges, each with one op.
+    assert_eq!(cells[0].genome.len(), 6);
+    assert!(cells[0].genome.iter().all(|&g| (1..=5).contains(&g)));
 }
