@@ -1,6 +1,7 @@
 //! Workspace tests: each drives the real `xnas` binary with real plugin libraries.
 
 mod ablation;
+mod base;
 mod compare;
 mod decorators;
 mod examples;

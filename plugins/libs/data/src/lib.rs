@@ -24,10 +24,13 @@
 //!
 //! `classes` is 10 for CIFAR-10, 100 for CIFAR-100 (20 with `label = "coarse"`), else the
 //! largest label of the training file (before the split) + 1; test labels must be below it.
+//! With `classes = [..]` (a class-subset task) it is the list's length: only those classes' rows
+//! are kept, relabelled 0..k in the listed order, before the split.
 
 mod error;
 mod read;
 mod spec;
+mod subset;
 
 pub use error::{DataError, FileAt};
 pub use spec::{
@@ -127,8 +130,14 @@ pub fn read_task(
     data_dir: &Path,
 ) -> Result<Task, DataError> {
     let plan = spec.plan(name, base_dir, data_dir)?;
+    if let Some(keep) = &spec.classes {
+        subset::check(name, keep)?;
+    }
     check_files_exist(name, &plan, base_dir, data_dir)?;
-    let (train, test, classes) = read_source(name, &plan.source)?;
+    let (mut train, mut test, mut classes) = read_source(name, &plan.source)?;
+    if let Some(keep) = &spec.classes {
+        classes = subset::apply(name, keep, classes, &mut train, test.as_mut())?;
+    }
     build(name, &plan, train, test, classes)
 }
 

@@ -93,6 +93,9 @@ pub struct DatasetSpec {
     /// Keep only the first n test rows (in file order).
     #[serde(default)]
     pub limit_test: Option<usize>,
+    /// A class-subset task: only these classes' rows, relabelled 0..k in this order (`subset`).
+    #[serde(default)]
+    pub classes: Option<Vec<i64>>,
 }
 
 /// The file format of a [`DatasetSpec`].

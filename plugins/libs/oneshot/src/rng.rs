@@ -43,6 +43,11 @@ impl ArchRng {
         self.0.sample(StandardNormal)
     }
 
+    /// A uniform draw from `0..n` (`n > 0`): which tasks a BASE meta-step trains on.
+    pub fn below(&mut self, n: u32) -> u32 {
+        self.0.gen_range(0..n.max(1))
+    }
+
     /// A standard Gumbel draw, `−ln(−ln U)` with U uniform in the open interval (0, 1).
     pub fn gumbel(&mut self) -> f64 {
         let u: f64 = self.0.gen_range(f64::MIN_POSITIVE..1.0);

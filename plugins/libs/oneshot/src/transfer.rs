@@ -118,13 +118,30 @@ impl TransferArch {
         hat: bool,
         layout: &SupernetLayout,
     ) -> PluginResult<Self> {
-        let run = source.run.as_str();
         let name = if hat { LAMBDA_HAT } else { LAMBDA };
+        Self::read_named(
+            source,
+            name,
+            hat,
+            layout,
+            "make one with `pdarts` and `transfer_search = true` on that task, or name another run",
+        )
+    }
+
+    /// [`TransferArch::read`] of the artifact `name` (BASE's meta-network is one with α and
+    /// weights); `missing` says what to do when the run lacks it.
+    pub fn read_named(
+        source: &SourceArtifacts,
+        name: &str,
+        hat: bool,
+        layout: &SupernetLayout,
+        missing: &str,
+    ) -> PluginResult<Self> {
+        let run = source.run.as_str();
         let bad = |m: String| PluginError::data(format!("source run {run}: {m}"));
         let data = artifact(source, name).ok_or_else(|| {
             bad(format!(
-                "it has no transfer architecture (artifacts/{name}): make one with `pdarts` and \
-                 `transfer_search = true` on that task, or name another run"
+                "it has no transfer architecture (artifacts/{name}): {missing}"
             ))
         })?;
         let t: TransferArch = serde_json::from_slice(data).map_err(|e| {
