@@ -248,6 +248,37 @@ pub fn artifact<'a>(source: &'a SourceArtifacts, name: &str) -> Option<&'a [u8]>
         .map(|a| a.data.as_slice())
 }
 
+/// Starts a freshly built stage from a source run's learned architecture (λ̂, a meta-network):
+/// α set to `arch`'s, then the weights transferred (`Stage::transfer_weights`). Returns the
+/// names of the stage's tensors that did not load, other than the per-task classifiers and those
+/// `fresh_ok` accepts, for the caller to refuse in its own words; `what` names α in messages.
+pub fn start_from(
+    stage: &mut crate::Stage,
+    source: &SourceArtifacts,
+    arch: &TransferArch,
+    what: &str,
+    fresh_ok: impl Fn(&str) -> bool,
+) -> PluginResult<Vec<String>> {
+    let run = source.run.as_str();
+    stage
+        .set_alpha(arch.flat_alpha())
+        .map_err(|e| PluginError::data(format!("source run {run}: {what}: {}", e.message())))?;
+    let name = arch.weights.as_deref().unwrap_or(WEIGHTS);
+    let weights = artifact(source, name).unwrap_or_default();
+    let report = stage.transfer_weights(weights).map_err(|e| {
+        PluginError::data(format!(
+            "source run {run}: artifacts/{name}: {}",
+            e.message()
+        ))
+    })?;
+    Ok(report
+        .kept
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| !is_task_head(n) && !fresh_ok(n))
+        .collect())
+}
+
 /// Whether a weight left as initialised by a warm start is a per-task classifier, which a
 /// transfer re-initialises anyway: the supernets in this repository name them `classifier.*`
 /// (`nasnet`) and `classifiers.*` (`nb201`).

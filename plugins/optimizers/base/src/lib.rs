@@ -28,7 +28,7 @@ use xnas_core::{
     Supernet, SupernetLayout, SupernetSpec,
 };
 use xnas_oneshot::mix::{softmax, to_matrix};
-use xnas_oneshot::transfer::{artifact, is_task_head, WEIGHTS};
+use xnas_oneshot::transfer::{self, artifact};
 use xnas_oneshot::{
     require_supernet, Adam, ArchConfig, ArchRng, EpochEnd, RngState, Rule, Sampling, Stage,
     StageState, StatsSum, TransferArch,
@@ -447,32 +447,14 @@ fn start_from(
     source: &SourceArtifacts,
     arch: &TransferArch,
 ) -> PluginResult<()> {
-    let run = &source.run;
-    stage.set_alpha(arch.flat_alpha()).map_err(|e| {
-        PluginError::data(format!(
-            "source run {run}: the meta-network's Θ: {}",
-            e.message()
-        ))
-    })?;
-    let name = arch.weights.as_deref().unwrap_or(WEIGHTS);
-    let weights = artifact(source, name).unwrap_or_default();
-    let report = stage.transfer_weights(weights).map_err(|e| {
-        PluginError::data(format!(
-            "source run {run}: artifacts/{name}: {}",
-            e.message()
-        ))
-    })?;
-    let misfits: Vec<&str> = report
-        .kept
-        .iter()
-        .map(|n| n.as_str())
-        .filter(|n| !is_task_head(n) && !n.starts_with("stem"))
-        .collect();
+    let fresh_stem = |n: &str| n.starts_with("stem");
+    let misfits = transfer::start_from(stage, source, arch, "the meta-network's Θ", fresh_stem)?;
     if let Some(first) = misfits.first() {
         return Err(PluginError::data(format!(
-            "source run {run}: its meta-network does not fit this task's search network ({} of \
+            "source run {}: its meta-network does not fit this task's search network ({} of \
              its tensors absent there or of another shape, such as `{first}`); adapt with the \
              [search_space] settings that meta-trained it",
+            source.run,
             misfits.len()
         )));
     }

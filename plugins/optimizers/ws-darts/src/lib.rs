@@ -21,7 +21,7 @@ use xnas_core::{
     capability, component_seed, state, Artifact, Checked, Meta, OneShot, OneShotInit, PluginError,
     PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, SupernetLayout, SupernetSpec,
 };
-use xnas_oneshot::transfer::{artifact, is_task_head, WEIGHTS};
+use xnas_oneshot::transfer::start_from;
 use xnas_oneshot::{require_supernet, ArchConfig, Reporting, Stage, StageState, TransferArch};
 
 const NAME: &str = "ws-darts";
@@ -157,30 +157,14 @@ fn transfer(
     start: &Start,
     source: &xnas_core::SourceArtifacts,
 ) -> PluginResult<()> {
-    let run = &start.run;
-    stage
-        .set_alpha(start.arch.flat_alpha())
-        .map_err(|e| PluginError::data(format!("source run {run}: λ̂'s α: {}", e.message())))?;
-    let name = start.arch.weights.as_deref().unwrap_or(WEIGHTS);
-    let weights = artifact(source, name).unwrap_or_default();
-    let report = stage.transfer_weights(weights).map_err(|e| {
-        PluginError::data(format!(
-            "source run {run}: artifacts/{name}: {}",
-            e.message()
-        ))
-    })?;
-    let misfits: Vec<&str> = report
-        .kept
-        .iter()
-        .map(|n| n.as_str())
-        .filter(|n| !is_task_head(n))
-        .collect();
+    let misfits = start_from(stage, source, &start.arch, "λ̂'s α", |_| false)?;
     if let Some(first) = misfits.first() {
         return Err(PluginError::data(format!(
-            "source run {run}: its λ̂ weights do not fit this task's search network ({} of its \
+            "source run {}: its λ̂ weights do not fit this task's search network ({} of its \
              tensors absent there or of another shape, such as `{first}`): the source's images have another \
              number of channels, or its network other cells or channels; use `transfer = \
              \"lambda\"` or another source run",
+            start.run,
             misfits.len()
         )));
     }
