@@ -29,6 +29,9 @@ pub const INTERFACES: &[(&str, &str)] = &[
     ("0.2.0", "35c5301c39e8fc43"),
     // `neighbours` appended to the search space (patch: a 0.2.0 space answers the default).
     ("0.2.1", "6e5ec7029d4be722"),
+    // `TransferPlan` gains `pretrain_epochs`, `pretrain_batch`, `source_replay` (minor: it is no
+    // prefix type, so every plugin is rebuilt).
+    ("0.3.0", "dc5548e7478e5ead"),
 ];
 
 /// The plugin interface version of this build: the last of [`INTERFACES`]. It is the root

@@ -267,7 +267,7 @@ fn a_missing_or_unfit_transfer_architecture_is_refused_naming_the_run() {
         create(&space, "warm_start = \"meta\"", vec![])
             .err()
             .unwrap(),
-        "`warm_start = \"meta\"` (the meta-transfer architecture λ_meta) is not implemented yet: \
-         use \"nearest\" or \"none\""
+        "`warm_start = \"meta\"` needs a meta-transfer architecture: name a run of `pdarts` \
+         with `transfer_search = true` and `meta_search = true` in tasks.source_runs"
     );
 }
