@@ -67,11 +67,11 @@ pub fn order(
     } else {
         distances(exp, resolved, space, &artifacts)?
     };
-    let mut order: Vec<(SourceArtifacts, Option<f64>)> =
+    let mut order: Vec<(SourceArtifacts, Option<Ranked>)> =
         artifacts.into_iter().zip(ranked).collect();
     // Stable: equal distances (or none) keep the listed order.
     order.sort_by(|a, b| {
-        let d = |x: &Option<f64>| x.unwrap_or(f64::INFINITY);
+        let d = |x: &Option<Ranked>| x.map_or(f64::INFINITY, |r| r.distance);
         d(&a.1).total_cmp(&d(&b.1))
     });
     let json = serde_json::json!({
@@ -80,11 +80,9 @@ pub fn order(
         "distances": order.iter().map(|(a, d)| serde_json::json!({
             "run": a.run.as_str(),
             "task": a.task.as_str(),
-            "distance": d.filter(|d| d.is_finite()),
+            "distance": d.map(|r| r.distance).filter(|d| d.is_finite()),
             // Whether the run's kept embedding was used (embedding::kept) rather than a new one.
-            "kept_embedding": resolved.similarity.as_ref().filter(|_| d.is_some()).map(|e| {
-                embedding::kept(a, &embedding::made(exp, e, a.task.as_str())).is_some()
-            }),
+            "kept_embedding": d.map(|r| r.kept_embedding),
         })).collect::<Vec<_>>(),
         "chosen": order.first().map(|(a, _)| a.run.as_str()),
     });
@@ -93,12 +91,20 @@ pub fn order(
             "warm start: source run {} ({}{})",
             first.run,
             first.task,
-            d.map(|d| format!(", distance {d:.4}")).unwrap_or_default()
+            d.map(|r| format!(", distance {:.4}", r.distance))
+                .unwrap_or_default()
         );
     }
     let artifacts: Vec<SourceArtifacts> = order.into_iter().map(|(a, _)| a).collect();
     let runs = artifacts.iter().map(|a| a.run.to_string()).collect();
     Ok((artifacts, Some(Ranking { runs, json })))
+}
+
+/// A source run's distance to the target, and whether the embedding kept with the run gave it.
+#[derive(Clone, Copy)]
+struct Ranked {
+    distance: f64,
+    kept_embedding: bool,
 }
 
 /// Each source run's distance to the target under `[similarity]`; None for a task the measure
@@ -108,7 +114,7 @@ fn distances(
     resolved: &Resolved,
     space: &SpaceBox,
     artifacts: &[SourceArtifacts],
-) -> HostResult<Vec<Option<f64>>> {
+) -> HostResult<Vec<Option<Ranked>>> {
     let opt = resolved.optimizer.name();
     let (Some(entry), Some(section)) = (&resolved.similarity, &exp.file.similarity) else {
         return Err(exp.error_at(
@@ -145,12 +151,16 @@ fn distances(
                 a.run
             );
         }
+        let kept_embedding = kept.is_some();
         let embedded = match kept {
             Some(e) => Ok(e),
             None => similarity::embed_task(entry, &mut sim, a.task.as_str(), None)?,
         };
         let d = match embedded {
-            Ok(e) => Some(sim.distance(&target, &e).map_err(|e| entry.error(e))?),
+            Ok(e) => Some(Ranked {
+                distance: sim.distance(&target, &e).map_err(|e| entry.error(e))?,
+                kept_embedding,
+            }),
             Err(e) => {
                 tracing::warn!("source run {} ranked last: {}", a.run, entry.error(e));
                 None
