@@ -32,6 +32,8 @@ pub const INTERFACES: &[(&str, &str)] = &[
     // `TransferPlan` gains `pretrain_epochs`, `pretrain_batch`, `source_replay` (minor: it is no
     // prefix type, so every plugin is rebuilt).
     ("0.3.0", "dc5548e7478e5ead"),
+    // `FfiSupernet::set_episode` appended (patch: a 0.3.0 supernet answers `UNSUPPORTED`).
+    ("0.3.1", "f6c8d70ede00e617"),
 ];
 
 /// The plugin interface version of this build: the last of [`INTERFACES`]. It is the root

@@ -124,6 +124,21 @@ pub struct ArchGrad {
     pub grad: Matrix,
 }
 
+/// An N-way K-shot episode (few-shot learning; BASE's few-shot mode, Shaw et al. 2019,
+/// appendix B) on the supernet's current task: `way` of the task's classes drawn from `seed`,
+/// relabelled 0..way, `shot` support and `query` query images of each, all drawn from the task's
+/// training split. While it lasts, `train_step` and `arch_grad` read the whole support set as
+/// one batch, `evaluate` the query set, and the logits are the first `way` outputs of the
+/// task's classifier.
+#[repr(C)]
+#[derive(StableAbi, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Episode {
+    pub way: u32,
+    pub shot: u32,
+    pub query: u32,
+    pub seed: u64,
+}
+
 /// What importing weights by name did.
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug, PartialEq, Default)]
@@ -178,6 +193,16 @@ pub trait FfiSupernet: Send {
     /// Loads the tensors whose names and shapes match; the rest stay as initialised.
     #[sabi(last_prefix_field)]
     fn import_weights(&mut self, weights: RSlice<'_, u8>) -> RResult<ImportReport, PluginError>;
+    /// Appended in interface 0.3.1: starts an [`Episode`] on the current task (`RNone` ends it;
+    /// so does `set_task`) and returns the task's labels of its classes, in relabelled order.
+    /// The same episode and task draw the same images. A supernet built against 0.3.0 lacks it;
+    /// calling it there gives this body's `UNSUPPORTED`.
+    fn set_episode(&mut self, episode: ROption<Episode>) -> RResult<RVec<u32>, PluginError> {
+        let _ = episode;
+        RResult::RErr(PluginError::unsupported(
+            "this search space's supernet was built before episodes (plugin interface 0.3.0)",
+        ))
+    }
 }
 
 /// An owned handle to a supernet. Use it through the author trait (`xnas_core::Supernet`).

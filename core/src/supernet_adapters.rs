@@ -7,7 +7,7 @@ use crate::adapters::guard;
 use crate::error::{PluginError, PluginResult};
 use crate::traits::{OneShot, Supernet};
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RResult, RSlice, RVec};
+use abi_stable::std_types::{ROption, RResult, RSlice, RVec};
 
 struct GuardedSupernet<T>(T);
 
@@ -73,6 +73,11 @@ impl<T: Supernet> FfiSupernet for GuardedSupernet<T> {
             self.0.import_weights(weights.as_slice())
         })
     }
+    fn set_episode(&mut self, episode: ROption<Episode>) -> RResult<RVec<u32>, PluginError> {
+        guard("set_episode", || {
+            self.0.set_episode(episode.into_option()).map(RVec::from)
+        })
+    }
 }
 
 /// Wraps a supernet into its ABI object.
@@ -135,6 +140,11 @@ impl Supernet for SupernetBox {
     }
     fn import_weights(&mut self, weights: &[u8]) -> PluginResult<ImportReport> {
         FfiSupernet::import_weights(&mut self.0, weights.into()).into_result()
+    }
+    fn set_episode(&mut self, episode: Option<Episode>) -> PluginResult<Vec<u32>> {
+        FfiSupernet::set_episode(&mut self.0, episode.into())
+            .into_result()
+            .map(Vec::from)
     }
 }
 

@@ -156,6 +156,14 @@ pub trait Supernet: Send + 'static {
     fn interpolate(&mut self, base: u32, others: &[u32], epsilon: f64) -> PluginResult<()>;
     fn export_weights(&self) -> PluginResult<Vec<u8>>;
     fn import_weights(&mut self, weights: &[u8]) -> PluginResult<ImportReport>;
+    /// Starts (or with None ends) a few-shot episode on the current task; returns the task's
+    /// labels of its classes. Unsupported unless the supernet implements it.
+    fn set_episode(&mut self, episode: Option<Episode>) -> PluginResult<Vec<u32>> {
+        let _ = episode;
+        Err(PluginError::unsupported(
+            "this supernet has no few-shot episodes",
+        ))
+    }
 }
 
 /// A one-shot optimizer (DARTS family): owns the architecture parameters, drives a supernet it

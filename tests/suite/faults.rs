@@ -58,7 +58,7 @@ fn plugin_built_against_another_interface_version() {
     assert_one_sentence(
         &out.stderr(),
         "libxnas_old.so",
-        "built against plugin interface 0.0.7, but this xnas speaks 0.3.0; rebuild it against the xnas-core of this xnas (plugin interface 0.3.0)",
+        "built against plugin interface 0.0.7, but this xnas speaks 0.3.1; rebuild it against the xnas-core of this xnas (plugin interface 0.3.1)",
     );
     // The good plugins are still listed.
     assert!(out.stdout().contains("evolution"), "{}", out.stdout());

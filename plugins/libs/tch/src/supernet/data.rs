@@ -45,6 +45,8 @@ impl Part {
 #[derive(Debug)]
 pub(crate) struct TaskSplit {
     pub name: String,
+    /// Classes of the task (labels are 0..classes).
+    pub classes: usize,
     pub w: Part,
     pub alpha: Part,
 }
@@ -94,6 +96,7 @@ impl TaskSplit {
         };
         Ok(TaskSplit {
             name: data.name.clone(),
+            classes: data.classes,
             w: part(&perm[..n_w])?,
             alpha: part(&perm[n_w..])?,
         })

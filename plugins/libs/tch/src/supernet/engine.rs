@@ -69,6 +69,8 @@ pub struct SupernetEngine<N> {
     pub(crate) shared: [Tensor; 2],
     /// R of the finite difference, ε = R/‖v‖ (DARTS: 0.01).
     pub(crate) difference_scale: f64,
+    /// The few-shot episode under way (`episode.rs`), if any.
+    pub(crate) episode: Option<super::episode::Active>,
 }
 
 /// Runs `f`, turning a panic (a libtorch error in a non-`f_` tch call) into an error.
@@ -239,6 +241,7 @@ impl<N: SearchNetwork> SupernetEngine<N> {
             next_snapshot: 0,
             shared,
             difference_scale: 0.01,
+            episode: None,
         })
     }
 
@@ -309,9 +312,29 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         Ok(if grad { t.set_requires_grad(true) } else { t })
     }
 
-    /// The next training batch of the current task, without moving the iterator.
+    /// The next training batch of the current task (an episode's support set), without moving
+    /// the iterator.
     pub fn peek_train_batch(&self) -> PluginResult<Batch> {
-        self.iters[self.task][W].peek(&self.tasks[self.task].w)
+        match &self.episode {
+            Some(e) => Ok(e.support_batch()),
+            None => self.iters[self.task][W].peek(&self.tasks[self.task].w),
+        }
+    }
+
+    /// The next α batch of the current task (an episode's support set), without moving.
+    pub(crate) fn peek_alpha_batch(&self) -> PluginResult<Batch> {
+        match &self.episode {
+            Some(e) => Ok(e.support_batch()),
+            None => self.iters[self.task][ALPHA].peek(&self.tasks[self.task].alpha),
+        }
+    }
+
+    /// Moves split `split`'s iterator (`W` or `ALPHA`) on; an episode's batch stays.
+    pub(crate) fn advance(&mut self, split: usize) -> PluginResult<()> {
+        match self.episode {
+            Some(_) => Ok(()),
+            None => self.iters[self.task][split].advance(),
+        }
     }
 
     /// The training-mode loss of `batch` (graph kept) and the number of correct predictions.
@@ -325,6 +348,11 @@ impl<N: SearchNetwork> SupernetEngine<N> {
             self.net.forward(&batch.images, mix, self.task, pass)
         })?;
         let what = "supernet loss";
+        // An episode's classes are the classifier's first `way` outputs.
+        let logits = match &self.episode {
+            Some(e) => logits.f_narrow(1, 0, e.spec.way as i64).context(what)?,
+            None => logits,
+        };
         let loss = logits
             .f_cross_entropy_loss::<Tensor>(&batch.labels, None, Reduction::Mean, -100, 0.0)
             .context(what)?;
@@ -436,8 +464,7 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         let stats = self.stats(&loss, correct, batch.len(), "train_step")?;
         let (g, reached) = self.weight_grad(&loss, "train_step")?;
         self.sgd_step(g, &reached)?;
-        let t = self.task;
-        self.iters[t][W].advance()?;
+        self.advance(W)?;
         Ok(stats)
     }
 
@@ -445,12 +472,11 @@ impl<N: SearchNetwork> SupernetEngine<N> {
     pub(crate) fn do_arch_grad(&mut self, mix: &Matrix) -> PluginResult<ArchGrad> {
         let _threads = self.threads();
         let mix = self.mix_tensor(mix, true)?;
-        let t = self.task;
-        let batch = self.iters[t][ALPHA].peek(&self.tasks[t].alpha)?;
+        let batch = self.peek_alpha_batch()?;
         let (loss, correct) = self.batch_loss(&batch, &mix)?;
         let stats = self.stats(&loss, correct, batch.len(), "arch_grad")?;
         let g = self.mix_grad(&loss, &mix, "arch_grad")?;
-        self.iters[t][ALPHA].advance()?;
+        self.advance(ALPHA)?;
         Ok(ArchGrad {
             stats,
             grad: crate::matrix::to_matrix(&g)?,
@@ -465,11 +491,15 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         tch::no_grad(|| self.store.buffers.flat.f_copy_(b)).context(what)
     }
 
-    /// Mean loss and accuracy over the current task's whole α split (evaluation mode, no grad).
+    /// Mean loss and accuracy over the current task's whole α split, or an episode's query set
+    /// (evaluation mode, no grad).
     pub(crate) fn do_evaluate(&mut self, mix: &Matrix) -> PluginResult<BatchStats> {
         let _threads = self.threads();
         let mix = self.mix_tensor(mix, false)?;
-        let part = &self.tasks[self.task].alpha;
+        let part = match &self.episode {
+            Some(e) => &e.query,
+            None => &self.tasks[self.task].alpha,
+        };
         let n = part.len() as i64;
         let step = self.cfg.eval_batch_size as i64;
         let pass = Pass::evaluation();
@@ -532,6 +562,7 @@ impl<N: SearchNetwork> SupernetEngine<N> {
             )));
         }
         self.task = task as usize;
+        self.episode = None;
         Ok(())
     }
 }

@@ -47,6 +47,7 @@
 
 mod data;
 mod engine;
+mod episode;
 mod flat;
 mod pass;
 mod persist;

@@ -3,6 +3,7 @@
 
 use super::data::Position;
 use super::engine::{Snapshot, SupernetEngine, ALPHA, W};
+use super::episode::{draw, SavedEpisode};
 use super::SearchNetwork;
 use crate::error::TchContext;
 use crate::snapshot::{from_bytes, match_saved, to_bytes};
@@ -10,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 use xnas_core::abi_stable::std_types::RString;
 use xnas_core::{
-    ArchGrad, BatchStats, ImportReport, Matrix, PluginError, PluginResult, Supernet, SupernetInfo,
+    ArchGrad, BatchStats, Episode, ImportReport, Matrix, PluginError, PluginResult, Supernet,
+    SupernetInfo,
 };
 
 /// The format version of a saved supernet state.
@@ -33,6 +35,10 @@ struct SavedState {
     positions: Vec<[Position; 2]>,
     snapshots: Vec<u32>,
     next_snapshot: u32,
+    /// The episode under way (drawn again from it on load); absent in states saved before
+    /// episodes.
+    #[serde(default)]
+    episode: Option<SavedEpisode>,
     /// Named tensors: `params`, `buffers`, `momentum`, `snapshot.{id}.{params|buffers|momentum}`.
     tensors: Vec<u8>,
 }
@@ -74,6 +80,7 @@ impl<N: SearchNetwork> SupernetEngine<N> {
                 .collect(),
             snapshots: self.snapshots.keys().copied().collect(),
             next_snapshot: self.next_snapshot,
+            episode: self.episode.as_ref().map(SavedEpisode::of),
             tensors: to_bytes(&named, what)?,
         })
     }
@@ -110,7 +117,11 @@ impl<N: SearchNetwork> SupernetEngine<N> {
                 "supernet state: saved by a network of another shape ({diff})"
             )));
         }
-        if s.positions.len() != self.iters.len() || s.task as usize >= self.tasks.len() {
+        let episode_task = s.episode.map_or(s.task, |e| e.task);
+        if s.positions.len() != self.iters.len()
+            || s.task as usize >= self.tasks.len()
+            || episode_task != s.task
+        {
             return Err(PluginError::data(
                 "supernet state: damaged (task positions)".to_string(),
             ));
@@ -164,6 +175,17 @@ impl<N: SearchNetwork> SupernetEngine<N> {
                 wanted.push((format!("snapshot.{id}.{part}"), like.shallow_clone()));
             }
         }
+        let episode = s
+            .episode
+            .map(|e| {
+                draw(
+                    &self.tasks[e.task as usize],
+                    e.task as usize,
+                    e.spec(),
+                    self.cfg.kind,
+                )
+            })
+            .transpose()?;
         let found = match_saved(wanted, &tensors, what, "this supernet", "")?
             .into_iter()
             .map(|(_, t)| t.f_to_kind(self.cfg.kind).context(what))
@@ -199,6 +221,7 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         self.epoch = s.epoch;
         self.task = s.task as usize;
         self.skip_dropout = s.skip_dropout;
+        self.episode = episode;
         Ok(())
     }
 
@@ -380,5 +403,9 @@ impl<N: SearchNetwork> Supernet for SupernetEngine<N> {
     /// Loads the tensors whose name and shape match; the rest keep their values.
     fn import_weights(&mut self, weights: &[u8]) -> PluginResult<ImportReport> {
         self.import(weights)
+    }
+
+    fn set_episode(&mut self, episode: Option<Episode>) -> PluginResult<Vec<u32>> {
+        self.do_set_episode(episode)
     }
 }

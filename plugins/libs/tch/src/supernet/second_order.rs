@@ -43,9 +43,8 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         let r = self.cfg.recipe.clone();
         let xi = self.learning_rate();
         let mix_g = self.mix_tensor(mix, true)?;
-        let t = self.task;
         let train = self.peek_train_batch()?;
-        let val = self.iters[t][ALPHA].peek(&self.tasks[t].alpha)?;
+        let val = self.peek_alpha_batch()?;
 
         // w′ = w − ξ(μm + ∇w L_train(w) + λw), from the current w.
         let (loss, correct) = self.batch_loss(&train, &mix_g.detach())?;
@@ -100,7 +99,7 @@ impl<N: SearchNetwork> SupernetEngine<N> {
         } else {
             (mix_g.f_zeros_like().context(what)?, 0.0)
         };
-        self.iters[t][ALPHA].advance()?;
+        self.advance(ALPHA)?;
         Ok(Unrolled {
             stats,
             val_grad,
