@@ -2,6 +2,7 @@
 
 mod ablation;
 mod base;
+mod base_fewshot;
 mod compare;
 mod decorators;
 mod examples;

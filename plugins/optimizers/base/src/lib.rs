@@ -10,25 +10,32 @@
 //! and moves it by Reptile's finite-difference rule ([`meta`]). The meta-network (weights and Θ)
 //! is the run's artifact `meta_network.json` (with `supernet.weights`).
 //!
+//! **Few-shot mode** (`episodes`, [`fewshot`]): meta-training over N-way K-shot episodes of the
+//! meta tasks, then a meta-test on episodes of the held-out target, kept as `fewshot.json`.
+//!
 //! **Adaptation** (a run naming a meta-training run in `tasks.source_runs`): the meta-network's
 //! weights (a fresh classifier) and Θ on the target, K′ inner-style steps, then the cell DARTS's
 //! rule derives from the adapted Θ (argmax per edge, the two strongest edges per node), which
 //! the host trains from scratch as an ordinary trial.
 
+mod fewshot;
 mod meta;
 mod params;
+mod setup;
 
-pub use params::{BaseParams, DEFAULT_CELLS, DEFAULT_CHANNELS, MIN_TAU};
+pub use fewshot::{FewShotResult, TestEpisode, FEWSHOT};
+pub use params::{BaseParams, Episodes, DEFAULT_CELLS, DEFAULT_CHANNELS, MIN_TAU};
 
+use fewshot::Draw;
 use meta::{draw_tasks, meta_step, Inner};
 use serde::{Deserialize, Serialize};
+use setup::{adapt_epochs, meta_source, meta_tasks, start_from};
 use xnas_core::{
     capability, component_seed, state, Artifact, BatchStats, Checked, Meta, OneShot, OneShotInit,
-    PluginError, PluginResult, PluginSet, Proposal, SearchProgress, SourceArtifacts, SpaceBox,
-    Supernet, SupernetLayout, SupernetSpec,
+    PluginError, PluginResult, PluginSet, Proposal, SearchProgress, SpaceBox, Supernet,
+    SupernetLayout, SupernetSpec,
 };
 use xnas_oneshot::mix::{softmax, to_matrix};
-use xnas_oneshot::transfer::{self, artifact};
 use xnas_oneshot::{
     require_supernet, Adam, ArchConfig, ArchRng, EpochEnd, RngState, Rule, Sampling, Stage,
     StageState, StatsSum, TransferArch,
@@ -52,6 +59,9 @@ pub enum Mode {
     MetaTrain { tasks: Vec<String> },
     /// Adaptation of the meta-network of this source run to the target.
     Adapt { source: String },
+    /// Few-shot meta-training over episodes of these tasks (the supernet's first tasks; the
+    /// target is the last), then the meta-test on the target's episodes.
+    FewShot { tasks: Vec<String> },
 }
 
 impl Mode {
@@ -59,6 +69,12 @@ impl Mode {
         match self {
             Mode::MetaTrain { tasks } => format!("meta-training over {}", tasks.join(", ")),
             Mode::Adapt { source } => format!("an adaptation of source run {source}"),
+            Mode::FewShot { tasks } => {
+                format!(
+                    "few-shot meta-training over episodes of {}",
+                    tasks.join(", ")
+                )
+            }
         }
     }
 }
@@ -83,6 +99,12 @@ pub struct Base {
     epoch: u32,
     step: u32,
     train: StatsSum,
+    /// Few-shot mode: how episodes are drawn, this epoch's query figures, the meta-test's
+    /// episodes so far and the meta-network's snapshot they start from.
+    draw: Option<Draw>,
+    query: StatsSum,
+    tested: Vec<TestEpisode>,
+    meta_snapshot: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -95,6 +117,12 @@ struct BaseState {
     step: u32,
     train: StatsSum,
     stage: StageState,
+    #[serde(default)]
+    query: StatsSum,
+    #[serde(default)]
+    tested: Vec<TestEpisode>,
+    #[serde(default)]
+    meta_snapshot: Option<u32>,
 }
 
 impl Base {
@@ -103,6 +131,14 @@ impl Base {
         let target = init.target.to_string();
         let source = meta_source(&init.source_artifacts)?;
         let (mode, meta) = match source {
+            Some(s) if params.episodes.is_some() => {
+                return Err(PluginError::invalid_params(format!(
+                    "`episodes` (few-shot mode) meta-trains and meta-tests in one run, and this \
+                     run names source run {}: remove source_runs (or `episodes` to adapt its \
+                     meta-network)",
+                    s.run
+                )))
+            }
             Some(s) if !params.meta_tasks.is_empty() => {
                 return Err(PluginError::invalid_params(format!(
                     "`meta_tasks` names meta-training's tasks, and this run adapts the \
@@ -118,6 +154,11 @@ impl Base {
                     source: s.run.to_string(),
                 };
                 (mode, Some((s, arch)))
+            }
+            None if params.episodes.is_some() => {
+                let sources: Vec<String> = init.sources.iter().map(|s| s.to_string()).collect();
+                let tasks = fewshot::meta_tasks(&params.meta_tasks, &target, &sources)?;
+                (Mode::FewShot { tasks }, None)
             }
             None => (
                 Mode::MetaTrain {
@@ -155,6 +196,11 @@ impl Base {
                 recipe.epochs = adapt_epochs(&params);
                 vec![target.clone()]
             }
+            // Reptile's inner SGD: one learning rate for every episode, the meta-test's too.
+            Mode::FewShot { tasks } => {
+                recipe.learning_rate_min = recipe.learning_rate;
+                tasks.iter().chain([&target]).cloned().collect()
+            }
         };
         let spec = SupernetSpec {
             tasks: tasks.iter().map(|t| t.as_str().into()).collect(),
@@ -178,6 +224,10 @@ impl Base {
         if let Some((s, a)) = &meta {
             start_from(&mut stage, s, a)?;
         }
+        let draw = params.episodes.as_ref().map(|e| Draw::new(e, init.seed));
+        if let Some(d) = &draw {
+            fewshot::check_tasks(stage.supernet(), tasks.len(), d)?;
+        }
         let theta = stage.alpha().to_vec();
         Ok(Base {
             cols: stage.weights().cols,
@@ -195,6 +245,10 @@ impl Base {
             epoch: 0,
             step: 0,
             train: StatsSum::default(),
+            draw,
+            query: StatsSum::default(),
+            tested: Vec::new(),
+            meta_snapshot: None,
         })
     }
 
@@ -207,6 +261,9 @@ impl Base {
         match self.mode {
             Mode::MetaTrain { .. } => self.params.epochs,
             Mode::Adapt { .. } => adapt_epochs(&self.params),
+            Mode::FewShot { .. } => {
+                self.params.epochs + self.test_episodes().div_ceil(self.params.steps_per_epoch)
+            }
         }
     }
 
@@ -216,7 +273,16 @@ impl Base {
         match self.mode {
             Mode::MetaTrain { .. } => per,
             Mode::Adapt { .. } => per.min(self.params.adapt_steps.saturating_sub(epoch * per)),
+            Mode::FewShot { .. } => match epoch.checked_sub(self.params.epochs) {
+                None => per,
+                Some(e) => per.min(self.test_episodes().saturating_sub(e * per)),
+            },
         }
+    }
+
+    /// M: the meta-test's episodes (few-shot mode).
+    fn test_episodes(&self) -> u32 {
+        self.params.episodes.as_ref().map_or(0, |e| e.test_episodes)
     }
 
     /// One meta-step, or one adaptation step; Θ is then the stage's.
@@ -226,6 +292,7 @@ impl Base {
         };
         let global =
             u64::from(self.epoch) * u64::from(self.params.steps_per_epoch) + u64::from(self.step);
+        let test_episodes = self.test_episodes();
         let net = self.stage.supernet();
         let cols = self.cols;
         match &self.mode {
@@ -250,6 +317,64 @@ impl Base {
                     &mut self.train,
                 )?;
             }
+            Mode::FewShot { tasks } if self.epoch < self.params.epochs => {
+                let total = self.params.meta_steps().saturating_sub(1).max(1);
+                let inner = Inner {
+                    arch: &self.arch,
+                    hard,
+                    tau: temperature.at(global as f64 / total as f64),
+                    cols,
+                };
+                let draw = self.draw.ok_or_else(|| PluginError::other("no episodes"))?;
+                fewshot::meta_step(
+                    &inner,
+                    net,
+                    &mut self.theta,
+                    &mut self.rng,
+                    (tasks.len(), self.params.tasks_per_step as usize),
+                    |j| draw.train(global, j),
+                    (self.params.inner_steps, self.params.epsilon(global)),
+                    (&mut self.train, &mut self.query),
+                )?;
+            }
+            Mode::FewShot { tasks } => {
+                // The meta-test samples at the temperature meta-training ended with.
+                let inner = Inner {
+                    arch: &self.arch,
+                    hard,
+                    tau: temperature.tau_min,
+                    cols,
+                };
+                let draw = self.draw.ok_or_else(|| PluginError::other("no episodes"))?;
+                let meta = match self.meta_snapshot {
+                    Some(id) => id,
+                    None => *self.meta_snapshot.insert(net.snapshot()?),
+                };
+                let i = self.tested.len() as u32;
+                let r = fewshot::test_episode(
+                    &inner,
+                    net,
+                    (meta, &self.theta),
+                    tasks.len() as u32,
+                    draw.test(i),
+                    self.params.adapt_steps,
+                    &mut self.rng,
+                    &mut self.train,
+                )?;
+                self.query.add(&BatchStats {
+                    loss: r.loss,
+                    accuracy: r.accuracy,
+                    examples: draw.way * draw.query,
+                });
+                self.tested.push(r);
+                if i + 1 == test_episodes {
+                    // The meta-network again, for the artifacts.
+                    net.restore(meta)?;
+                    net.drop_snapshot(meta)?;
+                    net.set_episode(None)?;
+                    self.meta_snapshot = None;
+                }
+            }
             Mode::Adapt { .. } => {
                 // Adaptation samples at the temperature meta-training ended with.
                 let inner = Inner {
@@ -271,7 +396,7 @@ impl Base {
     /// `adapted_network.json`.
     fn network_artifact(&self) -> PluginResult<Artifact> {
         let (name, task) = match &self.mode {
-            Mode::MetaTrain { tasks } => (META_NETWORK, tasks.join(",")),
+            Mode::MetaTrain { tasks } | Mode::FewShot { tasks } => (META_NETWORK, tasks.join(",")),
             Mode::Adapt { .. } => (ADAPTED_NETWORK, self.target.clone()),
         };
         let arch = TransferArch::new(&self.layout, &task, self.network, self.stage.candidates())
@@ -310,6 +435,8 @@ impl OneShot for Base {
                     let mix = to_matrix(&softmax(&self.theta, self.cols), self.cols);
                     self.stage.supernet().evaluate(&mix)?
                 }
+                // The episodes' query figures after their inner loops (meta-test: adaptation).
+                Mode::FewShot { .. } => std::mem::take(&mut self.query).mean(),
                 _ => BatchStats::default(),
             };
             self.stage.supernet().end_epoch()?;
@@ -340,6 +467,9 @@ impl OneShot for Base {
             step: self.step,
             train: self.train.clone(),
             stage: self.stage.save()?,
+            query: self.query.clone(),
+            tested: self.tested.clone(),
+            meta_snapshot: self.meta_snapshot,
         };
         state::encode(NAME, STATE_VERSION, &s)
     }
@@ -368,6 +498,9 @@ impl OneShot for Base {
         self.epoch = s.epoch;
         self.step = s.step;
         self.train = s.train;
+        self.query = s.query;
+        self.tested = s.tested;
+        self.meta_snapshot = s.meta_snapshot;
         Ok(())
     }
 
@@ -380,6 +513,22 @@ impl OneShot for Base {
     fn artifacts(&self) -> PluginResult<Vec<Artifact>> {
         let mut out = self.stage.artifacts()?;
         out.push(self.network_artifact()?);
+        if let (Mode::FewShot { tasks }, Some(draw)) = (&self.mode, &self.draw) {
+            if !self.tested.is_empty() && self.tested.len() as u32 == self.test_episodes() {
+                let r = FewShotResult::new(
+                    (&self.target, tasks),
+                    draw,
+                    self.params.adapt_steps,
+                    &self.tested,
+                );
+                let data = serde_json::to_vec_pretty(&r)
+                    .map_err(|e| PluginError::other(format!("{FEWSHOT}: {e}")))?;
+                out.push(Artifact {
+                    name: FEWSHOT.into(),
+                    data: data.into(),
+                });
+            }
+        }
         Ok(out)
     }
 }
@@ -397,66 +546,4 @@ pub fn register(set: &mut PluginSet) {
         },
         |Checked(p): Checked<BaseParams>, init: &OneShotInit| Base::new(p, init),
     );
-}
-
-/// The first source run that keeps a meta-network; source runs that all lack one are refused.
-fn meta_source(sources: &[SourceArtifacts]) -> PluginResult<Option<&SourceArtifacts>> {
-    if sources.is_empty() {
-        return Ok(None);
-    }
-    match sources.iter().find(|s| artifact(s, META_NETWORK).is_some()) {
-        Some(s) => Ok(Some(s)),
-        None => Err(PluginError::data(format!(
-            "tasks.source_runs names {} without a meta-network (artifacts/{META_NETWORK}): name \
-             a meta-training run of `base` (a run without source_runs) to adapt its \
-             meta-network, or remove source_runs to meta-train",
-            sources[0].run
-        ))),
-    }
-}
-
-/// Meta-training's tasks: `meta_tasks`, or the target and the sources.
-fn meta_tasks(params: &BaseParams, init: &OneShotInit) -> PluginResult<Vec<String>> {
-    let tasks: Vec<String> = if params.meta_tasks.is_empty() {
-        std::iter::once(init.target.to_string())
-            .chain(init.sources.iter().map(|s| s.to_string()))
-            .collect()
-    } else {
-        params.meta_tasks.clone()
-    };
-    if params.tasks_per_step as usize > tasks.len() {
-        return Err(PluginError::invalid_params(format!(
-            "`tasks_per_step` is {}, and meta-training has {} tasks ({}): draw at most as many \
-             as there are, or list more in `meta_tasks`",
-            params.tasks_per_step,
-            tasks.len(),
-            tasks.join(", ")
-        )));
-    }
-    Ok(tasks)
-}
-
-fn adapt_epochs(p: &BaseParams) -> u32 {
-    p.adapt_steps.div_ceil(p.steps_per_epoch)
-}
-
-/// The meta-network's Θ and weights into a freshly built stage on the target. Every weight but a
-/// classifier or a stem (a new task's input shape gets a fresh one) must load.
-fn start_from(
-    stage: &mut Stage,
-    source: &SourceArtifacts,
-    arch: &TransferArch,
-) -> PluginResult<()> {
-    let fresh_stem = |n: &str| n.starts_with("stem");
-    let misfits = transfer::start_from(stage, source, arch, "the meta-network's Θ", fresh_stem)?;
-    if let Some(first) = misfits.first() {
-        return Err(PluginError::data(format!(
-            "source run {}: its meta-network does not fit this task's search network ({} of \
-             its tensors absent there or of another shape, such as `{first}`); adapt with the \
-             [search_space] settings that meta-trained it",
-            source.run,
-            misfits.len()
-        )));
-    }
-    Ok(())
 }

@@ -53,6 +53,31 @@ pub struct BaseParams {
     pub tau_max: f64,
     pub tau_min: f64,
     pub tau_anneal: Anneal,
+    /// Few-shot mode (docs/plugins/base.md "Few-shot"): meta-training over N-way K-shot
+    /// episodes of the meta tasks, then a meta-test on episodes of the held-out target.
+    pub episodes: Option<Episodes>,
+}
+
+/// `episodes = { way, shot, query, test_episodes }`: N-way K-shot episodes with Q query images
+/// per class, and M meta-test episodes (each adapted for `adapt_steps` = K′ steps).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Episodes {
+    pub way: u32,
+    pub shot: u32,
+    #[serde(default = "default_query")]
+    pub query: u32,
+    #[serde(default = "default_test_episodes")]
+    pub test_episodes: u32,
+}
+
+/// The query images per class of the paper's Mini-ImageNet protocol (Ravi & Larochelle 2017).
+fn default_query() -> u32 {
+    15
+}
+
+fn default_test_episodes() -> u32 {
+    20
 }
 
 /// The search network when neither the parameters nor a meta-network say: DARTS's.
@@ -88,6 +113,7 @@ impl Default for BaseParams {
             tau_max: 1.0,
             tau_min: 0.1,
             tau_anneal: Anneal::Exponential,
+            episodes: None,
         }
     }
 }
@@ -131,6 +157,23 @@ impl BaseParams {
                  vanish; keep it at {MIN_TAU} or more",
                 self.tau_min
             ));
+        }
+        if let Some(e) = &self.episodes {
+            if e.way < 2 {
+                return Err(format!(
+                    "`episodes.way` is {}: an episode tells at least 2 classes apart",
+                    e.way
+                ));
+            }
+            for (key, v) in [("episodes.shot", e.shot), ("episodes.query", e.query)] {
+                at_least_one(key, v as usize)?;
+            }
+            if e.test_episodes < 2 {
+                return Err(format!(
+                    "`episodes.test_episodes` is {}: the meta-test's interval needs at least 2",
+                    e.test_episodes
+                ));
+            }
         }
         for (i, t) in self.meta_tasks.iter().enumerate() {
             if self.meta_tasks[..i].contains(t) {
@@ -190,6 +233,11 @@ mod tests {
         };
         assert!(!hard);
         assert!((temperature.at(1.0) - 0.1).abs() < 1e-12);
+        let e = parse("episodes = { way = 5, shot = 1 }")
+            .unwrap()
+            .episodes
+            .unwrap();
+        assert_eq!((e.way, e.shot, e.query, e.test_episodes), (5, 1, 15, 20));
         let q = parse("meta_lr = 0.5\nmeta_lr_min = 0.1\nepochs = 2\nsteps_per_epoch = 2").unwrap();
         assert!((q.epsilon(2) - 0.3).abs() < 1e-12);
     }
@@ -224,6 +272,18 @@ mod tests {
                 "`meta_tasks` lists `a` twice",
             ),
             ("cells = 0", "`cells` is 0: it must be at least 1"),
+            (
+                "episodes = { way = 1, shot = 1 }",
+                "`episodes.way` is 1: an episode tells at least 2 classes apart",
+            ),
+            (
+                "episodes = { way = 3, shot = 0 }",
+                "`episodes.shot` is 0: it must be at least 1",
+            ),
+            (
+                "episodes = { way = 3, shot = 1, test_episodes = 1 }",
+                "`episodes.test_episodes` is 1: the meta-test's interval needs at least 2",
+            ),
         ] {
             assert_eq!(parse(text).unwrap_err(), want, "{text}");
         }
