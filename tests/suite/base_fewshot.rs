@@ -197,8 +197,8 @@ fn bad_episode_settings_are_refused_before_a_run_directory() {
         ),
         (
             experiment(
-                &fewshot(1, 1, EPISODES),
-                "target = \"fmnist-79\"\nsources = [\"fmnist-79\"]\n",
+                &format!("{}meta_tasks = [\"fmnist-79\"]\n", fewshot(1, 1, EPISODES)),
+                TASKS,
             ),
             "meta-tests on the target `fmnist-79`, and it is among meta-training's tasks",
         ),
