@@ -18,7 +18,9 @@
 
 mod params;
 
-pub use params::{SkipDropout, Transfer, WarmStart, WsDartsParams, DEFAULT_CELLS, DEFAULT_CHANNELS};
+pub use params::{
+    SkipDropout, Transfer, WarmStart, WsDartsParams, DEFAULT_CELLS, DEFAULT_CHANNELS,
+};
 
 use serde::{Deserialize, Serialize};
 use xnas_core::abi_stable::std_types::ROption;
@@ -202,7 +204,10 @@ impl WsDarts {
             .collect();
         searched.push((self.sweep.valid_accuracy, self.stage.alpha()));
         // Stable: equal accuracies keep the sweep's order.
-        searched.sort_by(|a, b| b.0.unwrap_or(f64::NEG_INFINITY).total_cmp(&a.0.unwrap_or(f64::NEG_INFINITY)));
+        searched.sort_by(|a, b| {
+            b.0.unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&a.0.unwrap_or(f64::NEG_INFINITY))
+        });
         let rule = self.params.rule();
         let cols = self.stage.candidates().first().map_or(0, Vec::len);
         let mut cells: Vec<Proposal> = Vec::new();
@@ -225,9 +230,11 @@ impl WsDarts {
 }
 
 /// λ_meta: the first source run (in the host's order) whose transfer architecture search shared
-/// its weights and α over several tasks. One that searched the target itself is refused: a
-/// leave-one-task-out comparison needs a meta-transfer architecture made without the target.
+/// its weights and α over several tasks, the target not among them: a leave-one-task-out
+/// comparison needs a meta-transfer architecture made without the target (so one list of meta
+/// runs, each made without one task, serves every target). Only such runs are refused.
 fn meta_start(init: &OneShotInit, hat: bool, layout: &SupernetLayout) -> PluginResult<Start> {
+    let mut with_target = None;
     for source in init.source_artifacts.iter() {
         let run = source.run.to_string();
         let arch = TransferArch::read(source, hat, layout)?;
@@ -235,30 +242,30 @@ fn meta_start(init: &OneShotInit, hat: bool, layout: &SupernetLayout) -> PluginR
             continue;
         }
         if arch.meta_tasks.iter().any(|t| t == init.target.as_str()) {
-            return Err(PluginError::invalid_params(format!(
-                "source run {run}: its meta-transfer architecture was searched on the target \
-                 task `{}` itself (its tasks: {}): make one without the target \
-                 (leave-one-task-out)",
-                init.target,
-                arch.meta_tasks.join(", ")
-            )));
+            with_target.get_or_insert((run, arch.meta_tasks));
+            continue;
         }
         return Ok(Start { run, arch });
     }
-    Err(PluginError::invalid_params(
-        "`warm_start = \"meta\"` needs a meta-transfer architecture: name a run of `pdarts` \
-         with `transfer_search = true` and `meta_search = true` in tasks.source_runs",
-    ))
+    Err(PluginError::invalid_params(match with_target {
+        Some((run, tasks)) => format!(
+            "source run {run}: its meta-transfer architecture was searched on the target \
+             task `{}` itself (its tasks: {}): make one without the target \
+             (leave-one-task-out)",
+            init.target,
+            tasks.join(", ")
+        ),
+        None => "`warm_start = \"meta\"` needs a meta-transfer architecture: name a run of \
+                 `pdarts` with `transfer_search = true` and `meta_search = true` in \
+                 tasks.source_runs"
+            .to_string(),
+    }))
 }
 
 /// λ̂'s α and weights into a freshly built stage. Every weight but the per-task classifier must
 /// load: one that does not is of another data shape (the stem of another number of image
 /// channels) or another search network, and is refused naming the run.
-fn transfer(
-    stage: &mut Stage,
-    start: &Start,
-    source: &SourceArtifacts,
-) -> PluginResult<()> {
+fn transfer(stage: &mut Stage, start: &Start, source: &SourceArtifacts) -> PluginResult<()> {
     let misfits = start_from(stage, source, &start.arch, "λ̂'s α", |_| false)?;
     if let Some(first) = misfits.first() {
         return Err(PluginError::data(format!(
@@ -280,9 +287,7 @@ impl OneShot for WsDarts {
             stage: self.sweep.rate as u32,
             ..Reporting::new(&self.space, &self.layout, self.params.rule())
         };
-        let (p, report) = self
-            .stage
-            .run_reported(&self.arch, &plan, max_steps, to)?;
+        let (p, report) = self.stage.run_reported(&self.arch, &plan, max_steps, to)?;
         if let Some(end) = &p.epoch_end {
             if end.valid.examples > 0 {
                 self.sweep.valid_accuracy = Some(end.valid.accuracy);

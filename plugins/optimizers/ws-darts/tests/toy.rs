@@ -288,8 +288,21 @@ fn a_skip_dropout_sweep_searches_every_rate_from_the_same_start_and_ranks_their_
     let reports = run_to_end(&mut opt, 100).unwrap();
     // 3 epochs per rate, numbered over the whole sweep, the rate as the stage.
     assert_eq!(
-        reports.iter().map(|r| (r.epoch, r.stage)).collect::<Vec<_>>(),
-        [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1), (5, 1), (6, 2), (7, 2), (8, 2)]
+        reports
+            .iter()
+            .map(|r| (r.epoch, r.stage))
+            .collect::<Vec<_>>(),
+        [
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (3, 1),
+            (4, 1),
+            (5, 1),
+            (6, 2),
+            (7, 2),
+            (8, 2)
+        ]
     );
     let rates = by_rate(&reports, 3);
     // The first epoch trains the weights only: every rate's α is still λ̂'s there.
@@ -298,10 +311,18 @@ fn a_skip_dropout_sweep_searches_every_rate_from_the_same_start_and_ranks_their_
     // Each rate after the first starts again from λ̂, not from the previous rate's end.
     assert_ne!(rates[1][0].mix, rates[0][2].mix);
     // One rate alone searches exactly as that rate's share of the sweep.
-    let mut alone = create(&space, &format!("{WS}skip_dropout = 0.5\n"), vec![src.clone()]).unwrap();
+    let mut alone = create(
+        &space,
+        &format!("{WS}skip_dropout = 0.5\n"),
+        vec![src.clone()],
+    )
+    .unwrap();
     let single = run_to_end(&mut alone, 100).unwrap();
     for (a, b) in single.iter().zip(&rates[1]) {
-        assert_eq!((&a.mix, &a.genotype, a.valid), (&b.mix, &b.genotype, b.valid));
+        assert_eq!(
+            (&a.mix, &a.genotype, a.valid),
+            (&b.mix, &b.genotype, b.valid)
+        );
     }
     // derive: each rate's last cell, the rates ordered by their last α-split accuracy.
     let mut ranked: Vec<(f64, usize)> = (0..3)
@@ -348,7 +369,14 @@ fn a_sweep_killed_and_resumed_searches_as_if_never_stopped() {
     }
     // A state saved in the sweep's second rate does not load into a search of one rate.
     let mut first = create(&space, &sweep, vec![src.clone()]).unwrap();
-    while first.run(2).unwrap().epoch_done.into_option().map(|r| r.stage) != Some(1) {}
+    while first
+        .run(2)
+        .unwrap()
+        .epoch_done
+        .into_option()
+        .map(|r| r.stage)
+        != Some(1)
+    {}
     let blob = first.save_state().unwrap();
     let mut one = create(&space, WS, vec![src]).unwrap();
     assert_eq!(
@@ -362,9 +390,18 @@ fn a_sweep_killed_and_resumed_searches_as_if_never_stopped() {
 fn a_sweep_without_rates_or_with_a_rate_out_of_range_is_refused() {
     let space = ToySpace::new(ToyLayout::Darts);
     for (value, message) in [
-        ("[]", "`skip_dropout` is an empty list: give one rate or several"),
-        ("[0.0, 1.0]", "`skip_dropout` has 1: every rate must be at least 0 and below 1"),
-        ("-0.1", "`skip_dropout` has -0.1: every rate must be at least 0 and below 1"),
+        (
+            "[]",
+            "`skip_dropout` is an empty list: give one rate or several",
+        ),
+        (
+            "[0.0, 1.0]",
+            "`skip_dropout` has 1: every rate must be at least 0 and below 1",
+        ),
+        (
+            "-0.1",
+            "`skip_dropout` has -0.1: every rate must be at least 0 and below 1",
+        ),
     ] {
         let params = format!("{WS}warm_start = \"none\"\nskip_dropout = {value}\n");
         let err = create(&space, &params, vec![]).err().expect(value);
