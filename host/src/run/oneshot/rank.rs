@@ -33,7 +33,7 @@ pub fn order(
     exp: &Experiment,
     resolved: &Resolved,
     space: &SpaceBox,
-    mut artifacts: Vec<SourceArtifacts>,
+    artifacts: Vec<SourceArtifacts>,
     stored: Option<Vec<String>>,
 ) -> HostResult<(Vec<SourceArtifacts>, Option<Ranking>)> {
     if !resolved.optimizer.info.has(capability::WARM_START) {
