@@ -78,7 +78,7 @@ def main():
     if not a.table_only:
         test_splits(out)
         split = split_keys(s["limit_train"], s["valid"], s["test"])
-        tasks = [task_table(out, t, *spec, split) for t, spec in {**META, **HELD_OUT}.items()]
+        tasks = [task_table(out, t, data, split, classes) for t, (data, classes) in {**META, **HELD_OUT}.items()]
         r = Runner(a.xnas, out)
         net = dict(cells=s["cells"], channels=s["channels"], batch_size=s["batch"])
 

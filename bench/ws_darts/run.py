@@ -115,7 +115,7 @@ def main():
     if not a.table_only:
         test_splits(out)
         split = split_keys(s["limit_train"], s["valid"], s["test"])
-        tasks = [task_table(out, t, *POOL[t], split) for t in pool]
+        tasks = [task_table(out, t, POOL[t][0], split, POOL[t][1]) for t in pool]
         sim = task2vec(s)
         r = Runner(a.xnas, out)
 
@@ -139,8 +139,8 @@ def main():
         sweep = len(s["ws_skip_dropout"]) if isinstance(s["ws_skip_dropout"], list) else 1
         for t in pool:
             others = [x for x in pool if x != t]
-            # The target's own TAS run is listed too: the host leaves it out (leave-one-task-out).
-            all_tas = [tas[x] for x in pool]
+            # The other tasks' TAS runs (a run with trials on the target is refused as a source).
+            other_tas = [tas[x] for x in others]
             for seed in range(a.seeds):
                 at = f"search/{t}/%s/seed-{seed}"
                 ws = {m: ("ws-darts", ws_params(s, start, transfer)) for m, start, transfer in
@@ -149,9 +149,9 @@ def main():
                 pick = random.Random(f"{t}/{seed}").choice(others)
                 runs = {
                     "pdarts": r.run(exp("pdarts", seed, ("pdarts", pdarts_params(s)), t), at % "pdarts"),
-                    "ws-lambda": r.run(exp("ws-lambda", seed, ws["ws-lambda"], t, others, all_tas, sim, sweep),
+                    "ws-lambda": r.run(exp("ws-lambda", seed, ws["ws-lambda"], t, others, other_tas, sim, sweep),
                                        at % "ws-lambda"),
-                    "ws-lambda-hat": r.run(exp("ws-lambda-hat", seed, ws["ws-lambda-hat"], t, others, all_tas, sim,
+                    "ws-lambda-hat": r.run(exp("ws-lambda-hat", seed, ws["ws-lambda-hat"], t, others, other_tas, sim,
                                                sweep), at % "ws-lambda-hat"),
                     "ws-meta": r.run(exp("ws-meta", seed, ws["ws-meta"], t, others, [meta[t]], None, sweep),
                                      at % "ws-meta"),

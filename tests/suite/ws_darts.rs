@@ -274,36 +274,6 @@ fn ws_darts_killed_mid_search_resumes_to_the_same_alpha_and_cell() {
     assert_eq!(read_summary(&run)["search"]["epochs"], 3);
 }
 
-/// A source run of the target task itself is left out of the warm start (so one list of source
-/// runs serves every target of a leave-one-task-out comparison): with it and one other, the
-/// other is chosen without any similarity measure.
-#[test]
-fn a_source_run_of_the_target_task_itself_is_left_out() {
-    let (own, other) = (
-        Sources::get().run("tas-mnist"),
-        Sources::get().run("tas-fmnist"),
-    );
-    let text = experiment(
-        "mnist",
-        &ws_darts("epochs = 1\nepochs_weights_only = 0\n")
-            .replace("epochs = 2\nepochs_weights_only = 1\n", ""),
-        &format!(
-            "sources = [\"fashion-mnist\"]\nsource_runs = [\"{}\", \"{}\"]\n",
-            own.display(),
-            other.display()
-        ),
-    );
-    let sb = Sandbox::new();
-    let run = sb.run_experiment(&text, 1);
-    let sim = json(&run.join("similarity.json"));
-    assert_eq!(sim["chosen"], other.display().to_string());
-    assert_eq!(
-        sim["left_out"],
-        serde_json::json!([own.display().to_string()])
-    );
-    assert_eq!(read_trials(&run)[0].status, "ok");
-}
-
 /// A skip-dropout sweep in one run: each rate searched from λ̂ in turn, each rate's cell derived
 /// and evaluated as a trial.
 #[test]

@@ -3,9 +3,7 @@
 //! target under the experiment's `[similarity]` measure and handed to the optimizer nearest
 //! first. Decided once, before the run directory is made (a measure that cannot embed is bad
 //! input there), then recorded in the store and in `similarity.json`, so a resumed run starts
-//! from the same source without embedding again. A source run searched on the target task itself
-//! is left out: a transfer architecture must come from another task, and so one list of source
-//! runs serves every target of a leave-one-task-out comparison.
+//! from the same source without embedding again.
 
 use super::embedding;
 use crate::config::validate::Resolved;
@@ -33,7 +31,7 @@ pub fn order(
     exp: &Experiment,
     resolved: &Resolved,
     space: &SpaceBox,
-    artifacts: Vec<SourceArtifacts>,
+    mut artifacts: Vec<SourceArtifacts>,
     stored: Option<Vec<String>>,
 ) -> HostResult<(Vec<SourceArtifacts>, Option<Ranking>)> {
     if !resolved.optimizer.info.has(capability::WARM_START) {
@@ -54,17 +52,6 @@ pub fn order(
             ));
         }
     }
-    let target = exp.file.tasks.target.get_ref().as_str();
-    let (own, mut artifacts): (Vec<_>, Vec<_>) = artifacts
-        .into_iter()
-        .partition(|a| a.task.as_str() == target);
-    for a in &own {
-        tracing::info!(
-            "warm start: source run {} left out: it searched the target task {target}",
-            a.run
-        );
-    }
-    let left_out: Vec<&str> = own.iter().map(|a| a.run.as_str()).collect();
     if let Some(runs) = stored {
         let at = |a: &SourceArtifacts| {
             runs.iter()
@@ -98,8 +85,6 @@ pub fn order(
             "kept_embedding": d.map(|r| r.kept_embedding),
         })).collect::<Vec<_>>(),
         "chosen": order.first().map(|(a, _)| a.run.as_str()),
-        // Source runs of the target task itself, never candidates.
-        "left_out": left_out,
     });
     if let Some((first, d)) = order.first() {
         tracing::info!(
