@@ -231,8 +231,8 @@ impl WsDarts {
 
 /// λ_meta: the first source run (in the host's order) whose transfer architecture search shared
 /// its weights and α over several tasks, the target not among them: a leave-one-task-out
-/// comparison needs a meta-transfer architecture made without the target (so one list of meta
-/// runs, each made without one task, serves every target). Only such runs are refused.
+/// comparison needs a meta-transfer architecture made without the target. Refused only when
+/// every λ_meta saw the target, or there is none.
 fn meta_start(init: &OneShotInit, hat: bool, layout: &SupernetLayout) -> PluginResult<Start> {
     let mut with_target = None;
     for source in init.source_artifacts.iter() {
