@@ -91,10 +91,9 @@ def pdarts_params(s, **extra):
 
 
 def ws_params(s, warm_start, transfer):
-    p = dict(warm_start=warm_start, transfer=transfer, epochs=s["ws_epochs"],
-             epochs_weights_only=s["ws_weights_only"], evaluate_last=1, batch_size=s["batch"],
-             arch_learning_rate=s["arch_lr"], skip_dropout=s["ws_skip_dropout"])
-    return p
+    return dict(warm_start=warm_start, transfer=transfer, epochs=s["ws_epochs"],
+                epochs_weights_only=s["ws_weights_only"], evaluate_last=1, batch_size=s["batch"],
+                arch_learning_rate=s["arch_lr"], skip_dropout=s["ws_skip_dropout"])
 
 
 def main():

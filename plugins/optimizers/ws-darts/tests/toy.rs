@@ -5,7 +5,7 @@
 
 use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{Artifact, OneShot, OneShotBox, OneShotInit, PluginSet, SourceArtifacts};
-use xnas_oneshot::testkit::{self, run_to_end, Event, ToyLayout, ToySpace};
+use xnas_oneshot::testkit::{self, run_to_end, stop_and_resume, Event, ToyLayout, ToySpace};
 use xnas_oneshot::TransferArch;
 use xnas_opt_ws_darts::register;
 
@@ -181,16 +181,8 @@ fn killed_and_resumed_from_its_state_it_searches_as_if_never_stopped() {
     let all = run_to_end(&mut whole, 2).unwrap();
     let cells = whole.derive(2).unwrap();
     for k in [1, 4, 7] {
-        let mut first = create(&space, WS, vec![src.clone()]).unwrap();
-        let mut reports = Vec::new();
-        for _ in 0..k {
-            let p = first.run(2).unwrap();
-            reports.extend(p.epoch_done.into_option());
-        }
-        let blob = first.save_state().unwrap();
-        let mut resumed = create(&space, WS, vec![src.clone()]).unwrap();
-        resumed.load_state(&blob).unwrap();
-        reports.extend(run_to_end(&mut resumed, 2).unwrap());
+        let make = || create(&space, WS, vec![src.clone()]).unwrap();
+        let (reports, mut resumed) = stop_and_resume(make, k, 2).unwrap();
         assert_eq!(reports, all, "after {k} calls");
         assert_eq!(resumed.derive(2).unwrap(), cells);
     }
@@ -354,16 +346,8 @@ fn a_sweep_killed_and_resumed_searches_as_if_never_stopped() {
     let cells = whole.derive(2).unwrap();
     // Calls of 2 steps: stopped in the first rate, at its end and in the second.
     for k in [2, 5, 6, 9] {
-        let mut first = create(&space, &sweep, vec![src.clone()]).unwrap();
-        let mut reports = Vec::new();
-        for _ in 0..k {
-            let p = first.run(2).unwrap();
-            reports.extend(p.epoch_done.into_option());
-        }
-        let blob = first.save_state().unwrap();
-        let mut resumed = create(&space, &sweep, vec![src.clone()]).unwrap();
-        resumed.load_state(&blob).unwrap();
-        reports.extend(run_to_end(&mut resumed, 2).unwrap());
+        let make = || create(&space, &sweep, vec![src.clone()]).unwrap();
+        let (reports, mut resumed) = stop_and_resume(make, k, 2).unwrap();
         assert_eq!(reports, all, "after {k} calls");
         assert_eq!(resumed.derive(2).unwrap(), cells, "after {k} calls");
     }
