@@ -274,6 +274,40 @@ fn ws_darts_killed_mid_search_resumes_to_the_same_alpha_and_cell() {
     assert_eq!(read_summary(&run)["search"]["epochs"], 3);
 }
 
+/// A skip-dropout sweep in one run: each rate searched from λ̂ in turn, each rate's cell derived
+/// and evaluated as a trial.
+#[test]
+fn a_skip_dropout_sweep_searches_each_rate_from_lambda_hat_and_evaluates_each_cell() {
+    let tas = Sources::get().run("tas-mnist");
+    let text = experiment(
+        "digits",
+        &ws_darts("")
+            .replace("skip_dropout = 0.2\n", "skip_dropout = [0.0, 0.7]\n")
+            .replace(
+                "plugin = \"ws-darts\"\n",
+                "plugin = \"ws-darts\"\nderive = 2\n",
+            ),
+        &sources(&[("mnist", &tas)]),
+    );
+    let sb = Sandbox::new();
+    let run = sb.run_experiment(&text, 1);
+    assert_eq!(read_summary(&run)["search"]["epochs"], 4);
+    let rows = alpha_rows(&run);
+    assert_eq!(
+        rows.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        (0..4).flat_map(|e| [e; 28]).collect::<Vec<_>>()
+    );
+    // Both rates start from λ̂'s α: their weights-only first epochs (0 and 2) are the same.
+    let weights =
+        |from: usize| -> Vec<_> { rows[from..from + 28].iter().map(|(_, w)| w).collect() };
+    assert_eq!(weights(0), weights(56));
+    let trials = read_trials(&run);
+    assert!((1..=2).contains(&trials.len()), "{}", trials.len());
+    assert!(trials
+        .iter()
+        .all(|t| t.status == "ok" && t.task == "digits"));
+}
+
 /// task2vec with a probe small enough for a test (trained once on digits, kept in `probes/`).
 pub(crate) const TASK2VEC: &str = "[similarity]\nplugin = \"task2vec\"\n[similarity.params]\n\
                         probe = { preset = \"digits\", limit_train = 512 }\nprobe_samples = 512\n\

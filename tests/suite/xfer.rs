@@ -106,6 +106,10 @@ fn check_decorated_run(rows: &[Row], log: &str, optimizer: &str) {
 }
 
 /// A small, quick `nao` for the wiring tests.
+/// The small controller of the rl-controller runs.
+pub(crate) const RL_PARAMS: &str =
+    "hidden = 16\nhead_hidden = [16]\npretrain_epochs = 2\nppo_epochs = 2";
+
 pub(crate) const NAO_PARAMS: &str =
     "hidden = 16\nemb = 8\nepochs = 3\nepochs_first = 5\ntop_k = 8\n\
                                      max_step = 5.0\nbatch_size = 50\nhead = { hidden = [16] }";
@@ -120,10 +124,9 @@ fn xfer_wraps_nao_and_repeats_with_the_same_seed() {
 
 #[test]
 fn xfer_wraps_rl_controller_and_repeats_with_the_same_seed() {
-    let params = "hidden = 16\nhead_hidden = [16]\npretrain_epochs = 2\nppo_epochs = 2";
-    let (first, log) = run_decorated("rl-controller", params, "", 3);
+    let (first, log) = run_decorated("rl-controller", RL_PARAMS, "", 3);
     check_decorated_run(&first, &log, "rl-controller");
-    let (again, _) = run_decorated("rl-controller", params, "", 3);
+    let (again, _) = run_decorated("rl-controller", RL_PARAMS, "", 3);
     assert_eq!(first, again, "same seed, same trials");
 }
 

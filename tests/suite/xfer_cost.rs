@@ -114,3 +114,35 @@ fn xfer_cost_keys_refuse_bad_values_naming_the_key() {
         );
     }
 }
+
+/// `run_decorated("rl-controller", RL_PARAMS, "", 3)`'s target architectures as main 7c2603f ran
+/// it, before the saved states' tensors were written as bytes (issue 30): a pure speed-up must
+/// leave every trial as it was.
+const RL_BEFORE: [&str; 20] = [
+    "0-1-1-1|skip,gat,gat,arma",
+    "0-0-0-0|gcn,cheb,arma,arma",
+    "0-1-2-2|skip,cheb,gcn,cheb",
+    "0-1-2-2|gin,cheb,gat,skip",
+    "0-1-2-3|gat,cheb,gcn,cheb",
+    "0-1-1-1|sage,sage,sage,graph",
+    "0-1-2-3|skip,skip,skip,cheb",
+    "0-1-1-1|gcn,gat,gat,gcn",
+    "0-1-1-2|arma,cheb,skip,sage",
+    "0-0-0-0|gcn,gin,sage,graph",
+    "0-0-1-1|fc,gat,cheb,arma",
+    "0-1-2-3|gcn,cheb,sage,graph",
+    "0-1-2-3|cheb,gcn,gat,fc",
+    "0-0-1-1|sage,gat,gat,gin",
+    "0-0-1-3|gin,graph,gat,sage",
+    "0-0-1-3|gat,gin,gin,gat",
+    "0-1-1-2|skip,gin,gin,sage",
+    "0-1-1-2|skip,sage,cheb,fc",
+    "0-1-2-2|gat,arma,gin,sage",
+    "0-1-1-1|gcn,sage,arma,graph",
+];
+
+#[test]
+fn xfer_rl_controller_speed_ups_repeat_the_trials_of_before() {
+    let (rows, log) = run_decorated("rl-controller", crate::xfer::RL_PARAMS, "", 3);
+    assert_eq!(target_archs(&rows), RL_BEFORE, "{log}");
+}

@@ -23,13 +23,22 @@ struct Header {
     progress: Progress,
 }
 
+/// The byte fields are written as bytes, not as sequences of u8: postcard encodes both the same
+/// way (a length, then the bytes), but a sequence goes through serde one byte at a time, which
+/// made saving a decorated controller's state (megabytes of head tensors, after every batch) cost
+/// more than its search.
 #[derive(Serialize, Deserialize)]
 struct Saved {
     header: Header,
+    #[serde(with = "serde_bytes")]
     tensors: Vec<u8>,
     /// `(head name, its state)`, in head order.
-    heads: Vec<(String, Vec<u8>)>,
+    heads: Vec<HeadState>,
 }
+
+/// One head's saved state, by name.
+#[derive(Serialize, Deserialize)]
+struct HeadState(String, #[serde(with = "serde_bytes")] Vec<u8>);
 
 pub(crate) fn save(c: &RlController) -> PluginResult<Vec<u8>> {
     let saved = Saved {
@@ -39,7 +48,12 @@ pub(crate) fn save(c: &RlController) -> PluginResult<Vec<u8>> {
             progress: c.progress.clone(),
         },
         tensors: c.policy.save_tensors()?,
-        heads: c.policy.save_heads()?,
+        heads: c
+            .policy
+            .save_heads()?
+            .into_iter()
+            .map(|(n, s)| HeadState(n, s))
+            .collect(),
     };
     state::encode(OWNER, VERSION, &saved)
 }
@@ -71,6 +85,7 @@ pub(crate) fn load(c: &mut RlController, blob: &[u8]) -> PluginResult<()> {
             c.progress.baselines.len()
         )));
     }
+    let heads: Vec<(String, Vec<u8>)> = heads.into_iter().map(|HeadState(n, s)| (n, s)).collect();
     c.policy.load(&tensors, &heads)?;
     c.progress = header.progress;
     Ok(())

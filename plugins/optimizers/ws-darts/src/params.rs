@@ -41,9 +41,27 @@ xnas_oneshot::pdarts_family_params! {
         /// (TAS's last stage), or 17 and 16 without a warm start. With λ̂ they must be λ̂'s.
         pub cells: Option<u32> = None,
         pub channels: Option<u32> = None,
-        /// Initial skip-connect dropout p0, the one P-DARTS regulariser kept (the paper sweeps it
-        /// from 0.0 to 0.9).
-        pub skip_dropout: f64 = 0.0,
+        /// Initial skip-connect dropout p0, the one P-DARTS regulariser kept: one rate, or a
+        /// sweep (the paper sweeps it from 0.0 to 0.9 and keeps the best architecture).
+        pub skip_dropout: SkipDropout = SkipDropout::Rate(0.0),
+    }
+}
+
+/// `skip_dropout`: one initial rate, or several, each searched in turn from the same start.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum SkipDropout {
+    Rate(f64),
+    Sweep(Vec<f64>),
+}
+
+impl SkipDropout {
+    /// The rates in the order they are searched.
+    pub fn rates(&self) -> Vec<f64> {
+        match self {
+            SkipDropout::Rate(p) => vec![*p],
+            SkipDropout::Sweep(ps) => ps.clone(),
+        }
     }
 }
 
@@ -64,10 +82,13 @@ impl WsDartsParams {
                 return Err(format!("`{key}` is 0: it must be at least 1"));
             }
         }
-        if !(0.0..1.0).contains(&self.skip_dropout) {
+        let rates = self.skip_dropout.rates();
+        if rates.is_empty() {
+            return Err("`skip_dropout` is an empty list: give one rate or several".into());
+        }
+        if let Some(p) = rates.iter().find(|p| !(0.0..1.0).contains(*p)) {
             return Err(format!(
-                "`skip_dropout` is {}: it must be at least 0 and below 1",
-                self.skip_dropout
+                "`skip_dropout` has {p}: every rate must be at least 0 and below 1"
             ));
         }
         self.check_search_keys()

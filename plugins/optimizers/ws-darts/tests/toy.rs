@@ -5,7 +5,7 @@
 
 use xnas_core::abi_stable::std_types::RVec;
 use xnas_core::{Artifact, OneShot, OneShotBox, OneShotInit, PluginSet, SourceArtifacts};
-use xnas_oneshot::testkit::{self, run_to_end, Event, ToyLayout, ToySpace};
+use xnas_oneshot::testkit::{self, run_to_end, stop_and_resume, Event, ToyLayout, ToySpace};
 use xnas_oneshot::TransferArch;
 use xnas_opt_ws_darts::register;
 
@@ -181,16 +181,8 @@ fn killed_and_resumed_from_its_state_it_searches_as_if_never_stopped() {
     let all = run_to_end(&mut whole, 2).unwrap();
     let cells = whole.derive(2).unwrap();
     for k in [1, 4, 7] {
-        let mut first = create(&space, WS, vec![src.clone()]).unwrap();
-        let mut reports = Vec::new();
-        for _ in 0..k {
-            let p = first.run(2).unwrap();
-            reports.extend(p.epoch_done.into_option());
-        }
-        let blob = first.save_state().unwrap();
-        let mut resumed = create(&space, WS, vec![src.clone()]).unwrap();
-        resumed.load_state(&blob).unwrap();
-        reports.extend(run_to_end(&mut resumed, 2).unwrap());
+        let make = || create(&space, WS, vec![src.clone()]).unwrap();
+        let (reports, mut resumed) = stop_and_resume(make, k, 2).unwrap();
         assert_eq!(reports, all, "after {k} calls");
         assert_eq!(resumed.derive(2).unwrap(), cells);
     }
@@ -270,4 +262,133 @@ fn a_missing_or_unfit_transfer_architecture_is_refused_naming_the_run() {
         "`warm_start = \"meta\"` needs a meta-transfer architecture: name a run of `pdarts` \
          with `transfer_search = true` and `meta_search = true` in tasks.source_runs"
     );
+}
+
+/// The per-rate reports of a sweep: (stage, the stage's reports).
+fn by_rate(reports: &[xnas_core::EpochReport], rates: u32) -> Vec<Vec<&xnas_core::EpochReport>> {
+    (0..rates)
+        .map(|r| reports.iter().filter(|e| e.stage == r).collect())
+        .collect()
+}
+
+#[test]
+fn a_skip_dropout_sweep_searches_every_rate_from_the_same_start_and_ranks_their_cells() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    let src = tas(&space);
+    let sweep = format!("{WS}skip_dropout = [0.0, 0.5, 0.8]\n");
+    let mut opt = create(&space, &sweep, vec![src.clone()]).unwrap();
+    let reports = run_to_end(&mut opt, 100).unwrap();
+    // 3 epochs per rate, numbered over the whole sweep, the rate as the stage.
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| (r.epoch, r.stage))
+            .collect::<Vec<_>>(),
+        [
+            (0, 0),
+            (1, 0),
+            (2, 0),
+            (3, 1),
+            (4, 1),
+            (5, 1),
+            (6, 2),
+            (7, 2),
+            (8, 2)
+        ]
+    );
+    let rates = by_rate(&reports, 3);
+    // The first epoch trains the weights only: every rate's α is still λ̂'s there.
+    assert_eq!(rates[0][0].mix, rates[1][0].mix);
+    assert_eq!(rates[0][0].mix, rates[2][0].mix);
+    // Each rate after the first starts again from λ̂, not from the previous rate's end.
+    assert_ne!(rates[1][0].mix, rates[0][2].mix);
+    // One rate alone searches exactly as that rate's share of the sweep.
+    let mut alone = create(
+        &space,
+        &format!("{WS}skip_dropout = 0.5\n"),
+        vec![src.clone()],
+    )
+    .unwrap();
+    let single = run_to_end(&mut alone, 100).unwrap();
+    for (a, b) in single.iter().zip(&rates[1]) {
+        assert_eq!(
+            (&a.mix, &a.genotype, a.valid),
+            (&b.mix, &b.genotype, b.valid)
+        );
+    }
+    // derive: each rate's last cell, the rates ordered by their last α-split accuracy.
+    let mut ranked: Vec<(f64, usize)> = (0..3)
+        .map(|r| (rates[r].last().unwrap().valid.accuracy, r))
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut expected: Vec<RVec<u32>> = Vec::new();
+    for (_, r) in &ranked {
+        let g = rates[*r].last().unwrap().genotype.genome.clone();
+        if !expected.contains(&g) {
+            expected.push(g);
+        }
+    }
+    let cells = opt.derive(3).unwrap();
+    assert_eq!(
+        cells.iter().map(|c| c.genome.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(opt.derive(1).unwrap()[0].genome, expected[0]);
+}
+
+#[test]
+fn a_sweep_killed_and_resumed_searches_as_if_never_stopped() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    let src = tas(&space);
+    let sweep = format!("{WS}skip_dropout = [0.0, 0.6]\n");
+    let mut whole = create(&space, &sweep, vec![src.clone()]).unwrap();
+    let all = run_to_end(&mut whole, 2).unwrap();
+    let cells = whole.derive(2).unwrap();
+    // Calls of 2 steps: stopped in the first rate, at its end and in the second.
+    for k in [2, 5, 6, 9] {
+        let make = || create(&space, &sweep, vec![src.clone()]).unwrap();
+        let (reports, mut resumed) = stop_and_resume(make, k, 2).unwrap();
+        assert_eq!(reports, all, "after {k} calls");
+        assert_eq!(resumed.derive(2).unwrap(), cells, "after {k} calls");
+    }
+    // A state saved in the sweep's second rate does not load into a search of one rate.
+    let mut first = create(&space, &sweep, vec![src.clone()]).unwrap();
+    while first
+        .run(2)
+        .unwrap()
+        .epoch_done
+        .into_option()
+        .map(|r| r.stage)
+        != Some(1)
+    {}
+    let blob = first.save_state().unwrap();
+    let mut one = create(&space, WS, vec![src]).unwrap();
+    assert_eq!(
+        one.load_state(&blob).unwrap_err().message(),
+        "ws-darts state: saved at skip-dropout rate 2 of the sweep, but `skip_dropout` now has \
+         1 rate(s); resume with the parameters that saved it"
+    );
+}
+
+#[test]
+fn a_sweep_without_rates_or_with_a_rate_out_of_range_is_refused() {
+    let space = ToySpace::new(ToyLayout::Darts);
+    for (value, message) in [
+        (
+            "[]",
+            "`skip_dropout` is an empty list: give one rate or several",
+        ),
+        (
+            "[0.0, 1.0]",
+            "`skip_dropout` has 1: every rate must be at least 0 and below 1",
+        ),
+        (
+            "-0.1",
+            "`skip_dropout` has -0.1: every rate must be at least 0 and below 1",
+        ),
+    ] {
+        let params = format!("{WS}warm_start = \"none\"\nskip_dropout = {value}\n");
+        let err = create(&space, &params, vec![]).err().expect(value);
+        assert!(err.contains(message), "{value}: {err}");
+    }
 }

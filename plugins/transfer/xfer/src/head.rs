@@ -161,6 +161,8 @@ const HEAD_STATE_VERSION: u32 = 1;
 /// by name and shape.
 #[derive(Serialize, Deserialize)]
 struct SavedHead {
+    // As bytes, not a sequence of u8: the same postcard encoding, written in one copy.
+    #[serde(with = "serde_bytes")]
     tensors: Vec<u8>,
 }
 

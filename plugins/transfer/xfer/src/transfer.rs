@@ -156,6 +156,8 @@ const STATE_VERSION: u32 = 2;
 struct Saved {
     target: String,
     successes: u64,
+    // As bytes: the same encoding as a sequence of u8, in one copy (docs/plugins/xfer.md, "Cost").
+    #[serde(with = "serde_bytes")]
     inner: Vec<u8>,
 }
 

@@ -76,6 +76,26 @@ pub fn run_to_end<O: OneShot + ?Sized>(
     }
 }
 
+/// A search stopped and resumed: `calls` calls of `max_steps` on a fresh optimizer from `make`,
+/// its state saved and loaded into another fresh one, which runs to the end. The epoch reports
+/// of both parts in order, and the resumed optimizer (to derive from).
+pub fn stop_and_resume<O: OneShot>(
+    make: impl Fn() -> O,
+    calls: usize,
+    max_steps: u32,
+) -> PluginResult<(Vec<EpochReport>, O)> {
+    let mut first = make();
+    let mut reports = Vec::new();
+    for _ in 0..calls {
+        reports.extend(first.run(max_steps)?.epoch_done.into_option());
+    }
+    let blob = first.save_state()?;
+    let mut resumed = make();
+    resumed.load_state(&blob)?;
+    reports.extend(run_to_end(&mut resumed, max_steps)?);
+    Ok((reports, resumed))
+}
+
 /// Which cell the toy space searches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToyLayout {
