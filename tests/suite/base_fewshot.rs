@@ -128,6 +128,14 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
         "{lo} {mean} {hi}"
     );
     assert!((f(&r["chance"]) - 1.0 / 3.0).abs() < 1e-12);
+    // summary.json carries the meta-test's headline.
+    let m = &s["search"]["meta_test"];
+    assert_eq!(
+        (m["way"].clone(), m["shot"].clone(), m["test_episodes"].clone()),
+        (3.into(), 5.into(), 6.into())
+    );
+    assert_eq!(f(&m["mean_accuracy"]), f(&r["mean_accuracy"]));
+    assert_eq!(m["interval95"], r["interval95"]);
     // After meta-training, 5 shots of each held-out class tell them apart better than chance.
     assert!(mean > 0.5, "meta-test accuracy {mean} (chance 1/3)");
     // Each meta-test epoch's valid figures are its episodes' query figures: here the last 6

@@ -56,6 +56,24 @@ pub struct SearchSummary {
     pub epochs: u64,
     /// Why it ended: `finished` (the optimizer's own schedule), `epochs` or `seconds` (budget).
     pub ended: String,
+    /// A few-shot run's meta-test (`base` with `episodes`): the headline of its
+    /// `artifacts/fewshot.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_test: Option<MetaTest>,
+}
+
+/// The meta-test of a few-shot run: N-way K-shot episodes of the held-out target, each adapted
+/// from the meta-network; their mean query accuracy and its 95 % interval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetaTest {
+    pub way: u32,
+    pub shot: u32,
+    pub query: u32,
+    pub adapt_steps: u32,
+    pub test_episodes: u32,
+    pub mean_accuracy: f64,
+    pub interval95: [f64; 2],
+    pub chance: f64,
 }
 
 impl Summary {

@@ -8,7 +8,7 @@ use crate::config::Experiment;
 use crate::error::HostResult;
 use crate::lock::DirLock;
 use crate::plugins::assemble;
-use crate::report::{self, SearchSummary, Summary};
+use crate::report::{self, MetaTest, SearchSummary, Summary};
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 use xnas_core::SearchSpace;
@@ -29,12 +29,20 @@ fn write(
         seconds: cp.search_seconds,
         epochs: cp.epochs,
         ended: cp.done.unwrap_or_else(|| "interrupted".into()),
+        meta_test: meta_test(run_dir),
     });
     if let Some((layout, epochs)) = oneshot::epochs::stored(store)? {
         oneshot::epochs::write_files(run_dir, &layout, &epochs, true)?;
     }
     report::write_all(run_dir, &records, &summary)?;
     Ok(summary)
+}
+
+/// The few-shot meta-test's headline, from the artifact `base` keeps (its other fields, the
+/// episodes, stay in the artifact). A run without one, or an unreadable one, has none.
+fn meta_test(run_dir: &Path) -> Option<MetaTest> {
+    let text = std::fs::read_to_string(run_dir.join("artifacts/fewshot.json")).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 impl Runner {
