@@ -131,7 +131,11 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
     // summary.json carries the meta-test's headline.
     let m = &s["search"]["meta_test"];
     assert_eq!(
-        (m["way"].clone(), m["shot"].clone(), m["test_episodes"].clone()),
+        (
+            m["way"].clone(),
+            m["shot"].clone(),
+            m["test_episodes"].clone()
+        ),
         (3.into(), 5.into(), 6.into())
     );
     assert_eq!(f(&m["mean_accuracy"]), f(&r["mean_accuracy"]));
