@@ -1,6 +1,6 @@
 """BASE: adaptation of a meta-learned supernet against DARTS and P-DARTS from scratch (issue 28).
 
-usage: python3 bench/base/run.py [--scale tiny|small|paper] [--seeds N] [--xnas PATH] [--out DIR]
+usage: python3 bench/base/run.py [--scale tiny|cpu|small|paper] [--seeds N] [--xnas PATH] [--out DIR]
                                  [--table-only]
 
 1. One meta-training run (`base`) over 5-class subsets of three 28×28 datasets: MNIST, Fashion-
@@ -46,6 +46,14 @@ SCALES = {
                  darts_epochs=1, pdarts=dict(cells=[2, 3], channels=[4, 4], keep=[3], epochs=1,
                                              epochs_weights_only=0, skip_dropout=[0.0, 0.3]),
                  eval=dict(cells=1, filters=8, epochs=1), retrain=dict(cells=1, filters=8, epochs=1)),
+    # A CPU proxy sized for about half an hour on one core (3 held-out tasks × 3 seeds).
+    "cpu": dict(limit_train=500, valid=250, test=500, cells=3, channels=4, batch=32,
+                meta=dict(epochs=6, steps_per_epoch=5, tasks_per_step=2, inner_steps=5,
+                          arch_learning_rate=0.01),
+                adapt=dict(adapt_steps=20, steps_per_epoch=5, arch_learning_rate=0.01),
+                darts_epochs=6, pdarts=dict(cells=[3, 5], channels=[4, 4], keep=[3], epochs=3,
+                                            epochs_weights_only=1, skip_dropout=[0.0, 0.3]),
+                eval=dict(cells=1, filters=8, epochs=1), retrain=dict(cells=1, filters=8, epochs=3)),
     "small": dict(limit_train=1000, valid=500, test=1000, cells=5, channels=8, batch=32,
                   meta=dict(epochs=20, steps_per_epoch=10, tasks_per_step=2, inner_steps=10,
                             arch_learning_rate=3e-3),

@@ -1,7 +1,7 @@
 """Warm-started DARTS against P-DARTS from scratch, leave one task out (issue 27).
 
-usage: python3 bench/ws_darts/run.py [--scale tiny|small|paper] [--seeds N] [--tasks a,b,...]
-                                     [--xnas PATH] [--out DIR] [--table-only]
+usage: python3 bench/ws_darts/run.py [--scale tiny|cpu|small|paper] [--seeds N] [--tasks a,b,...]
+                                     [--targets a,b,...] [--xnas PATH] [--out DIR] [--table-only]
 
 For every task of the pool (MNIST, animal-MNIST, scikit-learn's digits at 8x8, and two
 class-subset tasks of Fashion-MNIST: its tops and the rest) as the target, the others as sources:
@@ -48,6 +48,13 @@ SCALES = {
                  eval=dict(cells=1, filters=8, epochs=1),
                  retrain=dict(cells=1, filters=8, epochs=1),
                  task2vec=dict(probe_samples=512, probe_epochs=1, max_samples=200)),
+    # A CPU proxy sized for about an hour on one core with 3 targets × 3 seeds (--targets).
+    "cpu": dict(limit_train=500, valid=250, test=500, tas_cells=[3, 5], tas_channels=[4, 4],
+                keep=[3], stage_epochs=2, weights_only=0, ws_epochs=3, ws_weights_only=1,
+                batch=32, arch_lr=6e-4, skip_dropout=[0.0, 0.3], ws_skip_dropout=[0.0, 0.3],
+                eval=dict(cells=1, filters=8, epochs=1),
+                retrain=dict(cells=1, filters=8, epochs=3),
+                task2vec=dict(probe_samples=2000, probe_epochs=1, max_samples=500)),
     "small": dict(limit_train=1000, valid=500, test=1000, tas_cells=[3, 5, 7],
                   tas_channels=[4, 4, 4], keep=[5, 3], stage_epochs=4, weights_only=1,
                   ws_epochs=4, ws_weights_only=1, batch=32, arch_lr=6e-4,
@@ -101,6 +108,8 @@ def main():
     ap.add_argument("--scale", default="small", choices=sorted(SCALES))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--tasks", default=",".join(POOL))
+    ap.add_argument("--targets", help="the targets among --tasks (default: every one); the rest "
+                    "stay sources")
     ap.add_argument("--xnas", default=str(ROOT / "target/release/xnas"))
     ap.add_argument("--out", default=str(ROOT / "runs/ws-darts-bench"))
     ap.add_argument("--table-only", action="store_true")
@@ -111,6 +120,9 @@ def main():
     unknown = [t for t in pool if t not in POOL]
     if unknown or len(pool) < 3:
         sys.exit(f"--tasks: {unknown or pool}: name at least 3 of {', '.join(POOL)}")
+    targets = a.targets.split(",") if a.targets else pool
+    if any(t not in pool for t in targets):
+        sys.exit(f"--targets: {a.targets}: name tasks of --tasks ({', '.join(pool)})")
     if not a.table_only:
         test_splits(out)
         split = split_keys(s["limit_train"], s["valid"], s["test"])
@@ -130,13 +142,13 @@ def main():
         if not (out / "similarity" / "distances.csv").exists():
             subprocess.run([a.xnas, "-q", "similarity", str(f), "--out", str(out / "similarity")], check=True)
         meta = {}
-        for t in pool:
+        for t in targets:
             rest = [x for x in pool if x != t]
             meta[t] = r.run(exp(f"meta-without-{t}", 0,
                                 ("pdarts", pdarts_params(s, transfer_search=True, meta_search=True)),
                                 rest[0], rest[1:]), f"meta/without-{t}")
         sweep = len(s["ws_skip_dropout"]) if isinstance(s["ws_skip_dropout"], list) else 1
-        for t in pool:
+        for t in targets:
             others = [x for x in pool if x != t]
             # The other tasks' TAS runs (a run with trials on the target is refused as a source).
             other_tas = [tas[x] for x in others]
