@@ -29,7 +29,7 @@ use support::{arg, cpu_seconds, peak_rss_mib, random_set, values};
 use xnas_core::{Matrix, Supernet, WeightRecipe};
 use xnas_space_nasnet::supernet::network::DartsSearchNet;
 use xnas_tch::data::TaskData;
-use xnas_tch::supernet::{Batch, EngineConfig, SupernetEngine};
+use xnas_tch::supernet::{Batch, EngineConfig, StemSharing, SupernetEngine};
 use xnas_tch::tch::{self, Kind, Tensor};
 
 const EDGES: usize = 28;
@@ -145,7 +145,14 @@ fn main() {
     };
     let start = Instant::now();
     let mut net = SupernetEngine::new(cfg, &[&data], |p, tasks| {
-        DartsSearchNet::new(p, tasks, &candidates, channels, cells)
+        DartsSearchNet::new(
+            p,
+            tasks,
+            &candidates,
+            channels,
+            cells,
+            StemSharing::Channels,
+        )
     })
     .unwrap_or_else(|e| {
         eprintln!("{e}");

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use xnas_core::{PluginError, PluginResult};
 use xnas_tch::data::DatasetSpec;
+use xnas_tch::supernet::StemSharing;
 use xnas_tch::tch::Device;
 
 /// The op set: a preset name or a list of op names.
@@ -87,6 +88,10 @@ pub struct NasnetParams {
     /// share it.
     #[serde(default)]
     pub checkpoint_dir: Option<String>,
+    /// Which tasks of a supernet share a stem: `"channels"` (default) or `"shape"` (one stem per
+    /// image size).
+    #[serde(default)]
+    pub supernet_stems: StemSharing,
     /// One dataset per task id (`[search_space.params.tasks.<task>]`), see docs/data.md.
     #[serde(default)]
     pub tasks: BTreeMap<String, DatasetSpec>,

@@ -504,3 +504,53 @@ fn bad_inputs_get_one_clear_message() {
     let e = s.load_state(&f64_state).unwrap_err();
     assert!(e.message().contains("other float kind"), "{e}");
 }
+
+/// `supernet_stems`: 8×8 digits and 28×28 MNIST share one stem by channel count (the default),
+/// and get one each, named by shape, with `"shape"`; either way both tasks train through it.
+#[test]
+fn stems_are_shared_by_channel_count_or_kept_per_image_shape() {
+    use xnas_core::abi_stable::std_types::{RString, RVec};
+    let _serial = serial();
+    for (sharing, stems) in [
+        ("channels", vec!["stem.c1.conv.weight"]),
+        (
+            "shape",
+            vec!["stem.c1h28w28.conv.weight", "stem.c1h8w8.conv.weight"],
+        ),
+    ] {
+        let text = format!(
+            "threads = 1\nops = \"darts\"\nblocks = 4\nconcat = \"all\"\n\
+             supernet_stems = \"{sharing}\"\n[tasks.digits]\npreset = \"digits\"\n\
+             limit_train = 64\n[tasks.mnist]\npreset = \"mnist\"\nlimit_train = 64\n"
+        );
+        let init = xnas_core::SpaceInit {
+            tasks: RVec::from(vec![RString::from("digits"), RString::from("mnist")]),
+            base_dir: ".".into(),
+            data_dir: "".into(),
+        };
+        let space =
+            xnas_space_nasnet::Nasnet::new(xnas_core::parse_params(&text).unwrap(), &init).unwrap();
+        let mut s = space
+            .build_supernet(&spec(&["digits", "mnist"], 2, &every_edge(&[0, 3, 4]), 1))
+            .expect("the supernet builds");
+        let before = weights(&s.export_weights().unwrap());
+        let have: Vec<&str> = before
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| n.starts_with("stem.") && n.ends_with("conv.weight"))
+            .collect();
+        assert_eq!(have, stems, "{sharing}");
+        // A w step on each task moves its own stem (and, per shape, only its own).
+        for task in [0, 1] {
+            s.set_task(task).unwrap();
+            s.train_step(&mix(28, 3, 2.0, 7)).unwrap();
+        }
+        let after = weights(&s.export_weights().unwrap());
+        for n in &stems {
+            assert!(
+                max_diff(named(&before, n), named(&after, n)) > 0.0,
+                "{sharing}: {n}"
+            );
+        }
+    }
+}

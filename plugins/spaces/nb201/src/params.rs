@@ -12,6 +12,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use xnas_core::{PluginError, PluginResult};
 use xnas_tch::data::DatasetSpec;
+use xnas_tch::supernet::StemSharing;
 use xnas_tch::tch::Device;
 use xnas_tch::train::Recipe;
 
@@ -51,6 +52,9 @@ pub struct Nb201Params {
     /// A folder to keep a checkpoint in after every epoch and continue from (`xnas train` sets
     /// it); relative to the experiment's folder. Not for searches: every trial would share it.
     pub checkpoint_dir: Option<String>,
+    /// Which tasks of a supernet share a stem: `"channels"` (default) or `"shape"` (one stem per
+    /// image size).
+    pub supernet_stems: StemSharing,
     /// One dataset per task id (`[search_space.params.tasks.<task>]`), see docs/data.md.
     pub tasks: BTreeMap<String, DatasetSpec>,
 }
@@ -77,6 +81,7 @@ impl Default for Nb201Params {
             device: "cpu".into(),
             threads: 0,
             checkpoint_dir: None,
+            supernet_stems: StemSharing::Channels,
             tasks: BTreeMap::new(),
         }
     }

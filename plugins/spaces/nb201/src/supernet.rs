@@ -22,7 +22,9 @@ use crate::{params, Nb201};
 use xnas_core::{PluginError, PluginResult, SupernetSpec};
 use xnas_tch::data::TaskData;
 use xnas_tch::layers::linear;
-use xnas_tch::supernet::{EngineConfig, Pass, SearchNetwork, SupernetEngine, TaskShape};
+use xnas_tch::supernet::{
+    EngineConfig, Pass, SearchNetwork, StemSharing, SupernetEngine, TaskShape,
+};
 use xnas_tch::tch::{nn, Kind, Tensor};
 
 /// One edge's candidates, in the mixing matrix's column order.
@@ -88,12 +90,12 @@ impl MixedCell {
     }
 }
 
-/// The search network: per-channel-count stems, the shared body of mixed cells, per-task
+/// The search network: per-channel-count (or per-shape) stems, the shared body of mixed cells, per-task
 /// classifiers.
 #[derive(Debug)]
 pub struct SearchNet {
-    /// `(input channels, stem)`, one per channel count among the tasks.
-    stems: Vec<(usize, Stem)>,
+    /// One per channel count (or image shape) among the tasks ([`StemSharing`]).
+    stems: Vec<Stem>,
     /// The stem index of each task.
     task_stem: Vec<usize>,
     body: Body<MixedCell>,
@@ -111,6 +113,7 @@ impl SearchNet {
         cells: usize,
         channels: usize,
         candidates: &[Vec<Op>],
+        stem_sharing: StemSharing,
     ) -> Result<SearchNet, String> {
         let first = tasks.first().ok_or("a supernet needs at least one task")?;
         let cfg = NetworkConfig {
@@ -127,20 +130,9 @@ impl SearchNet {
                 candidates.len()
             ));
         }
-        let mut stems: Vec<(usize, Stem)> = Vec::new();
-        let mut task_stem = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            let cin = t.shape[0];
-            let i = match stems.iter().position(|(c, _)| *c == cin) {
-                Some(i) => i,
-                None => {
-                    let stem = Stem::new(&(p / "stems" / format!("c{cin}")), cin, channels);
-                    stems.push((cin, stem));
-                    stems.len() - 1
-                }
-            };
-            task_stem.push(i);
-        }
+        let (stems, task_stem) = stem_sharing.stems(tasks, |key, cin| {
+            Stem::new(&(p / "stems" / key), cin, channels)
+        });
         let body = Body::new(p, &cfg, |p, c| MixedCell::new(p, candidates, c));
         let classifiers = tasks
             .iter()
@@ -159,7 +151,7 @@ impl SearchNet {
 impl SearchNetwork for SearchNet {
     fn forward(&self, x: &Tensor, mix: &Tensor, task: usize, pass: &Pass) -> Tensor {
         let train = pass.is_train();
-        let stem = &self.stems[self.task_stem[task]].1;
+        let stem = &self.stems[self.task_stem[task]];
         self.body
             .forward_t(&stem.forward_t(x, train), train, |cell, h| {
                 cell.forward(h, mix, pass)
@@ -235,8 +227,9 @@ impl Nb201 {
             kind,
             eval_batch_size: self.params.eval_batch_size,
         };
+        let stems = self.params.supernet_stems;
         SupernetEngine::new(cfg, &data, |p, shapes| {
-            SearchNet::new(p, shapes, cells, channels, &ops).map_err(bad)
+            SearchNet::new(p, shapes, cells, channels, &ops, stems).map_err(bad)
         })
     }
 }

@@ -88,3 +88,49 @@ pub struct TaskShape {
     pub shape: [usize; 3],
     pub classes: usize,
 }
+
+/// Which tasks of a multi-task search network share a stem (the featurising first layer):
+/// those with the same number of image channels (`channels`, the default: the cells pool
+/// globally, so 28×28 and 8×8 images share every weight but the classifiers), or only those of
+/// the same `[C, H, W]` (`shape`: one stem per image size, as BASE meta-trains over ImageNet at
+/// three sizes, Shaw et al. 2019). A space's `supernet_stems` parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StemSharing {
+    #[default]
+    Channels,
+    Shape,
+}
+
+impl StemSharing {
+    /// The stem's name among the network's variables: `c1` by channels, `c1h28w28` by shape.
+    pub fn key(self, shape: [usize; 3]) -> String {
+        match self {
+            StemSharing::Channels => format!("c{}", shape[0]),
+            StemSharing::Shape => format!("c{}h{}w{}", shape[0], shape[1], shape[2]),
+        }
+    }
+
+    /// One stem per distinct key among `tasks`, built by `build(key, input channels)` in the
+    /// order the tasks first need them, and each task's index into them.
+    pub fn stems<S>(
+        self,
+        tasks: &[TaskShape],
+        mut build: impl FnMut(&str, usize) -> S,
+    ) -> (Vec<S>, Vec<usize>) {
+        let mut keys: Vec<String> = Vec::new();
+        let mut stems = Vec::new();
+        let task_stem = tasks
+            .iter()
+            .map(|t| {
+                let key = self.key(t.shape);
+                keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+                    stems.push(build(&key, t.shape[0]));
+                    keys.push(key);
+                    keys.len() - 1
+                })
+            })
+            .collect();
+        (stems, task_stem)
+    }
+}

@@ -240,8 +240,9 @@ impl Nasnet {
             kind,
             eval_batch_size: self.params.eval_batch_size,
         };
+        let stems = self.params.supernet_stems;
         SupernetEngine::new(cfg, &refs, |p, tasks| {
-            DartsSearchNet::new(p, tasks, &candidates, channels, cells)
+            DartsSearchNet::new(p, tasks, &candidates, channels, cells, stems)
         })
     }
 }

@@ -1,12 +1,13 @@
 //! DARTS's search cell and network (quark0/darts `model_search.py`), for any input size and
-//! channel count, with one classifier per task and one stem per input channel count.
+//! channel count, with one classifier per task and one stem per input channel count or image
+//! shape ([`StemSharing`]).
 
 use super::mixed::{MixedOp, Shared};
 use super::{CELL_EDGES, NODES};
 use crate::ops::{batch_norm, ConvSpec, FactorizedReduce, ReluConvBn};
 use xnas_core::{PluginError, PluginResult};
 use xnas_tch::layers::linear;
-use xnas_tch::supernet::{Pass, SearchNetwork, TaskShape};
+use xnas_tch::supernet::{Pass, SearchNetwork, StemSharing, TaskShape};
 use xnas_tch::tch::{nn, Device, Kind, Tensor};
 
 /// Stem channels = `STEM_MULTIPLIER · C` (DARTS).
@@ -112,7 +113,6 @@ impl SearchCell {
 
 #[derive(Debug)]
 struct Stem {
-    in_channels: usize,
     conv: nn::Conv2D,
     bn: nn::BatchNorm,
 }
@@ -120,7 +120,7 @@ struct Stem {
 /// DARTS's search network: stem (3×3 conv to 3C, BN), `cells` search cells with C channels
 /// doubling at the reduction cells, global average pooling, a linear classifier per task.
 ///
-/// Variables: `stem.c{channels}.{conv,bn}.*`, `cells.{i}.{pre0,pre1}.*`,
+/// Variables: `stem.{key}.{conv,bn}.*` (the key by [`StemSharing`]), `cells.{i}.{pre0,pre1}.*`,
 /// `cells.{i}.edges.{e}.{primitive}.*`, `classifier.t{task}.*` (task-specific).
 #[derive(Debug)]
 pub struct DartsSearchNet {
@@ -139,6 +139,7 @@ impl DartsSearchNet {
         candidates: &[Vec<u32>],
         channels: usize,
         cells: usize,
+        stem_sharing: StemSharing,
     ) -> PluginResult<Self> {
         if candidates.len() != 2 * CELL_EDGES {
             return Err(PluginError::invalid_params(format!(
@@ -148,25 +149,14 @@ impl DartsSearchNet {
             )));
         }
         let stem_c = STEM_MULTIPLIER * channels;
-        let mut stems: Vec<Stem> = Vec::new();
-        let mut task_stem = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            let cin = t.shape[0];
-            let i = match stems.iter().position(|s| s.in_channels == cin) {
-                Some(i) => i,
-                None => {
-                    let q = p / "stem" / format!("c{cin}");
-                    stems.push(Stem {
-                        in_channels: cin,
-                        conv: ConvSpec::square(cin, stem_c, 3, 1).build(&(&q / "conv")),
-                        // DARTS's search stem keeps PyTorch's default (affine) batch norm.
-                        bn: batch_norm(&(&q / "bn"), stem_c),
-                    });
-                    stems.len() - 1
-                }
-            };
-            task_stem.push(i);
-        }
+        let (stems, task_stem) = stem_sharing.stems(tasks, |key, cin| {
+            let q = p / "stem" / key;
+            Stem {
+                conv: ConvSpec::square(cin, stem_c, 3, 1).build(&(&q / "conv")),
+                // DARTS's search stem keeps PyTorch's default (affine) batch norm.
+                bn: batch_norm(&(&q / "bn"), stem_c),
+            }
+        });
         let (mut c_pp, mut c_p, mut c) = (stem_c, stem_c, channels);
         let mut reduction_prev = false;
         let mut built = Vec::with_capacity(cells);
