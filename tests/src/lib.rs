@@ -95,6 +95,16 @@ impl Sandbox {
         Out(self.xnas().args(args).output().expect("run xnas"))
     }
 
+    /// Runs `xnas run` on the experiment `text` and expects it refused: exit 2, `want` in its
+    /// error output (`case` names the case in a failure), and no run directory made.
+    pub fn expect_refused(&self, case: &str, text: &str, want: &str) {
+        self.write("refused.toml", text);
+        let out = self.run(&["--quiet", "run", "refused.toml", "--out", "refused"]);
+        out.expect_code(2);
+        assert!(out.stderr().contains(want), "{case}: {}", out.stderr());
+        assert!(!self.path().join("refused").exists(), "{case}: a run directory");
+    }
+
     /// Writes `text` as `exp.toml`, runs it quietly into `run/` with `workers` workers, expects
     /// success and returns the run directory.
     pub fn run_experiment(&self, text: &str, workers: usize) -> PathBuf {

@@ -230,12 +230,7 @@ fn bad_episode_settings_are_refused_before_a_run_directory() {
         ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
-        let file = format!("bad-{i}.toml");
-        sb.write(&file, text);
-        let out = sb.run(&["run", &file, "--out", "bad"]);
-        out.expect_code(2);
-        assert!(out.stderr().contains(want), "{i}: {}", out.stderr());
-        assert!(!sb.path().join("bad").exists(), "{i}");
+        sb.expect_refused(&i.to_string(), text, want);
     }
 }
 

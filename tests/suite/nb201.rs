@@ -181,10 +181,6 @@ fn bad_input_gets_one_clear_message_and_exit_2() {
         ),
     ] {
         let text = experiment("nb201-bad", 2, "random", "digits", "").replacen(line, bad, 1);
-        sb.write("bad.toml", &text);
-        let out = sb.run(&["--quiet", "run", "bad.toml", "--out", "bad"]);
-        out.expect_code(2);
-        assert!(out.stderr().contains(needle), "{bad}: {}", out.stderr());
-        assert!(!sb.path().join("bad/trials.csv").exists());
+        sb.expect_refused(bad, &text, needle);
     }
 }
