@@ -124,7 +124,8 @@ class Runner:
         return d
 
     def train(self, run, rel, task, seed, recipe):
-        """RUN's best cell trained from scratch on TASK under RECIPE, into OUT/train/REL/."""
+        """RUN's best cell trained from scratch on TASK under RECIPE (cells, filters, epochs and
+        optionally batch_size), into OUT/train/REL/."""
         d = self.out / "train" / rel
         if (d / "train.json").exists():
             return d
@@ -132,6 +133,8 @@ class Runner:
         cmd = [self.xnas, "-q", "train", str(run), "--task", task, "--seed", str(seed),
                "--cells", str(recipe["cells"]), "--filters", str(recipe["filters"]),
                "--epochs", str(recipe["epochs"]), "--out", str(d)]
+        if "batch_size" in recipe:
+            cmd[-2:-2] = ["--set", f"batch_size={recipe['batch_size']}"]
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
         return d

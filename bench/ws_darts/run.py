@@ -53,7 +53,7 @@ SCALES = {
                 keep=[3], stage_epochs=2, weights_only=0, ws_epochs=3, ws_weights_only=1,
                 batch=32, arch_lr=6e-4, skip_dropout=[0.0, 0.3], ws_skip_dropout=[0.0, 0.3],
                 eval=dict(cells=1, filters=8, epochs=1),
-                retrain=dict(cells=1, filters=8, epochs=3),
+                retrain=dict(cells=1, filters=8, epochs=5, batch_size=16),
                 task2vec=dict(probe_samples=2000, probe_epochs=1, max_samples=500)),
     "small": dict(limit_train=1000, valid=500, test=1000, tas_cells=[3, 5, 7],
                   tas_channels=[4, 4, 4], keep=[5, 3], stage_epochs=4, weights_only=1,
