@@ -174,9 +174,12 @@ def build_modules(torch):
             self.bn = nn.BatchNorm2d(c)
 
     class Network(nn.Module):
-        def __init__(self, cin, classes, c, layers, channels_last=False):
+        def __init__(self, cin, classes, c, layers, channels_last=False, tasks=1):
             super().__init__()
             self.channels_last = channels_last
+            # One classifier per task, as xnas's (`classifier.t{task}`); `task` picks the one
+            # forward uses (bench/base_peer.py switches it).
+            self.task = "t0"
             c_curr = 3 * c
             self.stem = nn.ModuleDict({f"c{cin}": Stem(cin, c_curr)})
             self.stem_key = f"c{cin}"
@@ -190,7 +193,7 @@ def build_modules(torch):
                 self.cells.append(Cell(c_pp, c_p, c_curr, reduction, reduction_prev))
                 reduction_prev = reduction
                 c_pp, c_p = c_p, 4 * c_curr
-            self.classifier = nn.ModuleDict({"t0": nn.Linear(c_p, classes)})
+            self.classifier = nn.ModuleDict({f"t{t}": nn.Linear(c_p, classes) for t in range(tasks)})
 
         def forward(self, x, mix):
             stem = self.stem[self.stem_key]
@@ -201,7 +204,7 @@ def build_modules(torch):
             normal, reduce = mix[:14], mix[14:]
             for cell in self.cells:
                 s0, s1 = s1, cell(s0, s1, reduce if cell.reduction else normal)
-            return self.classifier["t0"](s1.mean([2, 3]))
+            return self.classifier[self.task](s1.mean([2, 3]))
 
     return Network
 
