@@ -8,8 +8,9 @@
 //! * Each residual's last layer starts at zero: a task with no rows yet (the new target) gets the
 //!   universal output.
 //! * A residual gets gradient only from its own rows, and only residuals that had rows since the
-//!   last `step` are updated (each has its own Adam), so momentum never moves a residual that saw
-//!   no data.
+//!   last `step` are updated (each with its own Adam state), so momentum never moves a residual
+//!   that saw no data. All residuals of a head live in one tensor ([`crate::residuals`]), so a
+//!   step is a few large operations, with the results of one MLP and one Adam per task.
 
 use xnas_core::{
     head_box, state, Head, HeadBox, HeadFactory, HeadSpec, Matrix, PluginError, PluginResult,
@@ -19,12 +20,12 @@ use xnas_tch::adam::{Adam, AdamConfig};
 use xnas_tch::head::{backpropagate, leaf_input};
 use xnas_tch::matrix::{check_shape, to_matrix};
 use xnas_tch::mlp::{Mlp, MlpConfig};
-use xnas_tch::seed::component_seed;
 use xnas_tch::snapshot;
 use xnas_tch::tch::{nn, Device, Tensor};
 use xnas_tch::{TchContext, ThreadLimit};
 
 use crate::params::XferParams;
+use crate::residuals::Residuals;
 use serde::{Deserialize, Serialize};
 
 /// Makes [`XferHead`]s; the optimizer trains them on every task's history.
@@ -73,15 +74,13 @@ impl HeadFactory for XferHeadFactory {
     }
 }
 
-/// One MLP with its own variables and Adam: the universal part, or one task's residual.
+/// One MLP with its own variables and Adam: the universal part.
 struct Part {
-    /// Key prefix in saved states (`universal.`, `residual.<task>.`).
+    /// Key prefix in saved states (`universal.`).
     prefix: String,
     vs: nn::VarStore,
     mlp: Mlp,
     adam: Adam,
-    /// Weight matrices (not biases), for the residual L2 penalty.
-    weights: Vec<Tensor>,
     /// A backward pass reached it since the last step.
     pending: bool,
 }
@@ -97,18 +96,11 @@ impl Part {
         let vs = nn::VarStore::new(device);
         let mlp = Mlp::new(&vs.root(), config, seed)?;
         let adam = Adam::new(&vs, adam)?;
-        let mut named: Vec<(String, Tensor)> = vs
-            .variables()
-            .into_iter()
-            .filter(|(n, _)| n.ends_with(".weight"))
-            .collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Part {
             prefix,
             vs,
             mlp,
             adam,
-            weights: named.into_iter().map(|(_, t)| t).collect(),
             pending: false,
         })
     }
@@ -184,10 +176,9 @@ pub struct XferHead {
     name: String,
     in_features: usize,
     device: Device,
-    residual_l2: f64,
     universal: Part,
     /// One per `HeadSpec::tasks` entry, same order.
-    residuals: Vec<Part>,
+    residuals: Residuals,
     tasks: Vec<String>,
     last: Option<Pass>,
     /// `XferParams::threads`, set around every call.
@@ -246,25 +237,20 @@ impl XferHead {
             weight_decay: params.residual_weight_decay,
             ..AdamConfig::default()
         };
-        let residuals = tasks
-            .iter()
-            .map(|t| {
-                // Seeded by task name: a residual does not depend on where its task is listed.
-                Part::new(
-                    format!("residual.{t}."),
-                    &residual_config,
-                    component_seed(spec.seed, &format!("xfer.residual.{t}")),
-                    residual_adam,
-                    params.device,
-                )
-                .map_err(|e| bad(e.message()))
-            })
-            .collect::<PluginResult<Vec<_>>>()?;
+        // Seeded by task name: a residual does not depend on where its task is listed.
+        let residuals = Residuals::new(
+            &residual_config,
+            &tasks,
+            spec.seed,
+            residual_adam,
+            params.residual_l2,
+            params.device,
+        )
+        .map_err(|e| bad(e.message()))?;
         Ok(XferHead {
             name,
             in_features,
             device: params.device,
-            residual_l2: params.residual_l2,
             universal,
             residuals,
             tasks,
@@ -320,7 +306,7 @@ impl Head for XferHead {
         for (task, rows) in groups {
             if rows.len() == batch {
                 // One task owns the whole batch (the RL controller's usual case): no gather.
-                let r = self.residuals[task].mlp.forward(&input, train)?;
+                let r = self.residuals.forward(task, &input)?;
                 output = output.f_add(&r).context(&what)?;
                 present.push(task);
                 continue;
@@ -329,7 +315,7 @@ impl Head for XferHead {
                 .and_then(|t| t.f_to_device(self.device))
                 .context(&what)?;
             let x = input.f_index_select(0, &index).context(&what)?;
-            let r = self.residuals[task].mlp.forward(&x, train)?;
+            let r = self.residuals.forward(task, &x)?;
             output = output.f_index_add(0, &index, &r).context(&what)?;
             present.push(task);
         }
@@ -352,47 +338,26 @@ impl Head for XferHead {
             backpropagate(&pass.input, &pass.output, grad_output, self.device, &what)?;
         self.universal.pending = true;
         for &task in &pass.present {
-            self.residuals[task].pending = true;
+            self.residuals.mark(task);
         }
         Ok(feature_grad)
     }
 
     fn step(&mut self) -> PluginResult<()> {
         let _threads = ThreadLimit::new(self.threads);
-        // The residual penalty residual_l2·Σ‖W‖² is part of the loss of every step that used the
-        // residual: its gradient 2·residual_l2·W joins the accumulated one here, with no graph.
-        let scale = 2.0 * self.residual_l2;
-        if scale > 0.0 {
-            for part in self.residuals.iter().filter(|p| p.pending) {
-                for w in &part.weights {
-                    let mut grad = w.grad();
-                    if grad.defined() {
-                        let decay = w.f_detach().and_then(|w| w.f_mul_scalar(scale));
-                        // In place: the handle aliases the parameter's gradient.
-                        let _ = decay
-                            .and_then(|d| grad.f_add_(&d))
-                            .context(&self.what("step"))?;
-                    }
-                }
-            }
-        }
         // Only parts a backward reached: Adam's momentum must not move a residual without rows.
-        for part in std::iter::once(&mut self.universal).chain(self.residuals.iter_mut()) {
-            if part.pending {
-                part.adam.step()?;
-                part.pending = false;
-            }
+        if self.universal.pending {
+            self.universal.adam.step()?;
+            self.universal.pending = false;
         }
-        Ok(())
+        self.residuals.step()
     }
 
     fn save_state(&self) -> PluginResult<Vec<u8>> {
         let _threads = ThreadLimit::new(self.threads);
         let what = self.what("save_state");
         let mut named = self.universal.named_state()?;
-        for part in &self.residuals {
-            named.extend(part.named_state()?);
-        }
+        named.extend(self.residuals.named_state()?);
         let saved = SavedHead {
             tensors: snapshot::to_bytes(&named, &what)?,
         };
@@ -406,22 +371,17 @@ impl Head for XferHead {
             .map_err(|e| PluginError::data(format!("{what}: {e}")))?;
         let saved = snapshot::from_bytes(&saved.tensors, self.device, &what, "head state")?;
         // Check every part before changing anything: a bad state leaves the head as it was.
-        let parts: Vec<&mut Part> = std::iter::once(&mut self.universal)
-            .chain(self.residuals.iter_mut())
-            .collect();
-        let mut checked = Vec::with_capacity(parts.len());
-        for part in &parts {
-            checked.push(part.check_loaded(&saved, &what)?);
-        }
-        for (part, (copies, adam)) in parts.into_iter().zip(checked) {
-            part.adam
-                .load_state(&adam)
-                .map_err(|e| PluginError::data(format!("{what}: {}", e.message())))?;
-            snapshot::restore(copies, &what)?;
-            // A restored head starts a new step: no stale gradients.
-            part.adam.zero_grad()?;
-            part.pending = false;
-        }
+        let (copies, adam) = self.universal.check_loaded(&saved, &what)?;
+        let residuals = self.residuals.check_loaded(&saved, &what, OTHER_HEAD)?;
+        let part = &mut self.universal;
+        part.adam
+            .load_state(&adam)
+            .map_err(|e| PluginError::data(format!("{what}: {}", e.message())))?;
+        snapshot::restore(copies, &what)?;
+        // A restored head starts a new step: no stale gradients.
+        part.adam.zero_grad()?;
+        part.pending = false;
+        self.residuals.restore(residuals, &what)?;
         self.last = None;
         Ok(())
     }

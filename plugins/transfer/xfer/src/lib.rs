@@ -12,6 +12,7 @@
 
 pub mod head;
 pub mod params;
+mod residuals;
 pub mod transfer;
 
 pub use head::{XferHead, XferHeadFactory};
