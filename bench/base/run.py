@@ -19,8 +19,8 @@ usage: python3 bench/base/run.py [--scale tiny|cpu|small|paper] [--seeds N] [--x
 
 Everything is written under --out (default runs/base-bench/<scale>); finished runs are kept and
 stopped ones resumed, so running the command again continues. Scales: `tiny` checks the pipeline
-in minutes; `small` is a CPU proxy; `paper` is closer to Shaw et al.'s (8 cells of 16 channels,
-thousands of meta-steps) for a GPU.
+in minutes; `cpu` (bench/RESULTS.md) and `small` are CPU proxies; `paper` is closer to Shaw
+et al.'s (8 cells of 16 channels, thousands of meta-steps) for a GPU.
 """
 import argparse
 import subprocess

@@ -22,8 +22,8 @@ class-subset tasks of Fashion-MNIST: its tops and the rest) as the target, the o
 Everything is written under --out (default runs/ws-darts-bench): `exp/` the experiment files,
 `tas/`, `meta/`, `search/<target>/<method>/seed-<n>/`, `train/...`, `data/` the test splits.
 Finished runs are kept and stopped ones resumed, so running the command again continues.
-The scales (`SCALES` below): `tiny` checks the pipeline in minutes; `small` is a CPU proxy;
-`paper` is Grobelnik & Vanschoren's setting (P-DARTS's 5 / 11 / 17 cells of 16 channels, 25
+The scales (`SCALES` below): `tiny` checks the pipeline in minutes; `cpu` (bench/RESULTS.md)
+and `small` are CPU proxies; `paper` is Grobelnik & Vanschoren's setting (P-DARTS's 5 / 11 / 17 cells of 16 channels, 25
 epochs per stage, batch 96) for a GPU.
 """
 import argparse
