@@ -102,7 +102,10 @@ impl Sandbox {
         let out = self.run(&["--quiet", "run", "refused.toml", "--out", "refused"]);
         out.expect_code(2);
         assert!(out.stderr().contains(want), "{case}: {}", out.stderr());
-        assert!(!self.path().join("refused").exists(), "{case}: a run directory");
+        assert!(
+            !self.path().join("refused").exists(),
+            "{case}: a run directory"
+        );
     }
 
     /// Writes `text` as `exp.toml`, runs it quietly into `run/` with `workers` workers, expects
