@@ -101,8 +101,7 @@ impl Residuals {
             .context(what)?;
         for (t, named) in rows.iter().enumerate() {
             for (p, (_, value)) in params.iter().zip(named) {
-                let _ = flat
-                    .f_select(0, t as i64)
+                flat.f_select(0, t as i64)
                     .and_then(|row| row.f_narrow(0, p.offset, p.numel))
                     .and_then(|mut slot| slot.f_copy_(&value.f_detach()?.f_reshape([-1])?))
                     .context(what)?;
