@@ -37,7 +37,7 @@ import math
 import sys
 import time
 
-from nasnet_peer import cpu_seconds, peak_rss_mib
+from nasnet_peer import cpu_seconds, idle, peak_rss_mib
 from supernet_peer import Cycle, build_modules, variables
 
 
@@ -169,9 +169,7 @@ def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.mode == "idle":
-        torch.zeros(1).add_(1.0)
-        print(json.dumps({"peer": f"pytorch {torch.__version__}", "what": "idle",
-                          "threads": torch.get_num_threads(), "peak_rss_mib": round(peak_rss_mib(), 1)}))
+        idle(torch)
         return 0
     shape = tuple(int(s) for s in args.shape.split(","))
     if args.mode == "check":

@@ -60,6 +60,13 @@ XFERNASNET = (
 )
 
 
+def idle(torch):
+    """The idle baseline's line: `import torch` and one tiny op, then the peak memory."""
+    torch.zeros(1).add_(1)
+    print(json.dumps({"peer": f"pytorch {torch.__version__}", "what": "idle",
+                      "threads": torch.get_num_threads(), "peak_rss_mib": round(peak_rss_mib(), 1)}))
+
+
 def peak_rss_mib():
     with open("/proc/self/status") as f:
         for line in f:
@@ -186,9 +193,7 @@ def main():
     import torch  # after argument parsing, so `--help` stays cheap
 
     if args.mode == "idle":
-        torch.zeros(1).add_(1)
-        print(json.dumps({"peer": f"pytorch {torch.__version__}", "what": "idle",
-                          "threads": torch.get_num_threads(), "peak_rss_mib": round(peak_rss_mib(), 1)}))
+        idle(torch)
         return
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -42,7 +42,7 @@ import math
 import sys
 import time
 
-from nasnet_peer import cpu_seconds, peak_rss_mib
+from nasnet_peer import cpu_seconds, idle, peak_rss_mib
 
 PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
               "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
@@ -393,9 +393,7 @@ def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.mode == "idle":
-        torch.zeros(1).add_(1.0)
-        print(json.dumps({"peer": f"pytorch {torch.__version__}", "what": "idle",
-                          "threads": torch.get_num_threads(), "peak_rss_mib": round(peak_rss_mib(), 1)}))
+        idle(torch)
         return 0
     shape = tuple(int(s) for s in args.shape.split(","))
     if args.mode == "check":
