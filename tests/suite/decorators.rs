@@ -96,9 +96,16 @@ fn xfer_decorates_a_surrogate_written_without_tch() {
     let (bounded, _) = trials(&replay);
     assert_eq!(trials(&replay).0, bounded, "same seed, same trials");
     let target = |rows: &[Row]| -> Vec<String> {
-        rows.iter().filter(|r| r.role == "target").map(|r| r.arch.clone()).collect()
+        rows.iter()
+            .filter(|r| r.role == "target")
+            .map(|r| r.arch.clone())
+            .collect()
     };
-    assert_ne!(target(&plain), target(&decorated), "the sources changed the search");
+    assert_ne!(
+        target(&plain),
+        target(&decorated),
+        "the sources changed the search"
+    );
 }
 
 #[test]
