@@ -3,7 +3,9 @@
 (bench/xfer_cost_*.toml): seconds per search, the cost of each transfer variant over its plain
 optimizer (same target and seed; geometric mean, 95 % bootstrap interval), the scale-free regret
 (each target's regret over random search's mean regret at 10 evaluations on that target, mean over
-targets) at each budget, and the new xfer settings against the old ones, paired by target and seed.
+targets) at each budget, and paired differences (by target and seed) of the new xfer settings
+against the old, of each transfer variant against its plain optimizer, and of xfer(rl-controller)
+against xfer(nao).
 
     python3 bench/xfer_cost.py bench/out/xfer_cost_transnas [MORE_DIRS…] [--budgets 10,33,100]
 
@@ -22,6 +24,9 @@ from pathlib import Path
 PLAIN = {"xfer(nao)": "nao", "xfer(nao) old": "nao",
          "xfer(rl-controller)": "rl-controller", "xfer(rl-controller) old": "rl-controller"}
 OLD = {"xfer(nao)": "xfer(nao) old", "xfer(rl-controller)": "xfer(rl-controller) old"}
+# Paired differences of the scale-free regret: the new settings against the old, each transfer
+# variant against its plain optimizer, and the controller's transfer against NAO's.
+PAIRS = list(OLD.items()) + list(PLAIN.items())[::2] + [("xfer(rl-controller)", "xfer(nao)")]
 
 
 def safe(name):
@@ -121,11 +126,11 @@ def main():
         if ratios:
             lo, hi = interval(ratios, geomean, rng)
             print(f"| {tv} | {pv} | {len(ratios)} | {geomean(ratios):.2f}× | [{lo:.2f}, {hi:.2f}] |")
-    print("\nNew xfer settings against the old, paired by target and seed: mean difference of the "
-          "scale-free regret (new − old; negative = new better), 95 % bootstrap interval:\n")
-    print("| new | old | pairs | " + " | ".join(f"Δ@{b}" for b in budgets) + " |")
+    print("\nPaired by target and seed: mean difference of the scale-free regret (A − B; negative = "
+          "A better), 95 % bootstrap interval:\n")
+    print("| A | B | pairs | " + " | ".join(f"Δ@{b}" for b in budgets) + " |")
     print("|---|---|---|" + "---|" * len(budgets))
-    for nv, ov in OLD.items():
+    for nv, ov in PAIRS:
         nv_d, ov_d = safe(nv), safe(ov)
         pairs = [(t, s) for (t, s) in sorted(by_dir.get(nv_d, ())) if (t, ov_d, s) in runs and scale[t]]
         if not pairs:

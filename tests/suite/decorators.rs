@@ -70,6 +70,44 @@ fn without_transfer_the_optimizer_gets_no_head_factory() {
     );
 }
 
+/// `xfer` around a heads-taking surrogate written without tch (the fixture's `heady-surrogate`,
+/// the case of issue 30's third-party optimizer): it runs with xfer's defaults and with a bounded
+/// source replay, each repeating with the same seed, and the plain surrogate runs on its own head.
+#[test]
+fn xfer_decorates_a_surrogate_written_without_tch() {
+    let trials = |extra: &str| {
+        let sb = sandbox(extra, "heady-surrogate");
+        sb.run(&["validate", "exp.toml"]).expect_code(0);
+        let out = sb.run(&["-v", "--quiet", "run", "exp.toml", "--out", "run"]);
+        out.expect_code(0);
+        let rows = read_trials(&sb.path().join("run"));
+        assert_eq!(rows.iter().filter(|r| r.role == "target").count(), 16);
+        (rows, out.stderr())
+    };
+    let (plain, _) = trials("");
+    let xfer = "[transfer]\nplugin = \"xfer\"\n";
+    let (decorated, log) = trials(xfer);
+    assert!(
+        log.contains("transfer `xfer` decorates `heady-surrogate` with heads"),
+        "{log}"
+    );
+    assert_eq!(trials(xfer).0, decorated, "same seed, same trials");
+    let replay = format!("{xfer}[transfer.params]\nsource_replay = 4\n");
+    let (bounded, _) = trials(&replay);
+    assert_eq!(trials(&replay).0, bounded, "same seed, same trials");
+    let target = |rows: &[Row]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.role == "target")
+            .map(|r| r.arch.clone())
+            .collect()
+    };
+    assert_ne!(
+        target(&plain),
+        target(&decorated),
+        "the sources changed the search"
+    );
+}
+
 #[test]
 fn transfer_refuses_an_optimizer_without_heads() {
     let sb = sandbox("[transfer]\nplugin = \"passthrough\"\n", "random");

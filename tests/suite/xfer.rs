@@ -130,6 +130,39 @@ fn xfer_wraps_rl_controller_and_repeats_with_the_same_seed() {
     assert_eq!(first, again, "same seed, same trials");
 }
 
+/// The imitation recipe for the controller (docs/plugins/xfer.md, "RL transfer"): imitation
+/// pretraining, likeliest first proposals, slow source residuals. It runs, says what it imitated
+/// and how likely the sources' best became, proposes something else than the REINFORCE
+/// pretraining does, and repeats with the same seed.
+#[test]
+fn xfer_rl_controller_imitation_recipe_runs_and_repeats() {
+    let optimizer =
+        format!("{RL_PARAMS}\npretrain_top = 0.1\nsource_phase = \"likeliest\"\nreplay = 5");
+    let transfer = "pretrain_batch = 100\nlr = 1e-2\nsource_residual_lr = 1e-4";
+    let (first, log) = run_decorated("rl-controller", &optimizer, transfer, 3);
+    check_decorated_run(&first, &log, "rl-controller");
+    assert!(
+        log.contains(
+            "pretrained on 10 source observations of 2 tasks (imitating each task's best 0.1)"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("the sources' best tenth has mean log π"),
+        "{log}"
+    );
+    let (again, _) = run_decorated("rl-controller", &optimizer, transfer, 3);
+    assert_eq!(first, again, "same seed, same trials");
+    let (reinforce, _) = run_decorated("rl-controller", RL_PARAMS, "", 3);
+    let targets = |rows: &[Row]| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.role == "target")
+            .map(|r| r.arch.clone())
+            .collect()
+    };
+    assert_ne!(targets(&first), targets(&reinforce));
+}
+
 #[test]
 fn xfer_without_source_knowledge_warns_and_runs_plain() {
     let sb = sandbox();
@@ -165,6 +198,7 @@ fn xfer_examples_validate() {
     for name in [
         "nasbench-graph-xfer-nao.toml",
         "nasbench-graph-xfer-rl.toml",
+        "nasbench-graph-xfer-rl-imitate.toml",
     ] {
         let file = examples.join(name);
         sb.run(&["validate", file.to_str().unwrap()]).expect_code(0);

@@ -31,7 +31,7 @@ pub mod policy;
 mod state;
 
 pub use optimizer::RlController;
-pub use params::{Algorithm, Ratio, Reward, RlParams};
+pub use params::{Algorithm, Ratio, Reward, RlParams, SourcePhase};
 pub use policy::StepStats;
 
 use xnas_core::{capability, Meta, PluginSet};

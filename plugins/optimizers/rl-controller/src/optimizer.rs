@@ -2,8 +2,8 @@
 //! results into rewards and updates the policy (PPO or REINFORCE); in decorated mode the source
 //! history trains it too.
 
-use crate::params::{Algorithm, RlParams};
-use crate::policy::{Policy, Row, StepStats};
+use crate::params::{Algorithm, RlParams, SourcePhase};
+use crate::policy::{Policy, Row, Sampled, StepStats};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -81,6 +81,8 @@ pub struct RlController {
     /// The head factory trains on every task (transfer): pretrain and replay the sources.
     decorated: bool,
     normalise: Normalise,
+    /// The transfer plan's phase 1 lasts until this many successful target results.
+    phase_switch: usize,
     pub(crate) policy: Policy,
     pub(crate) progress: Progress,
     sources: Vec<SourceRow>,
@@ -135,6 +137,7 @@ impl RlController {
             target,
             decorated,
             normalise,
+            phase_switch: plan.phase_switch as usize,
             policy,
             progress: Progress {
                 baselines: vec![None; tasks.len()],
@@ -223,9 +226,10 @@ impl RlController {
         rows
     }
 
-    /// Decorated mode: policy-gradient passes over the source history, each observation with its
-    /// own task row (off-policy replay: the REINFORCE-weighted log-likelihood).
-    /// `(epochs, batch)` as the plan or the parameters say.
+    /// Decorated mode: passes over the source history, each observation with its own task row.
+    /// By default policy-gradient passes over every source observation (off-policy replay: the
+    /// REINFORCE-weighted log-likelihood); with `pretrain_top = q`, imitation of each source
+    /// task's best share `q`. `(epochs, batch)` as the plan or the parameters say.
     fn pretrain(&mut self, seed: u64, (epochs, batch): (usize, usize)) -> PluginResult<()> {
         if self.sources.is_empty() || epochs == 0 {
             return Ok(());
@@ -234,26 +238,86 @@ impl RlController {
         let mut rng = SplitMix64::new(seed);
         let mut steps = 0usize;
         let mut last = None;
+        let pool = match self.params.pretrain_top {
+            Some(q) => self.best_of_each_task(q),
+            None => (0..self.sources.len()).collect(),
+        };
         for _ in 0..epochs {
-            let mut order: Vec<usize> = (0..self.sources.len()).collect();
+            let mut order = pool.clone();
             shuffle(&mut order, &mut rng);
             for chunk in order.chunks(batch) {
-                let rows = self.replay_rows(chunk);
+                let rows = match self.params.pretrain_top {
+                    Some(_) => self.imitation_rows(chunk),
+                    None => self.replay_rows(chunk),
+                };
                 last = Some(self.policy.step(&rows)?);
                 steps += 1;
             }
         }
+        // What reached the universal part (the target's row) and what stayed in the sources'
+        // residuals: the mean log π of the sources' best architectures under each row.
+        let best = self.best_of_each_task(0.1);
+        let genomes: Vec<&[u32]> = best
+            .iter()
+            .map(|&i| self.sources[i].genome.as_slice())
+            .collect();
+        let own: Vec<u32> = best.iter().map(|&i| self.sources[i].task).collect();
+        let joint =
+            |p: Vec<Vec<f32>>| mean(p.iter().map(|l| l.iter().map(|&v| f64::from(v)).sum()));
+        let under_own = joint(self.policy.score(&genomes, &own)?);
+        let under_target = joint(self.policy.score(&genomes, &vec![TARGET; genomes.len()])?);
         tracing::info!(
-            "rl-controller: pretrained on {} source observations of {} tasks: {} epochs, {steps} \
-             steps of {batch} rows in {:.2} s (last loss {:.4}, entropy {:.3})",
-            self.sources.len(),
+            "rl-controller: the sources' best tenth has mean log π {under_own:.3} under their own \
+             tasks' rows and {under_target:.3} under the target's (universal) row; uniform is {:.3}",
+            -self.policy.choices().iter().map(|&c| f64::from(c).ln()).sum::<f64>()
+        );
+        tracing::info!(
+            "rl-controller: pretrained on {} source observations of {} tasks{}: {} epochs, \
+             {steps} steps of {batch} rows in {:.2} s (last loss {:.4}, entropy {:.3})",
+            pool.len(),
             self.tasks.len() - 1,
+            match self.params.pretrain_top {
+                Some(q) => format!(" (imitating each task's best {q})"),
+                None => String::new(),
+            },
             epochs,
             start.elapsed().as_secs_f64(),
             last.as_ref().map_or(f64::NAN, |s| s.loss),
             last.as_ref().map_or(f64::NAN, |s| s.entropy),
         );
         Ok(())
+    }
+
+    /// Indices of each source task's best `ceil(share · n)` observations (by reward, ties by
+    /// history order), in history order.
+    fn best_of_each_task(&self, share: f64) -> Vec<usize> {
+        let mut keep = Vec::new();
+        for task in 1..self.tasks.len() as u32 {
+            let mut of_task: Vec<usize> = (0..self.sources.len())
+                .filter(|&i| self.sources[i].task == task)
+                .collect();
+            of_task.sort_by(|&a, &b| self.sources[b].reward.total_cmp(&self.sources[a].reward));
+            let k = (share * of_task.len() as f64).ceil() as usize;
+            keep.extend_from_slice(&of_task[..k.min(of_task.len())]);
+        }
+        keep.sort_unstable();
+        keep
+    }
+
+    /// Imitation rows of the source observations `indices`: advantage 1, so the step is the
+    /// maximum likelihood of those architectures (plus the entropy bonus), each weighing 1/len.
+    fn imitation_rows(&self, indices: &[usize]) -> Vec<Row> {
+        let weight = 1.0 / indices.len() as f64;
+        indices
+            .iter()
+            .map(|&i| Row {
+                genome: self.sources[i].genome.clone(),
+                task: self.sources[i].task,
+                advantage: 1.0,
+                weight,
+                old_logp: None,
+            })
+            .collect()
     }
 
     /// Advantage `R − b` with the task's old baseline, then the baseline's EMA update (ENAS
@@ -300,6 +364,20 @@ impl RlController {
         self.replay_rows(&order[..k])
     }
 
+    /// Decorated, with `source_phase = "likeliest"`, before `phase_switch` successful target
+    /// results.
+    fn in_source_phase(&self) -> bool {
+        let successes = self
+            .progress
+            .target_metrics
+            .iter()
+            .filter(|&&b| f64::from_bits(b).is_finite())
+            .count();
+        self.decorated
+            && self.params.source_phase == SourcePhase::Likeliest
+            && successes < self.phase_switch
+    }
+
     /// Records a proposal; `false` if its canonical form was seen or the space refuses it.
     fn accept(&mut self, genome: &[u32], logp: Option<&[f32]>) -> Option<String> {
         let text = self.space.canonical(genome).ok()?.text.to_string();
@@ -313,6 +391,15 @@ impl RlController {
         }
         Some(text)
     }
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for x in v {
+        sum += x;
+        n += 1;
+    }
+    sum / n as f64
 }
 
 /// The metric of an observation, NaN when it failed.
@@ -342,6 +429,23 @@ impl Optimizer for RlController {
         let limit = n.saturating_mul(self.params.resample);
         let mut out: Vec<Vec<u32>> = Vec::with_capacity(n);
         let (mut draws, mut refused) = (0usize, 0usize);
+        if self.in_source_phase() {
+            // The likeliest first (stable: ties keep the draw order).
+            let mut drawn = self.policy.sample(limit, TARGET, &mut rng)?;
+            let joint = |s: &Sampled| s.logp.iter().map(|&v| f64::from(v)).sum::<f64>();
+            drawn.sort_by(|a, b| joint(b).total_cmp(&joint(a)));
+            for s in drawn {
+                if out.len() == n {
+                    break;
+                }
+                draws += 1;
+                if self.accept(&s.genome, Some(&s.logp)).is_some() {
+                    out.push(s.genome);
+                } else {
+                    refused += 1;
+                }
+            }
+        }
         while out.len() < n && draws < limit {
             // After rejections, twice what is missing: one more round is usually enough.
             let missing = n - out.len();

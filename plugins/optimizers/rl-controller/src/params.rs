@@ -28,6 +28,19 @@ pub enum Ratio {
     PerDecision,
 }
 
+/// How the controller proposes while the transfer plan's phase 1 lasts (decorated mode, fewer
+/// than `phase_switch` successful target results).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourcePhase {
+    /// Policy samples, as in every later ask.
+    #[default]
+    Sample,
+    /// The `n` likeliest of `resample·n` policy samples: the architectures the pretrained
+    /// policy rates best, as `nao` starts from the sources' best architectures.
+    Likeliest,
+}
+
 /// Reward transform applied to the normalised metric.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,6 +101,12 @@ pub struct RlParams {
     pub pretrain_epochs: usize,
     /// Decorated mode: minibatch size of those passes (20).
     pub pretrain_batch: usize,
+    /// Decorated mode: `Some(q)` pretrains by imitation, the maximum likelihood of each source
+    /// task's best share `q` of observations; `None` by REINFORCE on every source observation
+    /// with its task's baseline (unset).
+    pub pretrain_top: Option<f64>,
+    /// Decorated mode: how the first proposals are chosen (`sample`).
+    pub source_phase: SourcePhase,
     /// Decorated mode: source observations replayed with each target update (20).
     pub replay: usize,
     /// A batch of `n` proposals draws at most `resample·n` sequences from the policy before the
@@ -126,6 +145,8 @@ pub(crate) struct RawParams {
     reward: Reward,
     pretrain_epochs: usize,
     pretrain_batch: usize,
+    pretrain_top: Option<f64>,
+    source_phase: SourcePhase,
     replay: usize,
     resample: usize,
     head_hidden: Vec<u32>,
@@ -151,6 +172,8 @@ impl Default for RawParams {
             reward: Reward::Identity,
             pretrain_epochs: 20,
             pretrain_batch: 20,
+            pretrain_top: None,
+            source_phase: SourcePhase::Sample,
             replay: 20,
             resample: 10,
             head_hidden: Vec::new(),
@@ -208,6 +231,13 @@ impl TryFrom<RawParams> for RlParams {
             reward: raw.reward,
             pretrain_epochs: raw.pretrain_epochs,
             pretrain_batch: at_least_one("pretrain_batch", raw.pretrain_batch)?,
+            pretrain_top: match raw.pretrain_top {
+                Some(q) if !(q > 0.0 && q <= 1.0) => {
+                    return Err(format!("`pretrain_top` is {q}: it must be in (0, 1]"))
+                }
+                q => q,
+            },
+            source_phase: raw.source_phase,
             replay: raw.replay,
             resample: at_least_one("resample", raw.resample)?,
             head_hidden: raw.head_hidden,

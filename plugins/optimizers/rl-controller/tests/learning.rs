@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use xnas_core::{head_factory_box, Observation, Optimizer};
+use xnas_core::{head_factory_box, Observation, Optimizer, SearchSpace, SpaceBox};
 use xnas_opt_rl_controller::RlController;
 
 /// Mean metric of the first and the last 40 of 200 evaluations (batches of 8), over `seeds`.
@@ -56,7 +56,13 @@ fn decorated_pretraining_transfers_source_knowledge() {
         let mut i = init(&space, "cora", seed);
         i.sources = sources.iter().map(|&s| s.into()).collect();
         i.history = source_history(&space, &sources, 40, seed).into();
-        let i = with_heads(i, head_factory_box(ResidualHeads { lr: 0.003 }));
+        let i = with_heads(
+            i,
+            head_factory_box(ResidualHeads {
+                lr: 0.003,
+                phase_switch: 0,
+            }),
+        );
         let mut opt = RlController::new(params(text), &i).unwrap();
         assert!(opt.is_decorated());
         assert_eq!(opt.source_len(), 80);
@@ -85,5 +91,163 @@ fn decorated_pretraining_transfers_source_knowledge() {
     assert!(
         with > without + 0.005,
         "pretrained {with:.4}, not pretrained {without:.4}"
+    );
+}
+
+/// A decorated controller on cora, pretrained on citeseer and pubmed (40 architectures each).
+fn pretrained(
+    text: &str,
+    seed: u64,
+    phase_switch: u32,
+) -> (SpaceBox, RlController, Vec<Observation>) {
+    let space = nasbench_graph(&["cora", "citeseer", "pubmed"]);
+    let sources = ["citeseer", "pubmed"];
+    let history = source_history(&space, &sources, 40, seed);
+    let mut i = init(&space, "cora", seed);
+    i.sources = sources.iter().map(|&s| s.into()).collect();
+    i.history = history.clone().into();
+    let i = with_heads(
+        i,
+        head_factory_box(ResidualHeads {
+            lr: 0.003,
+            phase_switch,
+        }),
+    );
+    let opt = RlController::new(params(text), &i).unwrap();
+    (space, opt, history)
+}
+
+/// Joint log π under the target's row.
+fn joint(opt: &mut RlController, genome: &[u32]) -> f64 {
+    opt.log_probs(genome)
+        .unwrap()
+        .iter()
+        .map(|&v| f64::from(v))
+        .sum()
+}
+
+/// `pretrain_top`: imitating each source's best tenth makes those architectures likelier under
+/// the target's row (the universal policy) than uniform, and than the REINFORCE pretraining on
+/// every source observation does (whose off-policy update pushes them below uniform here).
+#[test]
+fn imitation_pretraining_makes_the_sources_best_likely_for_the_target() {
+    let (mut imitated, mut reinforced, mut uniform) = (Vec::new(), Vec::new(), 0.0);
+    for seed in 0..3 {
+        let common = "lr = 0.003\npretrain_epochs = 20";
+        let (_, mut imitation, history) =
+            pretrained(&format!("{common}\npretrain_top = 0.1"), seed, 0);
+        let (_, mut reinforce, _) = pretrained(common, seed, 0);
+        // Each source's best tenth (4 of 40), by its metric.
+        let mut best = Vec::new();
+        for task in ["citeseer", "pubmed"] {
+            let mut of: Vec<&Observation> =
+                history.iter().filter(|o| o.task.as_str() == task).collect();
+            of.sort_by(|a, b| b.metric.total_cmp(&a.metric));
+            best.extend(
+                of.iter()
+                    .take(of.len().div_ceil(10))
+                    .map(|o| o.genome.to_vec()),
+            );
+        }
+        imitated.push(mean(best.iter().map(|g| joint(&mut imitation, g))));
+        reinforced.push(mean(best.iter().map(|g| joint(&mut reinforce, g))));
+        let space = nasbench_graph(&["cora"]);
+        let choices: Vec<u32> = space
+            .describe()
+            .unwrap()
+            .positions
+            .iter()
+            .map(|p| p.choices)
+            .collect();
+        uniform = -choices.iter().map(|&c| f64::from(c).ln()).sum::<f64>();
+    }
+    let (imitated, reinforced) = (mean(imitated), mean(reinforced));
+    eprintln!("sources' best tenth, joint log π for cora: imitation {imitated:.3}, REINFORCE {reinforced:.3}, uniform {uniform:.3}");
+    assert!(
+        imitated > uniform + 0.5,
+        "imitation {imitated:.3}, uniform {uniform:.3}"
+    );
+    assert!(
+        imitated > reinforced + 0.5,
+        "imitation {imitated:.3}, REINFORCE {reinforced:.3}"
+    );
+}
+
+/// `source_phase = "likeliest"`: until `phase_switch` successful target results the controller
+/// proposes the likeliest of its samples (likelier on average than plain samples of the same
+/// policy); from then on it samples, and with `phase_switch = 0` it proposes exactly what
+/// `sample` does.
+#[test]
+fn likeliest_proposals_last_until_the_phase_switch() {
+    let text = "lr = 0.003\npretrain_epochs = 20\npretrain_top = 0.1";
+    let (mut likeliest, mut sampled) = (Vec::new(), Vec::new());
+    for seed in 0..3 {
+        let (space, mut a, _) =
+            pretrained(&format!("{text}\nsource_phase = \"likeliest\""), seed, 10);
+        let (_, mut b, _) = pretrained(text, seed, 10);
+        let first_a: Vec<Vec<u32>> = a
+            .ask(5)
+            .unwrap()
+            .iter()
+            .map(|p| p.genome.to_vec())
+            .collect();
+        let first_b: Vec<Vec<u32>> = b
+            .ask(5)
+            .unwrap()
+            .iter()
+            .map(|p| p.genome.to_vec())
+            .collect();
+        likeliest.push(mean(first_a.iter().map(|g| joint(&mut a, g))));
+        sampled.push(mean(first_b.iter().map(|g| joint(&mut b, g))));
+        // Ten successful target results end phase 1: from then on the `likeliest` controller
+        // proposes what a `sample` one in the same state does.
+        let obs: Vec<Observation> = first_a
+            .iter()
+            .chain(&first_b)
+            .enumerate()
+            .map(|(k, g)| observe(&space, "cora", k as u64, g))
+            .collect();
+        assert!(obs.iter().all(|o| o.metric.is_finite()));
+        a.tell(&obs).unwrap();
+        let (_, mut e, _) = pretrained(text, seed, 10);
+        e.load_state(&a.save_state().unwrap()).unwrap();
+        let next_a: Vec<Vec<u32>> = a
+            .ask(5)
+            .unwrap()
+            .iter()
+            .map(|p| p.genome.to_vec())
+            .collect();
+        let next_e: Vec<Vec<u32>> = e
+            .ask(5)
+            .unwrap()
+            .iter()
+            .map(|p| p.genome.to_vec())
+            .collect();
+        assert_eq!(next_a, next_e, "after the phase switch `likeliest` samples");
+
+        let (_, mut c, _) = pretrained(&format!("{text}\nsource_phase = \"likeliest\""), seed, 0);
+        let (_, mut d, _) = pretrained(text, seed, 0);
+        let gc: Vec<Vec<u32>> = c
+            .ask(5)
+            .unwrap()
+            .iter()
+            .map(|p| p.genome.to_vec())
+            .collect();
+        let gd: Vec<Vec<u32>> = d
+            .ask(5)
+            .unwrap()
+            .iter()
+            .map(|p| p.genome.to_vec())
+            .collect();
+        assert_eq!(
+            gc, gd,
+            "phase_switch = 0: no phase 1, the same proposals as `sample`"
+        );
+    }
+    let (likeliest, sampled) = (mean(likeliest), mean(sampled));
+    eprintln!("first 5 proposals, joint log π: likeliest {likeliest:.3}, sampled {sampled:.3}");
+    assert!(
+        likeliest > sampled + 0.3,
+        "likeliest {likeliest:.3}, sampled {sampled:.3}"
     );
 }

@@ -34,17 +34,30 @@ pub struct XferHeadFactory {
     params: XferParams,
     /// Number of tasks the experiment has (sources + target), for `describe`.
     tasks: usize,
+    /// The target task: its residual learns at `residual_lr`, the others at
+    /// `source_residual_lr`. Unknown (`None`), every residual learns at `residual_lr`.
+    target: Option<String>,
 }
 
 impl XferHeadFactory {
     pub fn new(params: XferParams, tasks: usize) -> Self {
         xnas_tch::init();
-        XferHeadFactory { params, tasks }
+        XferHeadFactory {
+            params,
+            tasks,
+            target: None,
+        }
+    }
+
+    /// The same factory, told which task is the target.
+    pub fn with_target(mut self, target: &str) -> Self {
+        self.target = Some(target.to_string());
+        self
     }
 
     /// The concrete head, for code that does not go through the ABI.
     pub fn make(&self, spec: &HeadSpec) -> PluginResult<XferHead> {
-        XferHead::new(spec, &self.params)
+        XferHead::new(spec, &self.params, self.target.as_deref())
     }
 }
 
@@ -186,7 +199,7 @@ pub struct XferHead {
 }
 
 impl XferHead {
-    pub fn new(spec: &HeadSpec, params: &XferParams) -> PluginResult<Self> {
+    pub fn new(spec: &HeadSpec, params: &XferParams, target: Option<&str>) -> PluginResult<Self> {
         xnas_tch::init();
         let _threads = ThreadLimit::new(params.threads);
         let name = spec.name.to_string();
@@ -238,7 +251,7 @@ impl XferHead {
             ..AdamConfig::default()
         };
         // Seeded by task name: a residual does not depend on where its task is listed.
-        let residuals = Residuals::new(
+        let mut residuals = Residuals::new(
             &residual_config,
             &tasks,
             spec.seed,
@@ -247,6 +260,13 @@ impl XferHead {
             params.device,
         )
         .map_err(|e| bad(e.message()))?;
+        if let Some(target) = target {
+            for (i, t) in tasks.iter().enumerate() {
+                if t != target {
+                    residuals.set_lr(i, params.source_residual_lr());
+                }
+            }
+        }
         Ok(XferHead {
             name,
             in_features,

@@ -64,6 +64,9 @@ pub struct XferParams {
     /// Adam learning rate of the residuals; `None` until [`XferParams::for_inner`] chooses it
     /// by the wrapped optimizer's kind (`lr` where unknown).
     pub residual_lr: Option<f64>,
+    /// Adam learning rate of the sources' residuals; `None` = the residuals' (`residual_lr`).
+    /// The target's residual always takes `residual_lr`.
+    pub source_residual_lr: Option<f64>,
     /// Adam weight decay of the residuals.
     pub residual_weight_decay: f64,
     /// L2 penalty `residual_l2 · Σ‖W‖²` on the weight matrices of the residuals, part of the loss
@@ -90,6 +93,7 @@ impl Default for XferParams {
             lr: DEFAULT_LR,
             weight_decay: DEFAULT_WEIGHT_DECAY,
             residual_lr: None,
+            source_residual_lr: None,
             residual_weight_decay: DEFAULT_WEIGHT_DECAY,
             residual_l2: DEFAULT_RESIDUAL_L2,
             device: Device::Cpu,
@@ -102,6 +106,12 @@ impl XferParams {
     /// The residuals' learning rate: as set, else `lr`.
     pub fn residual_lr(&self) -> f64 {
         self.residual_lr.unwrap_or(self.lr)
+    }
+
+    /// The sources' residuals' learning rate: as set, else [`XferParams::residual_lr`].
+    pub fn source_residual_lr(&self) -> f64 {
+        self.source_residual_lr
+            .unwrap_or_else(|| self.residual_lr())
     }
 
     /// Fills an unset `residual_lr` by what `inner` is: `lr` for a surrogate (capability
@@ -178,6 +188,8 @@ struct RawParams {
     weight_decay: f64,
     /// Defaults to `lr`.
     residual_lr: Option<f64>,
+    /// Defaults to `residual_lr`.
+    source_residual_lr: Option<f64>,
     /// Defaults to `weight_decay`.
     residual_weight_decay: Option<f64>,
     #[serde(default = "default_residual_l2")]
@@ -270,6 +282,10 @@ impl TryFrom<RawParams> for XferParams {
                 .residual_lr
                 .map(|v| positive("residual_lr", v))
                 .transpose()?,
+            source_residual_lr: raw
+                .source_residual_lr
+                .map(|v| positive("source_residual_lr", v))
+                .transpose()?,
             residual_weight_decay: non_negative(
                 "residual_weight_decay",
                 raw.residual_weight_decay.unwrap_or(weight_decay),
@@ -327,6 +343,7 @@ mod tests {
             ("normalise = \"zscore\"", "normalise"),
             ("lr = 0.0", "lr"),
             ("residual_lr = -1.0", "residual_lr"),
+            ("source_residual_lr = 0.0", "source_residual_lr"),
             ("weight_decay = -0.1", "weight_decay"),
             ("residual_l2 = nan", "residual_l2"),
             ("residual_hidden = [16, 0]", "residual_hidden[1]"),

@@ -53,6 +53,8 @@ pub struct Residuals {
     /// A backward reached the task's residual since the last step.
     pending: Vec<bool>,
     adam: AdamConfig,
+    /// Adam learning rate of each task's residual (`adam.lr` unless set).
+    lr: Vec<f64>,
     /// `residual.<task>.`, the saved states' key prefixes.
     prefixes: Vec<String>,
     device: Device,
@@ -142,6 +144,7 @@ impl Residuals {
             l2,
             steps: vec![0; tasks.len()],
             pending: vec![false; tasks.len()],
+            lr: vec![adam.lr; tasks.len()],
             adam,
             prefixes: tasks.iter().map(|t| format!("residual.{t}.")).collect(),
             device,
@@ -171,6 +174,11 @@ impl Residuals {
         Ok(h)
     }
 
+    /// Task `task`'s residual learns at `lr` from now on.
+    pub fn set_lr(&mut self, task: usize, lr: f64) {
+        self.lr[task] = lr;
+    }
+
     /// A backward pass reached task `task`'s residual.
     pub fn mark(&mut self, task: usize) {
         self.pending[task] = true;
@@ -183,46 +191,51 @@ impl Residuals {
         let grad = self.flat.grad();
         let tasks: Vec<usize> = (0..self.steps.len()).filter(|&t| self.pending[t]).collect();
         if grad.defined() && !tasks.is_empty() {
-            // Tasks with the same step count share the bias corrections: one update each.
-            let mut groups: Vec<(i64, Vec<i64>)> = Vec::new();
+            // One update for every stepped row: each row's bias corrections and step size as a
+            // column, the same f32 numbers torch makes of the scalars of a per-task Adam.
+            let mut scale = Vec::with_capacity(tasks.len());
+            let mut root2 = Vec::with_capacity(tasks.len());
             for &t in &tasks {
                 self.steps[t] += 1;
-                match groups.iter_mut().find(|(s, _)| *s == self.steps[t]) {
-                    Some((_, rows)) => rows.push(t as i64),
-                    None => groups.push((self.steps[t], vec![t as i64])),
-                }
+                let t_steps = self.steps[t] as i32;
+                let c = self.adam;
+                scale.push((self.lr[t] / (1.0 - c.beta1.powi(t_steps))) as f32);
+                root2.push((1.0 - c.beta2.powi(t_steps)).sqrt() as f32);
             }
+            let rows: Vec<i64> = tasks.iter().map(|&t| t as i64).collect();
             let c = self.adam;
+            let n = rows.len() as i64;
             tch::no_grad(|| -> Result<(), tch::TchError> {
-                for (steps, rows) in &groups {
-                    let index = Tensor::f_from_slice(rows)?.f_to_device(self.device)?;
-                    let t = *steps as i32;
-                    let bias1 = 1.0 - c.beta1.powi(t);
-                    let bias2 = 1.0 - c.beta2.powi(t);
-                    let mut g = grad.f_index_select(0, &index)?;
-                    let mut p = self.flat.f_index_select(0, &index)?;
-                    let mut m = self.m.f_index_select(0, &index)?;
-                    let mut v = self.v.f_index_select(0, &index)?;
-                    if let Some(l2) = &self.l2 {
-                        let _ = g.f_add_(&p.f_mul(l2)?)?;
-                    }
-                    if c.weight_decay != 0.0 {
-                        g = g.f_add(&p.f_mul_scalar(c.weight_decay)?)?;
-                    }
-                    let _ = m.f_mul_scalar_(c.beta1)?;
-                    let _ = m.f_add_(&g.f_mul_scalar(1.0 - c.beta1)?)?;
-                    let _ = v.f_mul_scalar_(c.beta2)?;
-                    let _ = v.f_add_(&g.f_square()?.f_mul_scalar_(1.0 - c.beta2)?)?;
-                    let mut denom = v.f_sqrt()?;
-                    let _ = denom.f_div_scalar_(bias2.sqrt())?;
-                    let _ = denom.f_add_scalar_(c.eps)?;
-                    let mut update = m.f_div(&denom)?;
-                    let _ = update.f_mul_scalar_(c.lr / bias1)?;
-                    let _ = p.f_sub_(&update)?;
-                    let _ = self.m.f_index_copy_(0, &index, &m)?;
-                    let _ = self.v.f_index_copy_(0, &index, &v)?;
-                    let _ = self.flat.f_index_copy_(0, &index, &p)?;
+                let column = |v: &[f32]| {
+                    Tensor::f_from_slice(v)?
+                        .f_reshape([n, 1])?
+                        .f_to_device(self.device)
+                };
+                let (scale, root2) = (column(&scale)?, column(&root2)?);
+                let index = Tensor::f_from_slice(&rows)?.f_to_device(self.device)?;
+                let mut g = grad.f_index_select(0, &index)?;
+                let mut p = self.flat.f_index_select(0, &index)?;
+                let mut m = self.m.f_index_select(0, &index)?;
+                let mut v = self.v.f_index_select(0, &index)?;
+                if let Some(l2) = &self.l2 {
+                    let _ = g.f_add_(&p.f_mul(l2)?)?;
                 }
+                if c.weight_decay != 0.0 {
+                    g = g.f_add(&p.f_mul_scalar(c.weight_decay)?)?;
+                }
+                let _ = m.f_mul_scalar_(c.beta1)?;
+                let _ = m.f_add_(&g.f_mul_scalar(1.0 - c.beta1)?)?;
+                let _ = v.f_mul_scalar_(c.beta2)?;
+                let _ = v.f_add_(&g.f_square()?.f_mul_scalar_(1.0 - c.beta2)?)?;
+                let mut denom = v.f_sqrt()?;
+                let _ = denom.f_div_(&root2)?;
+                let _ = denom.f_add_scalar_(c.eps)?;
+                let mut update = m.f_div(&denom)?;
+                let _ = update.f_mul_(&scale)?;
+                let _ = p.f_sub_(&update)?;
+                let _ = self.m.f_index_copy_(0, &index, &m)?;
+                let _ = self.v.f_index_copy_(0, &index, &v)?;
+                let _ = self.flat.f_index_copy_(0, &index, &p)?;
                 Ok(())
             })
             .context(what)?;
@@ -373,8 +386,9 @@ mod tests {
             .collect()
     }
 
-    /// Mixed batches over three tasks, one task missing from some steps: parameters, moments and
-    /// step counts equal, bit for bit, those of one MLP and one Adam per task.
+    /// Mixed batches over three tasks, one task missing from some steps and learning at its own
+    /// rate: parameters, moments and step counts equal, bit for bit, those of one MLP and one
+    /// Adam per task.
     #[test]
     fn stacked_residuals_compute_what_one_mlp_and_adam_per_task_do() {
         // Widths whose tensors are no multiple of 16 floats: the padding is exercised.
@@ -393,18 +407,23 @@ mod tests {
         };
         let l2 = 0.01;
         let mut stacked = Residuals::new(&config, &tasks, 9, adam, l2, Device::Cpu).unwrap();
+        // Task 2 (a source under `source_residual_lr`) at its own rate.
+        stacked.set_lr(2, 0.01);
         let mut separate = Separate {
             stores: Vec::new(),
             mlps: Vec::new(),
             adams: Vec::new(),
         };
-        for t in &tasks {
+        for (i, t) in tasks.iter().enumerate() {
             let vs = nn::VarStore::new(Device::Cpu);
             let seed = component_seed(9, &format!("xfer.residual.{t}"));
             separate
                 .mlps
                 .push(Mlp::new(&vs.root(), &config, seed).unwrap());
-            separate.adams.push(Adam::new(&vs, adam).unwrap());
+            let lr = if i == 2 { 0.01 } else { adam.lr };
+            separate
+                .adams
+                .push(Adam::new(&vs, AdamConfig { lr, ..adam }).unwrap());
             separate.stores.push(vs);
         }
         let mut rng = xnas_core::SplitMix64::new(5);

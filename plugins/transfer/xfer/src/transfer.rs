@@ -81,10 +81,9 @@ fn is_success(o: &Observation) -> bool {
 
 impl Transfer for Xfer {
     fn head_factory(&self) -> PluginResult<HeadFactoryBox> {
-        Ok(head_factory_box(XferHeadFactory::new(
-            self.params.clone(),
-            self.tasks,
-        )))
+        Ok(head_factory_box(
+            XferHeadFactory::new(self.params.clone(), self.tasks).with_target(&self.target),
+        ))
     }
 
     fn wrap(&mut self, inner: OptimizerBox, init: &OptimizerInit) -> PluginResult<OptimizerBox> {

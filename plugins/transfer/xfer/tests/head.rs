@@ -238,6 +238,52 @@ fn a_residual_gets_no_gradient_from_another_tasks_rows() {
     assert_eq!(values(&after["residual.cora.adam.steps"]), [0.0]);
 }
 
+/// `source_residual_lr`: told the target, the factory's heads step the sources' residuals at
+/// that rate and the target's at `residual_lr` (Adam's first step moves each parameter by about
+/// its rate); not told, every residual takes `residual_lr`.
+#[test]
+fn sources_residuals_learn_at_their_own_rate_once_the_target_is_known() {
+    let mut rng = SplitMix64::new(8);
+    let s = spec(3, &[8], 2, 4);
+    let params = XferParams {
+        residual_lr: Some(1e-2),
+        source_residual_lr: Some(1e-5),
+        ..fast()
+    };
+    let x = uniform(&mut rng, 12, 3);
+    let tasks: Vec<u32> = (0..12).map(|r| r % 3).collect();
+    let g = uniform(&mut rng, 12, 2);
+    let largest_step = |factory: XferHeadFactory| -> HashMap<&'static str, f32> {
+        let mut head = head_factory_box(factory).make_head(&s).unwrap();
+        let before = state_tensors(&head.save_state().unwrap());
+        head.forward(&x, &tasks, true).unwrap();
+        head.backward(&g).unwrap();
+        head.step().unwrap();
+        let after = state_tensors(&head.save_state().unwrap());
+        TASKS
+            .iter()
+            .map(|&t| {
+                let key = format!("residual.{t}.param.layer0.weight");
+                let moved = values(&before[&key])
+                    .iter()
+                    .zip(values(&after[&key]))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                (t, moved)
+            })
+            .collect()
+    };
+    let told = largest_step(XferHeadFactory::new(params.clone(), TASKS.len()).with_target("cora"));
+    assert!((told["cora"] - 1e-2).abs() < 1e-3, "{told:?}");
+    for source in ["citeseer", "pubmed"] {
+        assert!((told[source] - 1e-5).abs() < 1e-6, "{told:?}");
+    }
+    let untold = largest_step(XferHeadFactory::new(params, TASKS.len()));
+    for t in TASKS {
+        assert!((untold[t] - 1e-2).abs() < 1e-3, "{untold:?}");
+    }
+}
+
 #[test]
 fn residual_l2_keeps_the_residuals_small() {
     let mut rng = SplitMix64::new(12);

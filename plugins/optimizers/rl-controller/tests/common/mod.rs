@@ -207,6 +207,8 @@ pub fn with_heads(mut init: OptimizerInit, heads: HeadFactoryBox) -> OptimizerIn
 /// here so the decorated mode is tested inside this crate.
 pub struct ResidualHeads {
     pub lr: f64,
+    /// The plan's `phase_switch` (0, as a plain plan, unless set).
+    pub phase_switch: u32,
 }
 
 struct ResidualHead {
@@ -221,6 +223,12 @@ impl xnas_core::HeadFactory for ResidualHeads {
     }
     fn uses_all_tasks(&self) -> bool {
         true
+    }
+    fn plan(&self) -> xnas_core::TransferPlan {
+        xnas_core::TransferPlan {
+            phase_switch: self.phase_switch,
+            ..xnas_core::TransferPlan::plain()
+        }
     }
     fn make_head(&self, spec: &xnas_core::HeadSpec) -> PluginResult<xnas_core::HeadBox> {
         let config = xnas_tch::HeadConfig {
