@@ -378,6 +378,28 @@ impl RlController {
             && successes < self.phase_switch
     }
 
+    /// Accepts `drawn` in order until `out` holds `n`, counting the draws looked at and those
+    /// refused (seen before, or refused by the space).
+    fn take(
+        &mut self,
+        drawn: Vec<Sampled>,
+        n: usize,
+        out: &mut Vec<Vec<u32>>,
+        (draws, refused): (&mut usize, &mut usize),
+    ) {
+        for s in drawn {
+            if out.len() == n {
+                break;
+            }
+            *draws += 1;
+            if self.accept(&s.genome, Some(&s.logp)).is_some() {
+                out.push(s.genome);
+            } else {
+                *refused += 1;
+            }
+        }
+    }
+
     /// Records a proposal; `false` if its canonical form was seen or the space refuses it.
     fn accept(&mut self, genome: &[u32], logp: Option<&[f32]>) -> Option<String> {
         let text = self.space.canonical(genome).ok()?.text.to_string();
@@ -434,33 +456,14 @@ impl Optimizer for RlController {
             let mut drawn = self.policy.sample(limit, TARGET, &mut rng)?;
             let joint = |s: &Sampled| s.logp.iter().map(|&v| f64::from(v)).sum::<f64>();
             drawn.sort_by(|a, b| joint(b).total_cmp(&joint(a)));
-            for s in drawn {
-                if out.len() == n {
-                    break;
-                }
-                draws += 1;
-                if self.accept(&s.genome, Some(&s.logp)).is_some() {
-                    out.push(s.genome);
-                } else {
-                    refused += 1;
-                }
-            }
+            self.take(drawn, n, &mut out, (&mut draws, &mut refused));
         }
         while out.len() < n && draws < limit {
             // After rejections, twice what is missing: one more round is usually enough.
             let missing = n - out.len();
             let want = if draws == 0 { missing } else { 2 * missing }.min(limit - draws);
-            for s in self.policy.sample(want, TARGET, &mut rng)? {
-                if out.len() == n {
-                    break;
-                }
-                draws += 1;
-                if self.accept(&s.genome, Some(&s.logp)).is_some() {
-                    out.push(s.genome);
-                } else {
-                    refused += 1;
-                }
-            }
+            let drawn = self.policy.sample(want, TARGET, &mut rng)?;
+            self.take(drawn, n, &mut out, (&mut draws, &mut refused));
         }
         // Fallback: uniform samples the policy would not give; their log π is scored now so
         // PPO's ratio is defined for them too.

@@ -117,6 +117,15 @@ fn pretrained(
     (space, opt, history)
 }
 
+/// The genomes of `n` proposals.
+fn asked(opt: &mut RlController, n: usize) -> Vec<Vec<u32>> {
+    opt.ask(n)
+        .unwrap()
+        .iter()
+        .map(|p| p.genome.to_vec())
+        .collect()
+}
+
 /// Joint log π under the target's row.
 fn joint(opt: &mut RlController, genome: &[u32]) -> f64 {
     opt.log_probs(genome)
@@ -185,18 +194,8 @@ fn likeliest_proposals_last_until_the_phase_switch() {
         let (space, mut a, _) =
             pretrained(&format!("{text}\nsource_phase = \"likeliest\""), seed, 10);
         let (_, mut b, _) = pretrained(text, seed, 10);
-        let first_a: Vec<Vec<u32>> = a
-            .ask(5)
-            .unwrap()
-            .iter()
-            .map(|p| p.genome.to_vec())
-            .collect();
-        let first_b: Vec<Vec<u32>> = b
-            .ask(5)
-            .unwrap()
-            .iter()
-            .map(|p| p.genome.to_vec())
-            .collect();
+        let first_a = asked(&mut a, 5);
+        let first_b = asked(&mut b, 5);
         likeliest.push(mean(first_a.iter().map(|g| joint(&mut a, g))));
         sampled.push(mean(first_b.iter().map(|g| joint(&mut b, g))));
         // Ten successful target results end phase 1: from then on the `likeliest` controller
@@ -211,34 +210,14 @@ fn likeliest_proposals_last_until_the_phase_switch() {
         a.tell(&obs).unwrap();
         let (_, mut e, _) = pretrained(text, seed, 10);
         e.load_state(&a.save_state().unwrap()).unwrap();
-        let next_a: Vec<Vec<u32>> = a
-            .ask(5)
-            .unwrap()
-            .iter()
-            .map(|p| p.genome.to_vec())
-            .collect();
-        let next_e: Vec<Vec<u32>> = e
-            .ask(5)
-            .unwrap()
-            .iter()
-            .map(|p| p.genome.to_vec())
-            .collect();
+        let next_a = asked(&mut a, 5);
+        let next_e = asked(&mut e, 5);
         assert_eq!(next_a, next_e, "after the phase switch `likeliest` samples");
 
         let (_, mut c, _) = pretrained(&format!("{text}\nsource_phase = \"likeliest\""), seed, 0);
         let (_, mut d, _) = pretrained(text, seed, 0);
-        let gc: Vec<Vec<u32>> = c
-            .ask(5)
-            .unwrap()
-            .iter()
-            .map(|p| p.genome.to_vec())
-            .collect();
-        let gd: Vec<Vec<u32>> = d
-            .ask(5)
-            .unwrap()
-            .iter()
-            .map(|p| p.genome.to_vec())
-            .collect();
+        let gc = asked(&mut c, 5);
+        let gd = asked(&mut d, 5);
         assert_eq!(
             gc, gd,
             "phase_switch = 0: no phase 1, the same proposals as `sample`"
