@@ -6,8 +6,9 @@
 #   bench/xfer_cost.sh [OUT_DIR] [JOBS]       (default bench/out, 1)
 # The "old" variants (XferNAS's training: 12–20× the plain search) run on the targets in
 # OLD_TARGETS_TRANSNAS / OLD_TARGETS_NBG (space-separated; default class_object jigsaw / cora;
-# "all" = every target, the files' full scale); every other variant runs on every target. The
-# split files are written next to the outputs; their runs are the compare files' runs.
+# "all" = every target, the files' full scale; "none" = skip them); every other variant runs on
+# every target. The split files are written next to the outputs; their runs are the compare files'
+# runs. BENCHES picks the benchmarks (default "transnas nbg"; run one per core to halve the time).
 # Build first: cargo build --release -p xnas-host -p xnas-space-tabular-dylib \
 #   -p xnas-space-nasbench-graph-dylib -p xnas-opt-random-dylib -p xnas-opt-evolution-dylib \
 #   -p xnas-opt-nao-dylib -p xnas-opt-rl-controller-dylib -p xnas-xfer-xfer-dylib
@@ -19,7 +20,7 @@ jobs=${2:-1}
 xnas=${XNAS:-${CARGO_TARGET_DIR:-$here/../target}/release/xnas}
 mkdir -p "$out"
 declare -A old=([transnas]="${OLD_TARGETS_TRANSNAS:-class_object jigsaw}" [nbg]="${OLD_TARGETS_NBG:-cora}")
-for bench in transnas nbg; do
+for bench in ${BENCHES:-transnas nbg}; do
     # Split the compare file: every variant but the old ones on every target, the old ones on
     # the chosen targets (named targets: each one's sources are the pool minus itself, as in
     # leave-one-out).
@@ -40,10 +41,12 @@ if targets != ["all"]:
     head = head.replace("[tasks]\n", "[tasks]\nsources = " + pool + "\n", 1)
 open(dst + "_old.toml", "w").write(head + "".join("[[compare.variant]]" + v for v in old))
 PY
-    for part in main old; do
+    parts=(main old)
+    [ "${old[$bench]}" = none ] && parts=(main)
+    for part in "${parts[@]}"; do
         echo "== $bench $part: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
         "$xnas" --quiet compare "$out/xfer_cost_${bench}_$part.toml" --out "$out/xfer_cost_${bench}_$part" --jobs "$jobs"
     done
     echo "== $bench done: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
-    python3 "$here/xfer_cost.py" "$out/xfer_cost_${bench}_main" "$out/xfer_cost_${bench}_old"
+    python3 "$here/xfer_cost.py" "${parts[@]/#/$out/xfer_cost_${bench}_}"
 done

@@ -59,6 +59,9 @@ pub(crate) struct Progress {
     pub pending: BTreeMap<String, Pending>,
     /// Proposals that came from the uniform fallback.
     pub uniform: u64,
+    /// The target's best results so far, best first (ties: the earlier first), at most
+    /// `self_imitation`: `(metric as f64 bits, genome)`.
+    pub elite: Vec<(u64, Vec<u32>)>,
 }
 
 /// A source observation, ready for replay.
@@ -364,6 +367,37 @@ impl RlController {
         self.replay_rows(&order[..k])
     }
 
+    /// Keeps `genome` among the target's best `self_imitation` results if its metric earns it a place.
+    fn remember(&mut self, metric: f64, genome: &[u32]) {
+        let k = self.params.self_imitation;
+        if k == 0 || !metric.is_finite() {
+            return;
+        }
+        let elite = &mut self.progress.elite;
+        let at = elite.partition_point(|(m, _)| f64::from_bits(*m) >= metric);
+        if at < k {
+            elite.insert(at, (metric.to_bits(), genome.to_vec()));
+            elite.truncate(k);
+        }
+    }
+
+    /// Self-imitation rows: the target's best results so far, advantage 1, `self_imitation_weight`
+    /// in all.
+    fn elite_rows(&self) -> Vec<Row> {
+        let elite = &self.progress.elite;
+        let weight = self.params.self_imitation_weight / elite.len().max(1) as f64;
+        elite
+            .iter()
+            .map(|(_, genome)| Row {
+                genome: genome.clone(),
+                task: TARGET,
+                advantage: 1.0,
+                weight,
+                old_logp: None,
+            })
+            .collect()
+    }
+
     /// Decorated, with `source_phase = "likeliest"`, before `phase_switch` successful target
     /// results.
     fn in_source_phase(&self) -> bool {
@@ -569,6 +603,7 @@ impl Optimizer for RlController {
                 );
                 continue;
             }
+            self.remember(metric_of(o), &genome);
             rows.push(Row {
                 genome,
                 task: TARGET,
@@ -593,6 +628,7 @@ impl Optimizer for RlController {
                     r.old_logp = None;
                 }
                 rows.extend(self.replay_batch(&mut rng));
+                rows.extend(self.elite_rows());
                 let stats = self.policy.step(&rows)?;
                 self.last_update.push(stats);
             }
@@ -614,6 +650,7 @@ impl Optimizer for RlController {
                 for _ in 0..self.params.ppo_epochs {
                     rows.truncate(told);
                     rows.extend(self.replay_batch(&mut rng));
+                    rows.extend(self.elite_rows());
                     let stats = self.policy.step(&rows)?;
                     self.last_update.push(stats);
                 }

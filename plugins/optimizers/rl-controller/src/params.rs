@@ -109,6 +109,11 @@ pub struct RlParams {
     pub source_phase: SourcePhase,
     /// Decorated mode: source observations replayed with each target update (20).
     pub replay: usize,
+    /// Self-imitation: each update also imitates the target's best `self_imitation` results so far
+    /// (maximum likelihood, advantage 1), `self_imitation_weight` in all; 0 = off (0).
+    pub self_imitation: usize,
+    /// The share of the loss of those imitation rows, against 1 for the told batch (1.0).
+    pub self_imitation_weight: f64,
     /// A batch of `n` proposals draws at most `resample·n` sequences from the policy before the
     /// rest are uniform samples (10).
     pub resample: usize,
@@ -148,6 +153,8 @@ pub(crate) struct RawParams {
     pretrain_top: Option<f64>,
     source_phase: SourcePhase,
     replay: usize,
+    self_imitation: usize,
+    self_imitation_weight: f64,
     resample: usize,
     head_hidden: Vec<u32>,
     device: String,
@@ -175,6 +182,8 @@ impl Default for RawParams {
             pretrain_top: None,
             source_phase: SourcePhase::Sample,
             replay: 20,
+            self_imitation: 0,
+            self_imitation_weight: 1.0,
             resample: 10,
             head_hidden: Vec::new(),
             device: "cpu".into(),
@@ -239,6 +248,11 @@ impl TryFrom<RawParams> for RlParams {
             },
             source_phase: raw.source_phase,
             replay: raw.replay,
+            self_imitation: raw.self_imitation,
+            self_imitation_weight: non_negative(
+                "self_imitation_weight",
+                raw.self_imitation_weight,
+            )?,
             resample: at_least_one("resample", raw.resample)?,
             head_hidden: raw.head_hidden,
             device,

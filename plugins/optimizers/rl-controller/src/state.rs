@@ -6,14 +6,15 @@
 //! tensors (parameters and Adam moments as named tensors, `xnas_tch::snapshot`), and each head's
 //! own state by name.
 
-use crate::optimizer::{Progress, RlController};
+use crate::optimizer::{Pending, Progress, RlController};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use xnas_core::{state, PluginError, PluginResult};
 
 const OWNER: &str = "rl-controller";
 /// Format 1 was a hand-rolled text marker with length-prefixed JSON and tensors; 2 is the state
-/// format.
-const VERSION: u32 = 2;
+/// format; 3 adds the target's best results (`self_imitation`). Format 2 is still read.
+const VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -23,13 +24,54 @@ struct Header {
     progress: Progress,
 }
 
+/// Format 2's [`Progress`]: without the target's best results, which no format-2 controller kept.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct ProgressV2 {
+    asks: u64,
+    tells: u64,
+    target_metrics: Vec<u64>,
+    baselines: Vec<Option<u64>>,
+    seen: BTreeSet<String>,
+    pending: BTreeMap<String, Pending>,
+    uniform: u64,
+}
+
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct HeaderV2 {
+    choices: Vec<u32>,
+    decorated: bool,
+    progress: ProgressV2,
+}
+
+impl From<HeaderV2> for Header {
+    fn from(h: HeaderV2) -> Self {
+        let p = h.progress;
+        Header {
+            choices: h.choices,
+            decorated: h.decorated,
+            progress: Progress {
+                asks: p.asks,
+                tells: p.tells,
+                target_metrics: p.target_metrics,
+                baselines: p.baselines,
+                seen: p.seen,
+                pending: p.pending,
+                uniform: p.uniform,
+                elite: Vec::new(),
+            },
+        }
+    }
+}
+
 /// The byte fields are written as bytes, not as sequences of u8: postcard encodes both the same
 /// way (a length, then the bytes), but a sequence goes through serde one byte at a time, which
 /// made saving a decorated controller's state (megabytes of head tensors, after every batch) cost
 /// more than its search.
 #[derive(Serialize, Deserialize)]
-struct Saved {
-    header: Header,
+struct Saved<H = Header> {
+    header: H,
     #[serde(with = "serde_bytes")]
     tensors: Vec<u8>,
     /// `(head name, its state)`, in head order.
@@ -59,11 +101,25 @@ pub(crate) fn save(c: &RlController) -> PluginResult<Vec<u8>> {
 }
 
 pub(crate) fn load(c: &mut RlController, blob: &[u8]) -> PluginResult<()> {
+    let (version, bytes) = state::open(OWNER, blob)?;
+    let saved: Saved = match version {
+        VERSION => state::decode_value(OWNER, bytes)?,
+        2 => {
+            let old: Saved<HeaderV2> = state::decode_value(OWNER, bytes)?;
+            Saved {
+                header: old.header.into(),
+                tensors: old.tensors,
+                heads: old.heads,
+            }
+        }
+        // `decode` words the refusal of a format this version does not read.
+        _ => state::decode(OWNER, VERSION, blob)?,
+    };
     let Saved {
         header,
         tensors,
         heads,
-    } = state::decode(OWNER, VERSION, blob)?;
+    } = saved;
     if header.choices != c.policy.choices() {
         return Err(PluginError::data(format!(
             "rl-controller state: saved for a space with decisions {:?}, this one has {:?}",
@@ -89,4 +145,59 @@ pub(crate) fn load(c: &mut RlController, blob: &[u8]) -> PluginResult<()> {
     c.policy.load(&tensors, &heads)?;
     c.progress = header.progress;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::RlParams;
+    use xnas_core::{space_box, Optimizer};
+    use xnas_testkit::{optimizer_init, ToySpace};
+
+    /// A run saved by the version before `self_imitation` (format 2) resumes where it stood.
+    #[test]
+    fn a_format_2_state_still_loads() {
+        let space = space_box(ToySpace);
+        let fresh = || RlController::new(RlParams::default(), &optimizer_init(&space, "t", 5));
+        let mut a = fresh().unwrap();
+        let asked = a.ask(4).unwrap();
+        let told: Vec<_> = asked
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut o = xnas_core::failed_observation(i as u64, "t", p.genome.to_vec());
+                o.metric = i as f64;
+                o.status = xnas_core::TrialStatus::OK;
+                o
+            })
+            .collect();
+        a.tell(&told[..3]).unwrap();
+        let blob = save(&a).unwrap();
+        let (_, bytes) = state::open(OWNER, &blob).unwrap();
+        let saved: Saved = state::decode_value(OWNER, bytes).unwrap();
+        let p = saved.header.progress;
+        let v2 = Saved {
+            header: HeaderV2 {
+                choices: saved.header.choices,
+                decorated: saved.header.decorated,
+                progress: ProgressV2 {
+                    asks: p.asks,
+                    tells: p.tells,
+                    target_metrics: p.target_metrics,
+                    baselines: p.baselines,
+                    seen: p.seen,
+                    pending: p.pending,
+                    uniform: p.uniform,
+                },
+            },
+            tensors: saved.tensors,
+            heads: saved.heads,
+        };
+        let old = state::encode(OWNER, 2, &v2).unwrap();
+        assert_ne!(old, blob);
+        let mut b = fresh().unwrap();
+        load(&mut b, &old).unwrap();
+        assert_eq!(save(&b).unwrap(), blob);
+        assert_eq!(a.ask(3).unwrap(), b.ask(3).unwrap());
+    }
 }

@@ -207,7 +207,7 @@ fn bad_parameters_name_the_key() {
         "hidden = 64\ntemperature = 4.0\ntanh_constant = 0\nalgorithm = \"reinforce\"\n\
          ratio = \"per-decision\"\nclip_epsilon = 0.1\nppo_epochs = 2\nlr = 1e-3\ngrad_clip = 0\n\
          entropy_weight = 1e-4\nbaseline_decay = 0.9\nreward = \"cube\"\npretrain_epochs = 3\n\
-         pretrain_batch = 8\npretrain_top = 0.2\nsource_phase = \"likeliest\"\nreplay = 4\nresample = 3\nhead_hidden = [16]\ndevice = \"cpu\"\nthreads = 2\n\
+         pretrain_batch = 8\npretrain_top = 0.2\nsource_phase = \"likeliest\"\nreplay = 4\nself_imitation = 5\nself_imitation_weight = 0.3\nresample = 3\nhead_hidden = [16]\ndevice = \"cpu\"\nthreads = 2\n\
          [head]\nlr = 0.01\nweight_decay = 1e-4\ndropout = 0.1\nzero_last_layer = true\n",
     )
     .unwrap();
@@ -227,6 +227,8 @@ fn bad_parameters_name_the_key() {
         ("pretrain_top = 0", "pretrain_top"),
         ("pretrain_top = 1.5", "pretrain_top"),
         ("source_phase = \"best\"", "best"),
+        ("self_imitation = -1", "self_imitation"),
+        ("self_imitation_weight = -0.1", "self_imitation_weight"),
         ("[head]\nlrr = 0.1", "lrr"),
         ("head = { lr = -1.0 }", "head.lr"),
         ("head = { dropout = 1.0 }", "head.dropout"),
