@@ -265,10 +265,9 @@ impl RlController {
             .map(|&i| self.sources[i].genome.as_slice())
             .collect();
         let own: Vec<u32> = best.iter().map(|&i| self.sources[i].task).collect();
-        let joint =
-            |p: Vec<Vec<f32>>| mean(p.iter().map(|l| l.iter().map(|&v| f64::from(v)).sum()));
-        let under_own = joint(self.policy.score(&genomes, &own)?);
-        let under_target = joint(self.policy.score(&genomes, &vec![TARGET; genomes.len()])?);
+        let mean_joint = |p: Vec<Vec<f32>>| mean(p.iter().map(|l| joint_logp(l)));
+        let under_own = mean_joint(self.policy.score(&genomes, &own)?);
+        let under_target = mean_joint(self.policy.score(&genomes, &vec![TARGET; genomes.len()])?);
         tracing::info!(
             "rl-controller: the sources' best tenth has mean log π {under_own:.3} under their own \
              tasks' rows and {under_target:.3} under the target's (universal) row; uniform is {:.3}",
@@ -458,6 +457,11 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     sum / n as f64
 }
 
+/// The joint log π of an architecture: the sum of its decisions' log π.
+fn joint_logp(per_decision: &[f32]) -> f64 {
+    per_decision.iter().map(|&v| f64::from(v)).sum()
+}
+
 /// The metric of an observation, NaN when it failed.
 fn metric_of(o: &Observation) -> f64 {
     if o.status == TrialStatus::OK && o.metric.is_finite() {
@@ -488,8 +492,7 @@ impl Optimizer for RlController {
         if self.in_source_phase() {
             // The likeliest first (stable: ties keep the draw order).
             let mut drawn = self.policy.sample(limit, TARGET, &mut rng)?;
-            let joint = |s: &Sampled| s.logp.iter().map(|&v| f64::from(v)).sum::<f64>();
-            drawn.sort_by(|a, b| joint(b).total_cmp(&joint(a)));
+            drawn.sort_by(|a, b| joint_logp(&b.logp).total_cmp(&joint_logp(&a.logp)));
             self.take(drawn, n, &mut out, (&mut draws, &mut refused));
         }
         while out.len() < n && draws < limit {
