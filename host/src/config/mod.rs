@@ -418,6 +418,33 @@ sources = ["b"]
         }
     }
 
+    /// A nested parameter table whose parent has no header of its own (`[optimizer.params.head]`
+    /// alone, or dotted keys) is read, and an error in it points into the file (toml 0.8's
+    /// spans refused such implicit tables: toml-rs/toml#798).
+    #[test]
+    fn nested_parameter_tables_need_no_parent_header() {
+        for nested in [
+            "[optimizer.params.head]\nlr = 0.1\n",
+            "params.head.lr = 0.1\n",
+            "params = { head = { lr = 0.1 } }\n",
+        ] {
+            let text = OK.replace(
+                "[optimizer]\nplugin = \"random\"\n",
+                &format!("[optimizer]\nplugin = \"random\"\n{nested}"),
+            );
+            let e = parse(&text).unwrap_or_else(|e| panic!("{nested}: {e}"));
+            let params = e.optimizer_params().unwrap();
+            assert_eq!(
+                params.get_ref()["head"]["lr"].as_float(),
+                Some(0.1),
+                "{nested}"
+            );
+            // The line that writes the nested table.
+            assert_eq!(line_col(&text, params.span().start).0, 9, "{nested}");
+            assert_eq!(params_text(Some(params)).trim(), "[head]\nlr = 0.1", "{nested}");
+        }
+    }
+
     #[test]
     fn accepts_a_minimal_file() {
         let e = parse(OK).unwrap();

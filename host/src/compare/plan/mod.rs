@@ -338,6 +338,26 @@ optimizer = { plugin = "random" }
         assert_eq!(a, b);
     }
 
+    /// A variant's nested parameter table reaches the run's experiment file, which the host
+    /// reads back (toml 0.8 refused the files it wrote from it: toml-rs/toml#798).
+    #[test]
+    fn nested_variant_parameters_reach_the_runs() {
+        let text = FILE.replace(
+            "optimizer = { plugin = \"random\" }",
+            "optimizer = { plugin = \"rl-controller\", params = { head = { lr = 0.1 } } }",
+        );
+        let p = plan(&text).unwrap();
+        let run = p.runs.iter().find(|r| r.variant == "random").unwrap();
+        let e = crate::config::Experiment::parse(
+            run.experiment.clone(),
+            PathBuf::from("seed.toml"),
+            PathBuf::from("/base"),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.experiment));
+        let params = e.optimizer_params().unwrap().get_ref();
+        assert_eq!(params["head"]["lr"].as_float(), Some(0.1));
+    }
+
     #[test]
     fn mistakes_are_named() {
         let bad = FILE.replace(
