@@ -8,6 +8,7 @@ against the old, of each transfer variant against its plain optimizer, and of xf
 against xfer(nao).
 
     python3 bench/xfer_cost.py bench/out/xfer_cost_transnas [MORE_DIRS…] [--budgets 10,33,100]
+        [--seeds 5-9]     (only those seeds: a held-out half, say)
 
 Several folders are merged (runs of one target, variant and seed found twice must agree: the same
 experiment gives the same trials).
@@ -77,8 +78,16 @@ def main():
         i = args.index("--budgets")
         budgets = [int(b) for b in args[i + 1].split(",")]
         del args[i:i + 2]
+    keep = None
+    if "--seeds" in args:
+        i = args.index("--seeds")
+        lo, _, hi = args[i + 1].partition("-")
+        keep = range(int(lo), int(hi or lo) + 1)
+        del args[i:i + 2]
     out = ", ".join(args)
     runs = load(args)
+    if keep is not None:
+        runs = {k: v for k, v in runs.items() if k[2] in keep}
     rng = random.Random(0)
     by_dir = {}
     for (t, v, s) in runs:

@@ -131,14 +131,16 @@ fn xfer_wraps_rl_controller_and_repeats_with_the_same_seed() {
 }
 
 /// The imitation recipe for the controller (docs/plugins/xfer.md, "RL transfer"): imitation
-/// pretraining, likeliest first proposals, slow source residuals. It runs, says what it imitated
+/// pretraining, likeliest first proposals, slow source residuals, self-imitation. It runs, says what it imitated
 /// and how likely the sources' best became, proposes something else than the REINFORCE
 /// pretraining does, and repeats with the same seed.
 #[test]
 fn xfer_rl_controller_imitation_recipe_runs_and_repeats() {
-    let optimizer =
-        format!("{RL_PARAMS}\npretrain_top = 0.1\nsource_phase = \"likeliest\"\nreplay = 5");
-    let transfer = "pretrain_batch = 100\nlr = 1e-2\nsource_residual_lr = 1e-4";
+    let optimizer = format!(
+        "{RL_PARAMS}\npretrain_top = 0.1\nsource_phase = \"likeliest\"\nreplay = 5\n\
+         self_imitation = 5\nself_imitation_weight = 0.3"
+    );
+    let transfer = "pretrain_batch = 100\nlr = 1e-2\nresidual_lr = 0.3\nsource_residual_lr = 1e-4";
     let (first, log) = run_decorated("rl-controller", &optimizer, transfer, 3);
     check_decorated_run(&first, &log, "rl-controller");
     assert!(
