@@ -59,10 +59,11 @@ pub(crate) struct Progress {
     pub pending: BTreeMap<String, Pending>,
     /// Proposals that came from the uniform fallback.
     pub uniform: u64,
-    /// The target's best results so far, best first (ties: the earlier first), at most
-    /// `self_imitation`: `(metric as f64 bits, genome)`.
-    pub elite: Vec<(u64, Vec<u32>)>,
 }
+
+/// The target's best results so far, best first (ties: the earlier first), at most
+/// `self_imitation`: `(metric as f64 bits, genome)`. Saved beside [`Progress`] (state format 3).
+pub(crate) type Elite = Vec<(u64, Vec<u32>)>;
 
 /// A source observation, ready for replay.
 #[derive(Clone, Debug)]
@@ -88,6 +89,7 @@ pub struct RlController {
     phase_switch: usize,
     pub(crate) policy: Policy,
     pub(crate) progress: Progress,
+    pub(crate) elite: Elite,
     sources: Vec<SourceRow>,
     last_update: Vec<StepStats>,
 }
@@ -147,6 +149,7 @@ impl RlController {
                 ..Progress::default()
             },
             tasks,
+            elite: Elite::new(),
             sources: Vec::new(),
             last_update: Vec::new(),
             params,
@@ -372,7 +375,7 @@ impl RlController {
         if k == 0 || !metric.is_finite() {
             return;
         }
-        let elite = &mut self.progress.elite;
+        let elite = &mut self.elite;
         let at = elite.partition_point(|(m, _)| f64::from_bits(*m) >= metric);
         if at < k {
             elite.insert(at, (metric.to_bits(), genome.to_vec()));
@@ -383,7 +386,7 @@ impl RlController {
     /// Self-imitation rows: the target's best results so far, advantage 1, `self_imitation_weight`
     /// in all.
     fn elite_rows(&self) -> Vec<Row> {
-        let elite = &self.progress.elite;
+        let elite = &self.elite;
         let weight = self.params.self_imitation_weight / elite.len().max(1) as f64;
         elite
             .iter()

@@ -22,45 +22,26 @@ struct Header {
     choices: Vec<u32>,
     decorated: bool,
     progress: Progress,
+    /// The target's best results (`self_imitation`; format 3).
+    elite: Elite,
 }
 
-/// Format 2's [`Progress`]: without the target's best results, which no format-2 controller kept.
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(Serialize))]
-struct ProgressV2 {
-    asks: u64,
-    tells: u64,
-    target_metrics: Vec<u64>,
-    baselines: Vec<Option<u64>>,
-    seen: BTreeSet<String>,
-    pending: BTreeMap<String, Pending>,
-    uniform: u64,
-}
-
+/// Format 2's header: no best results, which no format-2 controller kept.
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
 struct HeaderV2 {
     choices: Vec<u32>,
     decorated: bool,
-    progress: ProgressV2,
+    progress: Progress,
 }
 
 impl From<HeaderV2> for Header {
     fn from(h: HeaderV2) -> Self {
-        let p = h.progress;
         Header {
             choices: h.choices,
             decorated: h.decorated,
-            progress: Progress {
-                asks: p.asks,
-                tells: p.tells,
-                target_metrics: p.target_metrics,
-                baselines: p.baselines,
-                seen: p.seen,
-                pending: p.pending,
-                uniform: p.uniform,
-                elite: Vec::new(),
-            },
+            progress: h.progress,
+            elite: Elite::new(),
         }
     }
 }
@@ -88,6 +69,7 @@ pub(crate) fn save(c: &RlController) -> PluginResult<Vec<u8>> {
             choices: c.policy.choices(),
             decorated: c.is_decorated(),
             progress: c.progress.clone(),
+            elite: c.elite.clone(),
         },
         tensors: c.policy.save_tensors()?,
         heads: c
@@ -144,6 +126,7 @@ pub(crate) fn load(c: &mut RlController, blob: &[u8]) -> PluginResult<()> {
     let heads: Vec<(String, Vec<u8>)> = heads.into_iter().map(|HeadState(n, s)| (n, s)).collect();
     c.policy.load(&tensors, &heads)?;
     c.progress = header.progress;
+    c.elite = header.elite;
     Ok(())
 }
 
@@ -175,20 +158,11 @@ mod tests {
         let blob = save(&a).unwrap();
         let (_, bytes) = state::open(OWNER, &blob).unwrap();
         let saved: Saved = state::decode_value(OWNER, bytes).unwrap();
-        let p = saved.header.progress;
         let v2 = Saved {
             header: HeaderV2 {
                 choices: saved.header.choices,
                 decorated: saved.header.decorated,
-                progress: ProgressV2 {
-                    asks: p.asks,
-                    tells: p.tells,
-                    target_metrics: p.target_metrics,
-                    baselines: p.baselines,
-                    seen: p.seen,
-                    pending: p.pending,
-                    uniform: p.uniform,
-                },
+                progress: saved.header.progress,
             },
             tensors: saved.tensors,
             heads: saved.heads,
