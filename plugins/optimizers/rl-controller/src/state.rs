@@ -6,9 +6,8 @@
 //! tensors (parameters and Adam moments as named tensors, `xnas_tch::snapshot`), and each head's
 //! own state by name.
 
-use crate::optimizer::{Pending, Progress, RlController};
+use crate::optimizer::{Elite, Progress, RlController};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 use xnas_core::{state, PluginError, PluginResult};
 
 const OWNER: &str = "rl-controller";
