@@ -441,7 +441,11 @@ sources = ["b"]
             );
             // The line that writes the nested table.
             assert_eq!(line_col(&text, params.span().start).0, 9, "{nested}");
-            assert_eq!(params_text(Some(params)).trim(), "[head]\nlr = 0.1", "{nested}");
+            assert_eq!(
+                params_text(Some(params)).trim(),
+                "[head]\nlr = 0.1",
+                "{nested}"
+            );
         }
     }
 
