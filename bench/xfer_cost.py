@@ -151,6 +151,39 @@ def main():
             lo, hi = interval(d, mean, rng)
             cells.append(f"{mean(d):+.3f} [{lo:+.3f}, {hi:+.3f}]")
         print(f"| {nv} | {ov} | {len(pairs)} | " + " | ".join(cells) + " |")
+    wilcoxon_per_target(runs, targets, seeds, budgets)
+
+
+def wilcoxon_per_target(runs, targets, seeds, budgets):
+    """Each transfer variant against its plain optimizer, per target: the paired Wilcoxon
+    signed-rank test over seeds at each budget (scipy, from XNAS_SCIPY_PATH or the environment;
+    skipped without it). Lists the targets where the transfer variant is worse or better, p < 0.05."""
+    import os
+    sys.path.insert(0, os.environ.get("XNAS_SCIPY_PATH", ""))
+    try:
+        from scipy.stats import wilcoxon
+    except ImportError:
+        print("\n(scipy not found: no per-target Wilcoxon tests; `make scipy` installs it)")
+        return
+    print("\nPer target, paired Wilcoxon signed-rank test over seeds (p < 0.05), transfer against "
+          "plain:\n")
+    print("| transfer | budget | worse on | better on |")
+    print("|---|---|---|---|")
+    for tv, pv in list(PLAIN.items())[::2]:
+        tv_d, pv_d = safe(tv), safe(pv)
+        for b in budgets:
+            worse, better = [], []
+            for t in targets:
+                pairs = [(runs[(t, tv_d, s)][1], runs[(t, pv_d, s)][1]) for s in seeds
+                         if (t, tv_d, s) in runs and (t, pv_d, s) in runs]
+                x = [a[min(b, len(a)) - 1] for a, _ in pairs]
+                y = [c[min(b, len(c)) - 1] for _, c in pairs]
+                if len(x) < 6 or None in x + y or all(u == v for u, v in zip(x, y)):
+                    continue
+                p = wilcoxon(x, y).pvalue
+                if p < 0.05:
+                    (worse if sum(x) > sum(y) else better).append(f"{t} ({p:.3f})")
+            print(f"| {tv} | {b} | {', '.join(worse) or '–'} | {', '.join(better) or '–'} |")
 
 
 if __name__ == "__main__":
