@@ -346,12 +346,14 @@ optimizer = { plugin = "random" }
             "optimizer = { plugin = \"random\" }",
             "optimizer = { plugin = \"rl-controller\", params = { head = { lr = 0.1 } } }",
         );
-        let p = plan(&text).unwrap();
+        // A base folder that exists: the run's file names it, and reading the file checks it.
+        let base = std::env::temp_dir();
+        let p = parse(&text, Path::new("cmp.toml"), &base).unwrap();
         let run = p.runs.iter().find(|r| r.variant == "random").unwrap();
         let e = crate::config::Experiment::parse(
             run.experiment.clone(),
             PathBuf::from("seed.toml"),
-            PathBuf::from("/base"),
+            base,
         )
         .unwrap_or_else(|e| panic!("{e}\n{}", run.experiment));
         let params = e.optimizer_params().unwrap().get_ref();
