@@ -653,10 +653,13 @@ impl Optimizer for RlController {
                     }
                 }
                 let told = rows.len();
+                // The same self-imitation rows in every epoch: the best results change only
+                // with a tell.
+                let elite = self.elite_rows();
                 for _ in 0..self.params.ppo_epochs {
                     rows.truncate(told);
                     rows.extend(self.replay_batch(&mut rng));
-                    rows.extend(self.elite_rows());
+                    rows.extend(elite.iter().cloned());
                     let stats = self.policy.step(&rows)?;
                     self.last_update.push(stats);
                 }
