@@ -53,17 +53,31 @@ pub fn open<'a>(owner: &str, blob: &'a [u8]) -> PluginResult<(u32, &'a [u8])> {
 pub fn decode<T: DeserializeOwned>(owner: &str, version: u32, blob: &[u8]) -> PluginResult<T> {
     let (found, value) = open(owner, blob)?;
     if found != version {
-        let which = if found > version {
-            "a newer"
-        } else {
-            "an older"
-        };
-        return Err(PluginError::data(format!(
-            "{owner} state: written in format {found} by {which} version of the plugin; this one \
-             reads format {version}. Resume with the version that wrote it, or start a new run"
-        )));
+        return Err(unread_format(owner, found, &[version]));
     }
     decode_value(owner, value)
+}
+
+/// The refusal of an `owner` state in format `found` by a plugin that reads the formats `reads`
+/// (ascending; [`decode`] passes its one, an owner that reads several after [`open`] all).
+pub fn unread_format(owner: &str, found: u32, reads: &[u32]) -> PluginError {
+    let which = if reads.last().is_some_and(|&newest| found > newest) {
+        "a newer"
+    } else {
+        "an older"
+    };
+    let reads = match reads {
+        [one] => format!("format {one}"),
+        [rest @ .., last] => {
+            let rest: Vec<String> = rest.iter().map(u32::to_string).collect();
+            format!("formats {} and {last}", rest.join(", "))
+        }
+        [] => "no format".into(),
+    };
+    PluginError::data(format!(
+        "{owner} state: written in format {found} by {which} version of the plugin; this one \
+         reads {reads}. Resume with the version that wrote it, or start a new run"
+    ))
 }
 
 /// Decodes a value's bytes (from [`open`]).
@@ -112,6 +126,14 @@ mod tests {
         assert!(e.message().contains("state of `darts`"), "{e}");
         let e = decode::<S>("darts", 1, &blob).unwrap_err();
         assert!(e.message().contains("format 2 by a newer"), "{e}");
+        assert!(e.message().contains("reads format 1."), "{e}");
+        let e = unread_format("darts", 1, &[2, 3, 4]);
+        assert!(
+            e.message().contains(
+                "format 1 by an older version of the plugin; this one reads formats 2, 3 and 4."
+            ),
+            "{e}"
+        );
         let e = decode::<S>("darts", 2, &blob[..blob.len() - 3]).unwrap_err();
         assert!(e.message().contains("damaged"), "{e}");
         let e = decode::<S>("darts", 2, b"garbage").unwrap_err();

@@ -202,11 +202,15 @@ pub fn read_trials(run_dir: &Path) -> Vec<Row> {
         .collect()
 }
 
+/// A JSON file, parsed; a missing or malformed file fails the test, naming it.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
 pub fn read_summary(run_dir: &Path) -> serde_json::Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(run_dir.join("summary.json")).expect("summary.json"),
-    )
-    .unwrap()
+    read_json(&run_dir.join("summary.json"))
 }
 
 /// Trials of a running search that have finished (any status but `pending`), 0 while its store

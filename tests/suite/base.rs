@@ -80,10 +80,6 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&read(path)).unwrap()
-}
-
 /// Θ of a network description (`meta_network.json`, `adapted_network.json`), flat.
 fn theta(network: &serde_json::Value) -> Vec<f64> {
     network["alpha"]
@@ -103,7 +99,7 @@ fn meta_training_on_class_subsets_keeps_the_meta_network_and_evaluates_its_cell(
         (s["search"]["epochs"].clone(), s["search"]["ended"].clone()),
         (2.into(), "finished".into())
     );
-    let net = json(&run.join("artifacts/meta_network.json"));
+    let net = read_json(&run.join("artifacts/meta_network.json"));
     assert_eq!(net["task"], "mnist-04,fmnist-04,digits-04");
     assert_eq!(
         (net["cells"].clone(), net["channels"].clone()),
@@ -168,12 +164,12 @@ fn adaptation_to_held_out_classes_starts_from_the_meta_network() {
         (trials[0].task.as_str(), trials[0].status.as_str()),
         ("mnist-59", "ok")
     );
-    let adapted = json(&run.join("artifacts/adapted_network.json"));
+    let adapted = read_json(&run.join("artifacts/adapted_network.json"));
     assert_eq!(adapted["task"], "mnist-59");
     assert!(!run.join("artifacts/meta_network.json").exists());
     let (a, m) = (
         theta(&adapted),
-        theta(&json(&meta.join("artifacts/meta_network.json"))),
+        theta(&read_json(&meta.join("artifacts/meta_network.json"))),
     );
     // Three Adam steps of 1e-6 from the meta-network's Θ, which meta-training moved by more
     // than 0.02 from a fresh Θ (1e-3·N(0, 1)).
@@ -206,7 +202,7 @@ fn compare_reports_base_adaptation_beside_darts_by_search_seconds() {
     sb.write("cmp.toml", &text);
     sb.run(&["--quiet", "compare", "cmp.toml", "--out", "cmp"])
         .expect_code(0);
-    let s = json(&sb.path().join("cmp/summary.json"));
+    let s = read_json(&sb.path().join("cmp/summary.json"));
     let variants = s["by_seconds"]["per_target"][0]["variants"]
         .as_array()
         .unwrap();

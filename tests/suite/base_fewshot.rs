@@ -65,10 +65,6 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&read(path)).unwrap()
-}
-
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -82,7 +78,7 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
         (s["search"]["epochs"].clone(), s["search"]["ended"].clone()),
         (9.into(), "finished".into())
     );
-    let r = json(&run.join("artifacts/fewshot.json"));
+    let r = read_json(&run.join("artifacts/fewshot.json"));
     assert_eq!(r["task"], "fmnist-79");
     assert_eq!(r["meta_tasks"], serde_json::json!(["fmnist-06"]));
     assert_eq!(
@@ -157,7 +153,7 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
         assert!((v - a).abs() < 1e-6, "{epochs}");
     }
     // The meta-network is kept, and its cell is trained from scratch on the held-out task.
-    let net = json(&run.join("artifacts/meta_network.json"));
+    let net = read_json(&run.join("artifacts/meta_network.json"));
     assert_eq!(net["task"], "fmnist-06");
     let trials = read_trials(&run);
     assert_eq!(trials.len(), 1);

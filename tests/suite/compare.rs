@@ -57,10 +57,6 @@ transfer = {{ plugin = "xfer", params = {{ phase_switch = 4 }} }}
     )
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read json")).expect("json")
-}
-
 /// curves.csv as (target, variant, seed, evaluation) → regret.
 fn curves(dir: &Path) -> BTreeMap<(String, String, u64, u64), f64> {
     let mut r = csv::Reader::from_path(dir.join("curves.csv")).expect("curves.csv");
@@ -149,7 +145,7 @@ fn a_comparison_writes_curves_statistics_and_plots() {
         }
     }
     // The summary's numbers are the curves' numbers.
-    let s = json(&dir.join("summary.json"));
+    let s = read_json(&dir.join("summary.json"));
     assert_eq!(
         s["variants"],
         serde_json::json!(["random", "evolution", "nao", "xfer(nao)"])
@@ -375,7 +371,7 @@ fn an_interrupted_comparison_resumes_and_matches_an_uninterrupted_one() {
         curves(&sb.path().join("whole"))
     );
     let regrets = |d: &str| {
-        let s = json(&sb.path().join(d).join("summary.json"));
+        let s = read_json(&sb.path().join(d).join("summary.json"));
         (s["overall"].clone(), s["per_target"][0]["pairs"].clone())
     };
     assert_eq!(regrets("cut"), regrets("whole"));

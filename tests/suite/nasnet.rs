@@ -435,3 +435,64 @@ fn a_killed_training_continues_from_its_last_epoch_to_the_same_result() {
     }
     assert_eq!(a["extras"]["train_loss"], b["extras"]["train_loss"]);
 }
+
+/// A cell whose training libtorch 2.13's oneDNN AVX2 kernels corrupt the heap on (the process
+/// aborted: "free(): invalid next size", in `mkldnn_convolution_backward_weights`). xnas-tch caps
+/// oneDNN at AVX on CPUs whose widest vector unit is AVX2 (plugins/libs/tch/src/onednn.rs); it
+/// must reach oneDNN before its first kernel, and a value the user sets is kept.
+#[test]
+fn a_cell_that_broke_onednn_avx2_kernels_trains() {
+    let sb = Sandbox::new();
+    sb.write(
+        "arch.json",
+        r#"{ "name": "sep5", "search_space": "nasnet",
+  "params": { "ops": "enas", "cells": 1, "filters": 4, "epochs": 1, "threads": 1,
+              "tasks": { "mnist-5k": { "preset": "mnist-5k", "limit_train": 800 } } },
+  "arch": "normal: b0 = identity(h0) + sep_conv_5x5(h1); b1 = identity(h0) + sep_conv_5x5(b0); b2 = max_pool_3x3(b1) + identity(b1); b3 = max_pool_3x3(h1) + sep_conv_5x5(b2); b4 = avg_pool_3x3(b1) + avg_pool_3x3(b3) | reduce: b0 = avg_pool_3x3(h0) + sep_conv_5x5(h1); b1 = sep_conv_3x3(h0) + identity(b0); b2 = sep_conv_5x5(b1) + max_pool_3x3(b1); b3 = max_pool_3x3(b0) + max_pool_3x3(b1); b4 = sep_conv_5x5(h1) + identity(b3)",
+  "task": "mnist-5k" }"#,
+    );
+    // oneDNN's verbose mode prints the ISA it dispatches for, once, on its first kernel.
+    let train = |out: &str, isa: Option<&str>| {
+        let mut c = sb.xnas();
+        c.env("ONEDNN_VERBOSE", "1").env_remove("DNNL_MAX_CPU_ISA");
+        match isa {
+            Some(isa) => c.env("ONEDNN_MAX_CPU_ISA", isa),
+            None => c.env_remove("ONEDNN_MAX_CPU_ISA"),
+        };
+        let run = Out(c
+            .args(["--quiet", "train", "arch.json", "--out", out])
+            .output()
+            .unwrap());
+        run.expect_code(0);
+        let t = read_json(&sb.path().join(out).join("train.json"));
+        assert!(t["valid_metric"].as_f64().unwrap().is_finite(), "{t}");
+        let stdout = run.stdout();
+        let isa = stdout
+            .lines()
+            .find_map(|l| {
+                l.split_once(",info,cpu,isa:")
+                    .map(|(_, isa)| isa.to_string())
+            })
+            .unwrap_or_else(|| panic!("no ISA line from oneDNN:\n{stdout}"));
+        isa
+    };
+
+    let isa = train("guarded", None);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let avx512_core =
+            has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512dq");
+        if has!("avx2") && !avx512_core {
+            assert_eq!(isa, "Intel AVX", "capped on an AVX2 CPU");
+        } else {
+            assert_ne!(
+                isa, "Intel AVX",
+                "not capped where AVX2 is not the widest unit"
+            );
+        }
+    }
+    // The user's choice wins (here a narrower one, which trains everywhere).
+    let chosen = train("chosen", Some("SSE41"));
+    assert!(chosen.contains("SSE4.1"), "{chosen}");
+}

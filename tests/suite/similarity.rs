@@ -33,10 +33,6 @@ source_samples = 4
 const LANDMARKS: &str =
     "[similarity]\nplugin = \"landmark-archs\"\ntop_k = 2\n[similarity.params]\nk = 6\n";
 
-fn json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn landmark_archs_ranks_sources_by_the_rank_correlation_of_recorded_results() {
     let sb = Sandbox::new();
@@ -78,7 +74,7 @@ fn landmark_archs_ranks_sources_by_the_rank_correlation_of_recorded_results() {
 
     // The recorded distances are 1 − Spearman of those results; proteins (which has no entries
     // for most of the target's operations) is ranked last, with the reason.
-    let sim = json(&run.join("similarity.json"));
+    let sim = read_json(&run.join("similarity.json"));
     assert_eq!(sim["similarity"], "landmark-archs");
     assert_eq!(sim["landmarks"], 6);
     let distances = sim["distances"].as_array().unwrap();
@@ -127,7 +123,7 @@ fn landmark_archs_ranks_sources_by_the_rank_correlation_of_recorded_results() {
     assert_eq!(chosen[1], distances[1]["task"]);
 
     // The chosen sources' landmark results are source knowledge, next to the samples.
-    let sources = json(&run.join("sources.json"));
+    let sources = read_json(&run.join("sources.json"));
     let origins = sources["origins"].as_array().unwrap();
     let lm = origins
         .iter()
@@ -197,8 +193,8 @@ fn same_seed_same_sources_and_trials_whatever_the_workers() {
         read_trials(&sb.path().join("two"))
     );
     assert_eq!(
-        json(&sb.path().join("one/similarity.json")),
-        json(&sb.path().join("two/similarity.json"))
+        read_json(&sb.path().join("one/similarity.json")),
+        read_json(&sb.path().join("two/similarity.json"))
     );
 }
 
@@ -218,7 +214,7 @@ fn random_similarity_keeps_k_random_sources_that_change_with_the_seed() {
         );
         sb.run(&["--quiet", "run", "exp.toml", "--out", "run"])
             .expect_code(0);
-        let sim = json(&sb.path().join("run/similarity.json"));
+        let sim = read_json(&sb.path().join("run/similarity.json"));
         let chosen: Vec<String> = sim["chosen"]
             .as_array()
             .unwrap()
@@ -284,7 +280,7 @@ fn similarity_command_writes_the_matrix_and_heat_map() {
         "{}",
         out.stdout()
     );
-    let m = json(&sb.path().join("sim/similarity.json"));
+    let m = read_json(&sb.path().join("sim/similarity.json"));
     let tasks = m["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 6);
     let d = m["distances"].as_array().unwrap();
@@ -330,7 +326,7 @@ fn similarity_command_writes_the_matrix_and_heat_map() {
         "{}",
         out.stderr()
     );
-    assert_eq!(json(&sb.path().join("sim/similarity.json")), m);
+    assert_eq!(read_json(&sb.path().join("sim/similarity.json")), m);
 
     // Without a [similarity] section the command says what to add.
     sb.write(
@@ -411,7 +407,7 @@ fn task2vec_embeds_real_image_tasks_with_one_saved_probe() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(probes.iter().any(|p| p.ends_with(".ot")), "{probes:?}");
-    let a = json(&sb.path().join("a/similarity.json"));
+    let a = read_json(&sb.path().join("a/similarity.json"));
     let d = a["distances"].as_array().unwrap();
     for i in 0..3 {
         assert_eq!(d[i][i].as_f64(), Some(0.0));
@@ -436,13 +432,13 @@ fn task2vec_embeds_real_image_tasks_with_one_saved_probe() {
         "{}",
         second.stderr()
     );
-    let b = json(&sb.path().join("b/similarity.json"));
+    let b = read_json(&sb.path().join("b/similarity.json"));
     assert_eq!(a["distances"], b["distances"]);
 
     // In a run it ranks the sources and keeps the nearest; the space trains the target's cells.
     sb.run(&["--quiet", "run", "exp.toml", "--out", "run"])
         .expect_code(0);
-    let sim = json(&sb.path().join("run/similarity.json"));
+    let sim = read_json(&sb.path().join("run/similarity.json"));
     let nearest = if d[0][1].as_f64() <= d[0][2].as_f64() {
         "fashion-mnist"
     } else {
@@ -462,7 +458,7 @@ fn landmark_net_scores_task_difficulty_normalised_for_chance() {
     );
     let out = sb.run(&["similarity", "exp.toml", "--out", "sim"]);
     out.expect_code(0);
-    let m = json(&sb.path().join("sim/similarity.json"));
+    let m = read_json(&sb.path().join("sim/similarity.json"));
     let e = m["embeddings"].as_array().unwrap();
     let dcn: Vec<f64> = e.iter().map(|v| v[0].as_f64().unwrap()).collect();
     for x in &dcn {
@@ -561,10 +557,10 @@ fn landmark_archs_trains_its_landmarks_on_a_trainable_space() {
             .expect("a trained landmark has a validation accuracy");
         assert!(m > 0.0 && m <= 1.0, "{m}");
     }
-    let sim = json(&run.join("similarity.json"));
+    let sim = read_json(&run.join("similarity.json"));
     assert_eq!(sim["landmarks"], 3);
     let chosen = sim["chosen"][0].as_str().unwrap().to_string();
-    let sources = json(&run.join("sources.json"));
+    let sources = read_json(&run.join("sources.json"));
     let lm = sources["origins"]
         .as_array()
         .unwrap()

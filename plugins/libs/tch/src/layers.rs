@@ -103,6 +103,8 @@ impl ConvSpec {
     }
 
     pub fn build(&self, p: &nn::Path) -> nn::Conv2D {
+        // Before the first convolution runs: the oneDNN guard (`crate::onednn`).
+        crate::device::init();
         let s = self.stride as i64;
         let d = self.dilation as i64;
         nn::conv(

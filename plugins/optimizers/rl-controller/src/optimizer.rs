@@ -315,12 +315,13 @@ impl RlController {
         let weight = 1.0 / indices.len() as f64;
         indices
             .iter()
-            .map(|&i| Row {
-                genome: self.sources[i].genome.clone(),
-                task: self.sources[i].task,
-                advantage: 1.0,
-                weight,
-                old_logp: None,
+            .map(|&i| {
+                Row::reinforce(
+                    self.sources[i].genome.clone(),
+                    self.sources[i].task,
+                    1.0,
+                    weight,
+                )
             })
             .collect()
     }
@@ -343,13 +344,8 @@ impl RlController {
             .iter()
             .map(|&i| {
                 let (task, reward) = (self.sources[i].task, self.sources[i].reward);
-                Row {
-                    genome: self.sources[i].genome.clone(),
-                    task,
-                    advantage: self.advantage(task, reward),
-                    weight,
-                    old_logp: None,
-                }
+                let advantage = self.advantage(task, reward);
+                Row::reinforce(self.sources[i].genome.clone(), task, advantage, weight)
             })
             .collect()
     }
@@ -390,13 +386,7 @@ impl RlController {
         let weight = self.params.self_imitation_weight / elite.len().max(1) as f64;
         elite
             .iter()
-            .map(|(_, genome)| Row {
-                genome: genome.clone(),
-                task: TARGET,
-                advantage: 1.0,
-                weight,
-                old_logp: None,
-            })
+            .map(|(_, genome)| Row::reinforce(genome.clone(), TARGET, 1.0, weight))
             .collect()
     }
 

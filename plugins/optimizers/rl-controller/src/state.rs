@@ -93,8 +93,7 @@ pub(crate) fn load(c: &mut RlController, blob: &[u8]) -> PluginResult<()> {
                 heads: old.heads,
             }
         }
-        // `decode` words the refusal of a format this version does not read.
-        _ => state::decode(OWNER, VERSION, blob)?,
+        other => return Err(state::unread_format(OWNER, other, &[2, VERSION])),
     };
     let Saved {
         header,

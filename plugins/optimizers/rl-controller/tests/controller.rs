@@ -146,6 +146,10 @@ fn a_foreign_or_damaged_state_is_refused() {
     let old = xnas_core::state::encode("rl-controller", 1, &0u8).unwrap();
     let e = opt.load_state(&old).unwrap_err();
     assert!(e.message().contains("format 1 by an older version"), "{e}");
+    assert!(e.message().contains("reads formats 2 and 3"), "{e}");
+    let newer = xnas_core::state::encode("rl-controller", 4, &0u8).unwrap();
+    let e = opt.load_state(&newer).unwrap_err();
+    assert!(e.message().contains("format 4 by a newer version"), "{e}");
     let foreign = xnas_core::state::encode("nao", 2, &0u8).unwrap();
     let e = opt.load_state(&foreign).unwrap_err();
     assert!(e.message().contains("state of `nao`"), "{e}");

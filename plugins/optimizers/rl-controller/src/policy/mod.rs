@@ -77,6 +77,20 @@ pub struct Row {
     pub old_logp: Option<Vec<f32>>,
 }
 
+impl Row {
+    /// A row learnt through the REINFORCE term `A·log π` (no PPO ratio): replayed source
+    /// observations, and the maximum-likelihood rows of imitation (advantage 1).
+    pub fn reinforce(genome: Vec<u32>, task: u32, advantage: f64, weight: f64) -> Row {
+        Row {
+            genome,
+            task,
+            advantage,
+            weight,
+            old_logp: None,
+        }
+    }
+}
+
 /// What one training step measured (for logs and tests).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepStats {
