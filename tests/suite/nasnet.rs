@@ -467,14 +467,13 @@ fn a_cell_that_broke_onednn_avx2_kernels_trains() {
         let t = read_json(&sb.path().join(out).join("train.json"));
         assert!(t["valid_metric"].as_f64().unwrap().is_finite(), "{t}");
         let stdout = run.stdout();
-        let isa = stdout
+        stdout
             .lines()
             .find_map(|l| {
                 l.split_once(",info,cpu,isa:")
                     .map(|(_, isa)| isa.to_string())
             })
-            .unwrap_or_else(|| panic!("no ISA line from oneDNN:\n{stdout}"));
-        isa
+            .unwrap_or_else(|| panic!("no ISA line from oneDNN:\n{stdout}"))
     };
 
     let isa = train("guarded", None);

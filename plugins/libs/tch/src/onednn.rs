@@ -4,7 +4,9 @@
 //! libtorch 2.13's oneDNN corrupts the heap while training some NASNet cells on such CPUs: the
 //! process dies in `mkldnn_convolution_backward_weights` (`free(): invalid next size`, "double
 //! free or corruption") a few batches into a network of separable 5 × 5 convolutions, with
-//! 1 × 1 stride-2 reductions, on 28 × 28 images (tests/suite/nasnet.rs, `a_cell_that_broke_onednn_avx2_kernels_trains`, has the cell).
+//! 1 × 1 stride-2 reductions, on 28 × 28 images. valgrind names the kernel: the AVX2 weight
+//! gradient of a 1 × 1 stride-2 convolution writes past its buffer. tests/suite/nasnet.rs,
+//! `a_cell_that_broke_onednn_avx2_kernels_trains`, has the cell.
 //! The same runs pass with oneDNN capped at AVX, on AVX-512 machines, and with oneDNN off. The
 //! cap costs about 1.3× on a NASNet cell's training, turning oneDNN off about 2.7× (both on a
 //! 2-core AVX2 EPYC, docs/libtorch.md), so the cap is the guard.
