@@ -29,7 +29,7 @@ fn space() -> String {
 const TASKS: &str = "target = \"fmnist-79\"\nsources = [\"fmnist-06\"]\n";
 
 /// `base` in few-shot mode: `epochs` epochs of `per` meta-steps of 2 episodes × 3 inner steps,
-/// then 6 meta-test episodes of K′ = 40 steps (the weights at a learning rate of 0.1:
+/// then 3 meta-test episodes of K′ = 40 steps (the weights at a learning rate of 0.1:
 /// at 5 steps this tiny network is still at chance on the held-out classes).
 fn fewshot(epochs: u32, per: u32, episodes: &str) -> String {
     format!(
@@ -39,7 +39,7 @@ fn fewshot(epochs: u32, per: u32, episodes: &str) -> String {
     )
 }
 
-const EPISODES: &str = "{ way = 3, shot = 5, query = 5, test_episodes = 6 }";
+const EPISODES: &str = "{ way = 3, shot = 5, query = 5, test_episodes = 3 }";
 
 fn experiment(optimizer: &str, tasks: &str) -> String {
     format!(
@@ -73,10 +73,10 @@ fn f(v: &serde_json::Value) -> f64 {
 fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
     let run = fewshot_run();
     let s = read_summary(&run);
-    // 3 meta-training epochs of one meta-step, then 6 meta-test episodes in epochs of one.
+    // 3 meta-training epochs of one meta-step, then 3 meta-test episodes in epochs of one.
     assert_eq!(
         (s["search"]["epochs"].clone(), s["search"]["ended"].clone()),
-        (9.into(), "finished".into())
+        (6.into(), "finished".into())
     );
     let r = read_json(&run.join("artifacts/fewshot.json"));
     assert_eq!(r["task"], "fmnist-79");
@@ -87,10 +87,10 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
     );
     assert_eq!(
         (r["adapt_steps"].clone(), r["test_episodes"].clone()),
-        (40.into(), 6.into())
+        (40.into(), 3.into())
     );
     let episodes = r["episodes"].as_array().unwrap();
-    assert_eq!(episodes.len(), 6);
+    assert_eq!(episodes.len(), 3);
     let mut orders = std::collections::BTreeSet::new();
     let mut accs = Vec::new();
     for e in episodes {
@@ -116,7 +116,7 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
         orders.len() > 1,
         "every episode relabelled the classes alike: {orders:?}"
     );
-    let mean = accs.iter().sum::<f64>() / 6.0;
+    let mean = accs.iter().sum::<f64>() / 3.0;
     assert!((f(&r["mean_accuracy"]) - mean).abs() < 1e-12);
     let [lo, hi] = [f(&r["interval95"][0]), f(&r["interval95"][1])];
     assert!(
@@ -132,13 +132,13 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
             m["shot"].clone(),
             m["test_episodes"].clone()
         ),
-        (3.into(), 5.into(), 6.into())
+        (3.into(), 5.into(), 3.into())
     );
     assert_eq!(f(&m["mean_accuracy"]), f(&r["mean_accuracy"]));
     assert_eq!(m["interval95"], r["interval95"]);
     // After meta-training, 5 shots of each held-out class tell them apart better than chance.
     assert!(mean > 0.5, "meta-test accuracy {mean} (chance 1/3)");
-    // Each meta-test epoch's valid figures are its episodes' query figures: here the last 6
+    // Each meta-test epoch's valid figures are its episodes' query figures: here the last 3
     // epochs, one episode each, in order.
     let epochs = read(&run.join("epochs.csv"));
     let header: Vec<&str> = epochs.lines().next().unwrap().split(',').collect();
@@ -148,7 +148,7 @@ fn fewshot_meta_trains_on_episodes_and_meta_tests_on_held_out_classes() {
         .skip(1 + 3)
         .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
         .collect();
-    assert_eq!(valid.len(), 6, "{epochs}");
+    assert_eq!(valid.len(), 3, "{epochs}");
     for (v, a) in valid.iter().zip(&accs) {
         assert!((v - a).abs() < 1e-6, "{epochs}");
     }

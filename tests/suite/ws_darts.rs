@@ -18,7 +18,7 @@ pub(crate) fn space() -> String {
     format!(
         "{NASNET}[search_space.params.tasks.mnist]\npreset = \"mnist\"\nlimit_train = 256\n\
          [search_space.params.tasks.fashion-mnist]\npreset = \"fashion-mnist\"\n\
-         limit_train = 256\n"
+         limit_train = 256\nvalid = 500\nlimit_test = 500\n"
     )
 }
 

@@ -30,6 +30,63 @@ impl Default for AdamConfig {
     }
 }
 
+/// The bias corrections of one update: one pair for every value of the tensors, or one per row
+/// (a batch of independent Adams, each at its own step count, as xfer's stacked residuals).
+pub enum Corrections<'a> {
+    /// `lr / (1 − β₁ᵗ)` and `√(1 − β₂ᵗ)`.
+    Scalars { step_size: f64, root_bias2: f64 },
+    /// The same two numbers per row, as `[rows, 1]` columns.
+    Rows {
+        step_size: &'a Tensor,
+        root_bias2: &'a Tensor,
+    },
+}
+
+/// Adam's update of `param` from `grad` (weight decay already added), in place where
+/// `torch.optim.Adam` is: the moments and the parameter are updated where they lie, and every
+/// value is the same kernel on the same operands as the out-of-place form, so results are
+/// bit-identical to it, with 6 temporaries per parameter instead of 14. Call it under
+/// `tch::no_grad`.
+pub fn update(
+    param: &mut Tensor,
+    grad: &Tensor,
+    m: &mut Tensor,
+    v: &mut Tensor,
+    config: &AdamConfig,
+    corrections: Corrections,
+) -> Result<(), tch::TchError> {
+    let c = config;
+    let _ = m.f_mul_scalar_(c.beta1)?;
+    let _ = m.f_add_(&grad.f_mul_scalar(1.0 - c.beta1)?)?;
+    let _ = v.f_mul_scalar_(c.beta2)?;
+    let _ = v.f_add_(&grad.f_square()?.f_mul_scalar_(1.0 - c.beta2)?)?;
+    let mut denom = v.f_sqrt()?;
+    let step = match corrections {
+        Corrections::Scalars {
+            step_size,
+            root_bias2,
+        } => {
+            let _ = denom.f_div_scalar_(root_bias2)?;
+            let _ = denom.f_add_scalar_(c.eps)?;
+            let mut u = m.f_div(&denom)?;
+            let _ = u.f_mul_scalar_(step_size)?;
+            u
+        }
+        Corrections::Rows {
+            step_size,
+            root_bias2,
+        } => {
+            let _ = denom.f_div_(root_bias2)?;
+            let _ = denom.f_add_scalar_(c.eps)?;
+            let mut u = m.f_div(&denom)?;
+            let _ = u.f_mul_(step_size)?;
+            u
+        }
+    };
+    let _ = param.f_sub_(&step)?;
+    Ok(())
+}
+
 struct Slot {
     name: String,
     param: Tensor,
@@ -81,9 +138,6 @@ impl Adam {
         let t = self.steps as i32;
         let bias1 = 1.0 - c.beta1.powi(t);
         let bias2 = 1.0 - c.beta2.powi(t);
-        // In place where torch.optim.Adam is: the moments and the parameter are updated where
-        // they lie, and every value is the same kernel on the same operands as the out-of-place
-        // form, so results are bit-identical to it, with 6 temporaries per parameter instead of 14.
         tch::no_grad(|| -> Result<(), tch::TchError> {
             for s in &mut self.slots {
                 let grad = s.param.grad();
@@ -95,17 +149,11 @@ impl Adam {
                 } else {
                     grad
                 };
-                let _ = s.m.f_mul_scalar_(c.beta1)?;
-                let _ = s.m.f_add_(&grad.f_mul_scalar(1.0 - c.beta1)?)?;
-                let _ = s.v.f_mul_scalar_(c.beta2)?;
-                let _ =
-                    s.v.f_add_(&grad.f_square()?.f_mul_scalar_(1.0 - c.beta2)?)?;
-                let mut denom = s.v.f_sqrt()?;
-                let _ = denom.f_div_scalar_(bias2.sqrt())?;
-                let _ = denom.f_add_scalar_(c.eps)?;
-                let mut update = s.m.f_div(&denom)?;
-                let _ = update.f_mul_scalar_(c.lr / bias1)?;
-                let _ = s.param.f_sub_(&update)?;
+                let corrections = Corrections::Scalars {
+                    step_size: c.lr / bias1,
+                    root_bias2: bias2.sqrt(),
+                };
+                update(&mut s.param, &grad, &mut s.m, &mut s.v, &c, corrections)?;
             }
             Ok(())
         })

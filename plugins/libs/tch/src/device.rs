@@ -14,11 +14,9 @@ use tch::{Cuda, Device};
 use xnas_core::{PluginError, PluginResult};
 
 /// Loads libtorch's CUDA backend where this libtorch has a loadable one (once per process; a
-/// no-op after), and keeps oneDNN off the kernels that corrupt the heap on AVX2 CPUs
-/// ([`crate::onednn`]). Cheap when CUDA does not load: the dynamic loader stops at the first
-/// missing CUDA library.
+/// no-op after). Cheap when it does not load: the dynamic loader stops at the first missing
+/// CUDA library.
 pub fn init() {
-    crate::onednn::cap_isa();
     // Whether it loaded is reported by `parse` when CUDA is asked for.
     let _ = load_cuda_backend();
 }

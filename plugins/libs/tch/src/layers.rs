@@ -102,12 +102,21 @@ impl ConvSpec {
         (self.cout * (self.cin / self.groups) * self.kernel[0] * self.kernel[1]) as u64
     }
 
-    pub fn build(&self, p: &nn::Path) -> nn::Conv2D {
-        // Before the first convolution runs: the oneDNN guard (`crate::onednn`).
-        crate::device::init();
-        let s = self.stride as i64;
+    /// Whether this is a 1 × 1 convolution with a stride: [`Conv`] runs it as a subsample and
+    /// a stride-1 convolution.
+    fn subsamples(&self) -> bool {
+        self.kernel == [1, 1] && self.stride > 1
+    }
+
+    pub fn build(&self, p: &nn::Path) -> Conv {
+        // (convolution stride, subsample stride)
+        let (s, subsample) = if self.subsamples() {
+            (1, self.stride as i64)
+        } else {
+            (self.stride as i64, 1)
+        };
         let d = self.dilation as i64;
-        nn::conv(
+        let conv = nn::conv(
             p,
             self.cin as i64,
             self.cout as i64,
@@ -121,14 +130,40 @@ impl ConvSpec {
                 ws_init: torch_default_init(),
                 ..Default::default()
             },
-        )
+        );
+        Conv { conv, subsample }
+    }
+}
+
+/// A convolution built from a [`ConvSpec`]. A 1 × 1 convolution with stride s runs as
+/// `x[:, :, ::s, ::s]` and a stride-1 convolution: the same sums on the same pixels (a 1 × 1
+/// kernel has no padding), so the same output and gradients. Why: on CPUs with AVX2 and without
+/// AVX-512, libtorch 2.13's oneDNN computes the weight gradient of a strided 1 × 1 convolution
+/// with `jit_avx2_1x1_convolution_bwd_weights_t`, which writes 8 bytes past its buffer
+/// (valgrind) and corrupts the heap; docs/libtorch.md has the measurements.
+#[derive(Debug)]
+pub struct Conv {
+    conv: nn::Conv2D,
+    /// The stride taken by subsampling the input; 1 = none.
+    subsample: i64,
+}
+
+impl nn::Module for Conv {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        if self.subsample == 1 {
+            return x.apply(&self.conv);
+        }
+        let s = self.subsample;
+        x.slice(2, 0, None, s)
+            .slice(3, 0, None, s)
+            .apply(&self.conv)
     }
 }
 
 /// ReLU, one or more convolutions in a row, BN.
 #[derive(Debug)]
 pub struct ReluConvBn {
-    convs: Vec<nn::Conv2D>,
+    convs: Vec<Conv>,
     bn: nn::BatchNorm,
 }
 
@@ -169,5 +204,49 @@ impl ReluConvBn {
             y = y.apply(c);
         }
         y.apply_t(&self.bn, train)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// A strided 1 × 1 [`Conv`] gives a strided convolution's output and weight gradient, on even
+    /// and odd sizes (`ceil(size / 2)` pixels either way).
+    #[test]
+    fn a_strided_1x1_conv_is_a_subsample_and_a_stride_1_conv() {
+        tch::manual_seed(3);
+        for size in [8, 7] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let conv = ConvSpec::square(3, 5, 1, 2).build(&vs.root());
+            assert_eq!(conv.subsample, 2);
+            let x = Tensor::randn([2, 3, size, size], (Kind::Float, Device::Cpu));
+            let y = x.apply(&conv);
+            let half = out_size(size as usize, 2) as i64;
+            assert_eq!(y.size(), [2, 5, half, half]);
+            // The forward pass against a strided convolution (its forward kernel is sound).
+            let w = conv.conv.ws.detach();
+            let strided = x.conv2d(&w, None::<Tensor>, [2, 2], [0, 0], [1, 1], 1);
+            assert!(y.allclose(&strided, 1e-5, 1e-6, false));
+            // The weight gradient of sum(y · g): Σ over images and output pixels of g · x there.
+            let g = Tensor::randn(y.size(), (Kind::Float, Device::Cpu));
+            (&y * &g).sum(Kind::Float).backward();
+            let picked = x.slice(2, 0, None, 2).slice(3, 0, None, 2);
+            let expected = Tensor::einsum("nohw,nihw->oi", &[&g, &picked], None::<i64>);
+            let grad = conv.conv.ws.grad().view([5, 3]);
+            assert!(grad.allclose(&expected, 1e-4, 1e-5, false));
+        }
+    }
+
+    #[test]
+    fn other_convs_keep_their_stride() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        for (i, spec) in [ConvSpec::square(3, 5, 3, 2), ConvSpec::square(3, 5, 1, 1)]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(spec.build(&(vs.root() / i)).subsample, 1, "{spec:?}");
+        }
     }
 }

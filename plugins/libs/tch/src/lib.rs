@@ -8,7 +8,6 @@
 //!   loaded once per process.
 //! * [`device`]: `"cpu" | "cuda" | "cuda:N" | "auto"` settings, and [`init`], which loads
 //!   libtorch's CUDA backend where it can (call it before using `tch` directly).
-//! * [`onednn`]: the guard against oneDNN's AVX2 convolution kernels (heap corruption).
 //! * [`seed`]: per-component seeds and torch's generator.
 //! * [`tokens`]: the token view of any search space (vocabulary, encode/decode, decoding masks).
 //! * [`matrix`]: the ABI's `Matrix` to and from `Tensor`.
@@ -40,7 +39,6 @@ pub mod layers;
 pub mod matrix;
 pub mod mlp;
 pub mod normalise;
-pub mod onednn;
 pub mod probe;
 pub mod seed;
 pub mod snapshot;

@@ -29,7 +29,7 @@
 
 use crate::genome::{Cell, Combine, Genotype};
 use crate::ops::{
-    batch_norm, op_mult_adds, out_size, ConvSpec, FactorizedReduce, OpModule, ReluConvBn,
+    batch_norm, op_mult_adds, out_size, Conv, ConvSpec, FactorizedReduce, OpModule, ReluConvBn,
 };
 use std::sync::Mutex;
 use xnas_core::SplitMix64;
@@ -302,9 +302,9 @@ impl CellModule {
 /// (MNIST's 7×7, digits' 2×2).
 #[derive(Debug)]
 struct AuxHead {
-    conv1: nn::Conv2D,
+    conv1: Conv,
     bn1: nn::BatchNorm,
-    conv2: nn::Conv2D,
+    conv2: Conv,
     bn2: nn::BatchNorm,
     linear: nn::Linear,
 }
@@ -348,7 +348,7 @@ impl AuxHead {
 /// `cells.{i}.*`, `classifier.*` and, when present, `auxiliary.*`.
 #[derive(Debug)]
 pub struct Network {
-    stem_conv: nn::Conv2D,
+    stem_conv: Conv,
     stem_bn: nn::BatchNorm,
     cells: Vec<CellModule>,
     /// The auxiliary head and the index of the cell whose output it reads.

@@ -35,7 +35,7 @@ use crate::genome::Op;
 // The generic pieces live in xnas-tch (shared with the other trainable spaces); re-exported so
 // this module stays the one place nasnet's ops are named.
 pub use xnas_tch::layers::{
-    batch_norm, batch_norm_affine, out_size, torch_default_init, ConvSpec, ReluConvBn,
+    batch_norm, batch_norm_affine, out_size, torch_default_init, Conv, ConvSpec, ReluConvBn,
 };
 use xnas_tch::tch::nn;
 use xnas_tch::tch::Tensor;
@@ -46,8 +46,8 @@ use xnas_tch::tch::Tensor;
 /// one zero pixel at the right/bottom so both branches give `ceil(H/2) × ceil(W/2)`.
 #[derive(Debug)]
 pub struct FactorizedReduce {
-    conv1: nn::Conv2D,
-    conv2: Option<nn::Conv2D>,
+    conv1: Conv,
+    conv2: Option<Conv>,
     bn: nn::BatchNorm,
 }
 

@@ -19,7 +19,7 @@
 //! reference's search model does.
 
 use crate::cell::{Cell, Op, EDGES, EDGE_ENDS, NODES};
-use xnas_tch::layers::{batch_norm, linear, out_size, ConvSpec, ReluConvBn};
+use xnas_tch::layers::{batch_norm, linear, out_size, Conv, ConvSpec, ReluConvBn};
 use xnas_tch::tch::{nn, Kind, Tensor};
 
 /// The shape of a network; the cell gives its ops.
@@ -199,7 +199,7 @@ impl CellModule {
 pub struct ResidualBlock {
     conv_a: ReluConvBn,
     conv_b: ReluConvBn,
-    shortcut: nn::Conv2D,
+    shortcut: Conv,
 }
 
 impl ResidualBlock {
@@ -241,7 +241,7 @@ pub enum Layer<L> {
 /// The stem: 3×3 conv to `C` channels + BN.
 #[derive(Debug)]
 pub struct Stem {
-    conv: nn::Conv2D,
+    conv: Conv,
     bn: nn::BatchNorm,
 }
 

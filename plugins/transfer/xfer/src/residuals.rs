@@ -11,7 +11,7 @@
 //! names, `residual.<task>.param.…`, `residual.<task>.adam.…`).
 
 use xnas_core::{PluginError, PluginResult};
-use xnas_tch::adam::AdamConfig;
+use xnas_tch::adam::{self, AdamConfig, Corrections};
 use xnas_tch::mlp::{Mlp, MlpConfig};
 use xnas_tch::seed::component_seed;
 use xnas_tch::snapshot;
@@ -223,16 +223,11 @@ impl Residuals {
                 if c.weight_decay != 0.0 {
                     g = g.f_add(&p.f_mul_scalar(c.weight_decay)?)?;
                 }
-                let _ = m.f_mul_scalar_(c.beta1)?;
-                let _ = m.f_add_(&g.f_mul_scalar(1.0 - c.beta1)?)?;
-                let _ = v.f_mul_scalar_(c.beta2)?;
-                let _ = v.f_add_(&g.f_square()?.f_mul_scalar_(1.0 - c.beta2)?)?;
-                let mut denom = v.f_sqrt()?;
-                let _ = denom.f_div_(&root2)?;
-                let _ = denom.f_add_scalar_(c.eps)?;
-                let mut update = m.f_div(&denom)?;
-                let _ = update.f_mul_(&scale)?;
-                let _ = p.f_sub_(&update)?;
+                let corrections = Corrections::Rows {
+                    step_size: &scale,
+                    root_bias2: &root2,
+                };
+                adam::update(&mut p, &g, &mut m, &mut v, &c, corrections)?;
                 let _ = self.m.f_index_copy_(0, &index, &m)?;
                 let _ = self.v.f_index_copy_(0, &index, &v)?;
                 let _ = self.flat.f_index_copy_(0, &index, &p)?;

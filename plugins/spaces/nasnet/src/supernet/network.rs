@@ -4,7 +4,7 @@
 
 use super::mixed::{MixedOp, Shared};
 use super::{CELL_EDGES, NODES};
-use crate::ops::{batch_norm, ConvSpec, FactorizedReduce, ReluConvBn};
+use crate::ops::{batch_norm, Conv, ConvSpec, FactorizedReduce, ReluConvBn};
 use xnas_core::{PluginError, PluginResult};
 use xnas_tch::layers::linear;
 use xnas_tch::supernet::{Pass, SearchNetwork, StemSharing, TaskShape};
@@ -113,7 +113,7 @@ impl SearchCell {
 
 #[derive(Debug)]
 struct Stem {
-    conv: nn::Conv2D,
+    conv: Conv,
     bn: nn::BatchNorm,
 }
 
