@@ -61,27 +61,15 @@ pub fn update(
     let _ = v.f_mul_scalar_(c.beta2)?;
     let _ = v.f_add_(&grad.f_square()?.f_mul_scalar_(1.0 - c.beta2)?)?;
     let mut denom = v.f_sqrt()?;
-    let step = match corrections {
-        Corrections::Scalars {
-            step_size,
-            root_bias2,
-        } => {
-            let _ = denom.f_div_scalar_(root_bias2)?;
-            let _ = denom.f_add_scalar_(c.eps)?;
-            let mut u = m.f_div(&denom)?;
-            let _ = u.f_mul_scalar_(step_size)?;
-            u
-        }
-        Corrections::Rows {
-            step_size,
-            root_bias2,
-        } => {
-            let _ = denom.f_div_(root_bias2)?;
-            let _ = denom.f_add_scalar_(c.eps)?;
-            let mut u = m.f_div(&denom)?;
-            let _ = u.f_mul_(step_size)?;
-            u
-        }
+    let _ = match &corrections {
+        Corrections::Scalars { root_bias2, .. } => denom.f_div_scalar_(*root_bias2)?,
+        Corrections::Rows { root_bias2, .. } => denom.f_div_(root_bias2)?,
+    };
+    let _ = denom.f_add_scalar_(c.eps)?;
+    let mut step = m.f_div(&denom)?;
+    let _ = match &corrections {
+        Corrections::Scalars { step_size, .. } => step.f_mul_scalar_(*step_size)?,
+        Corrections::Rows { step_size, .. } => step.f_mul_(step_size)?,
     };
     let _ = param.f_sub_(&step)?;
     Ok(())
