@@ -155,9 +155,10 @@ def main():
 
 
 def wilcoxon_per_target(runs, targets, seeds, budgets):
-    """Each transfer variant against its plain optimizer, per target: the paired Wilcoxon
-    signed-rank test over seeds at each budget (scipy, from XNAS_SCIPY_PATH or the environment;
-    skipped without it). Lists the targets where the transfer variant is worse or better, p < 0.05."""
+    """Each transfer variant against its plain optimizer, and the new xfer settings against the
+    old, per target: the paired Wilcoxon signed-rank test over seeds at each budget (scipy, from
+    XNAS_SCIPY_PATH or the environment; skipped without it). Lists the targets where the first is
+    worse or better, p < 0.05."""
     import os
     sys.path.insert(0, os.environ.get("XNAS_SCIPY_PATH", ""))
     try:
@@ -165,11 +166,11 @@ def wilcoxon_per_target(runs, targets, seeds, budgets):
     except ImportError:
         print("\n(scipy not found: no per-target Wilcoxon tests; `make scipy` installs it)")
         return
-    print("\nPer target, paired Wilcoxon signed-rank test over seeds (p < 0.05), transfer against "
-          "plain:\n")
-    print("| transfer | budget | worse on | better on |")
-    print("|---|---|---|---|")
-    for tv, pv in list(PLAIN.items())[::2]:
+    print("\nPer target, paired Wilcoxon signed-rank test over seeds (p < 0.05), A against B "
+          "(transfer against plain, new settings against old):\n")
+    print("| A | B | budget | worse on | better on |")
+    print("|---|---|---|---|---|")
+    for tv, pv in list(PLAIN.items())[::2] + list(OLD.items()):
         tv_d, pv_d = safe(tv), safe(pv)
         for b in budgets:
             worse, better = [], []
@@ -183,7 +184,10 @@ def wilcoxon_per_target(runs, targets, seeds, budgets):
                 p = wilcoxon(x, y).pvalue
                 if p < 0.05:
                     (worse if sum(x) > sum(y) else better).append(f"{t} ({p:.3f})")
-            print(f"| {tv} | {b} | {', '.join(worse) or '–'} | {', '.join(better) or '–'} |")
+            if not worse and not better and not any((t, tv_d, s) in runs and (t, pv_d, s) in runs
+                                                    for t in targets for s in seeds):
+                continue
+            print(f"| {tv} | {pv} | {b} | {', '.join(worse) or '–'} | {', '.join(better) or '–'} |")
 
 
 if __name__ == "__main__":
