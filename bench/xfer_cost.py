@@ -9,6 +9,7 @@ against xfer(nao).
 
     python3 bench/xfer_cost.py bench/out/xfer_cost_transnas [MORE_DIRS…] [--budgets 10,33,100]
         [--seeds 5-9]     (only those seeds: a held-out half, say)
+        [--whole]         (a variant's target only with all its seeds: a part stopped early)
 
 Several folders are merged (runs of one target, variant and seed found twice must agree: the same
 experiment gives the same trials).
@@ -84,10 +85,19 @@ def main():
         lo, _, hi = args[i + 1].partition("-")
         keep = range(int(lo), int(hi or lo) + 1)
         del args[i:i + 2]
+    whole = "--whole" in args
+    if whole:
+        args.remove("--whole")
     out = ", ".join(args)
     runs = load(args)
     if keep is not None:
         runs = {k: v for k, v in runs.items() if k[2] in keep}
+    if whole:
+        all_seeds = {s for (_, _, s) in runs}
+        count = {}
+        for (t, v, _) in runs:
+            count[(t, v)] = count.get((t, v), 0) + 1
+        runs = {k: v for k, v in runs.items() if count[k[:2]] == len(all_seeds)}
     rng = random.Random(0)
     by_dir = {}
     for (t, v, s) in runs:

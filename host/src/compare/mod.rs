@@ -251,7 +251,12 @@ pub fn compare(file: &Path, out: &Path, opts: &CompareOptions) -> HostResult<Com
     });
     let report = summary::write(out, &plan)?;
     if let Some(signal) = crate::stop::requested() {
-        let done = plan.runs.len() - failures.len();
+        // Counted from the run directories: runs the stop kept from starting are no failures.
+        let done = plan
+            .runs
+            .iter()
+            .filter(|r| state(&out.join(&r.dir)) == RunState::Done)
+            .count();
         let jobs = match as_jobs {
             0 => String::new(),
             _ => " (the Slurm jobs of unfinished runs go on; it follows them)".to_string(),
