@@ -18,6 +18,7 @@ import csv
 import json
 import math
 import random
+from collections import Counter
 import re
 import sys
 from pathlib import Path
@@ -93,11 +94,9 @@ def main():
     if keep is not None:
         runs = {k: v for k, v in runs.items() if k[2] in keep}
     if whole:
-        all_seeds = {s for (_, _, s) in runs}
-        count = {}
-        for (t, v, _) in runs:
-            count[(t, v)] = count.get((t, v), 0) + 1
-        runs = {k: v for k, v in runs.items() if count[k[:2]] == len(all_seeds)}
+        count = Counter((t, v) for (t, v, _) in runs)
+        all_seeds = len({s for (_, _, s) in runs})
+        runs = {k: v for k, v in runs.items() if count[k[:2]] == all_seeds}
     rng = random.Random(0)
     by_dir = {}
     for (t, v, s) in runs:
@@ -182,6 +181,8 @@ def wilcoxon_per_target(runs, targets, seeds, budgets):
     print("|---|---|---|---|---|")
     for tv, pv in list(PLAIN.items())[::2] + list(OLD.items()):
         tv_d, pv_d = safe(tv), safe(pv)
+        if not any((t, tv_d, s) in runs and (t, pv_d, s) in runs for t in targets for s in seeds):
+            continue  # no paired runs (an old variant not run)
         for b in budgets:
             worse, better = [], []
             for t in targets:
@@ -194,9 +195,6 @@ def wilcoxon_per_target(runs, targets, seeds, budgets):
                 p = wilcoxon(x, y).pvalue
                 if p < 0.05:
                     (worse if sum(x) > sum(y) else better).append(f"{t} ({p:.3f})")
-            if not worse and not better and not any((t, tv_d, s) in runs and (t, pv_d, s) in runs
-                                                    for t in targets for s in seeds):
-                continue
             print(f"| {tv} | {pv} | {b} | {', '.join(worse) or '–'} | {', '.join(better) or '–'} |")
 
 
