@@ -1,7 +1,7 @@
 //! Run safety through the real binary: one process per run directory (a second gets exit 2 and
 //! the holder's PID), clean stops on SIGTERM, SIGINT and SIGHUP at random points (resume then
-//! gives the uninterrupted run's trials), and a store left WAL-only by `kill -9`, copied whole
-//! by `xnas export`.
+//! gives the uninterrupted run's trials, and its seconds add up over the sessions), and a store
+//! left WAL-only by `kill -9`, copied whole by `xnas export`.
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -261,6 +261,55 @@ fn a_second_signal_stops_at_once_and_the_run_still_resumes() {
     out.expect_code(0);
     assert!(kept.iter().all(|i| finished_ids(&store).contains(i)));
     assert_eq!(trials_csv(&sb.path().join("run")), expected);
+}
+
+/// `elapsed_s` in the store's meta (the run's seconds so far, kept across sessions).
+fn stored_elapsed(store: &Path) -> f64 {
+    let conn = rusqlite::Connection::open(store).unwrap();
+    let v: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'elapsed_s'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    v.parse().unwrap()
+}
+
+#[test]
+fn a_resumed_run_counts_the_seconds_of_every_session() {
+    // `wall_seconds` (summary.json, compare's seconds per run) and time budgets must cover the
+    // sessions before a stop, not only the one that finished the run.
+    let sb = slow_sandbox(24, 30);
+    let run = sb.path().join("run");
+    let store = run.join("store.sqlite");
+    let mut child = spawn(&sb, &["--quiet", "run", "exp.toml", "--out", "run"]);
+    wait_for(&mut child, &store, 6);
+    send(&child, "TERM");
+    finish(child).expect_code(143);
+    let first = stored_elapsed(&store);
+    assert!(
+        first > 0.05,
+        "the stop kept the first session's seconds: {first}"
+    );
+    // Earlier sessions that took 1000 s: the resumed session adds its own seconds to them.
+    rusqlite::Connection::open(&store)
+        .unwrap()
+        .execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'elapsed_s'",
+            [format!("{:.6}", first + 1000.0)],
+        )
+        .unwrap();
+    sb.run(&["--quiet", "resume", "run"]).expect_code(0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let wall = summary["wall_seconds"].as_f64().unwrap();
+    assert!(
+        wall > first + 1000.0 && wall < first + 1000.0 + 120.0,
+        "wall_seconds {wall}, before the resume {first} + 1000"
+    );
+    assert!(
+        (stored_elapsed(&store) - wall).abs() < 1.0,
+        "meta and summary agree"
+    );
 }
 
 #[test]
