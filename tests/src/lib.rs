@@ -213,6 +213,13 @@ pub fn read_summary(run_dir: &Path) -> serde_json::Value {
     read_json(&run_dir.join("summary.json"))
 }
 
+/// A key of the store's meta table in `run_dir`, `None` when it is not set.
+pub fn store_meta(run_dir: &Path, key: &str) -> Option<String> {
+    let conn = rusqlite::Connection::open(run_dir.join("store.sqlite")).unwrap();
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .ok()
+}
+
 /// Trials of a running search that have finished (any status but `pending`), 0 while its store
 /// does not exist yet. Opened read-only and never created: creating `store.sqlite` under a run
 /// that is starting would make the run refuse its own folder as an existing store.

@@ -263,15 +263,9 @@ fn a_second_signal_stops_at_once_and_the_run_still_resumes() {
     assert_eq!(trials_csv(&sb.path().join("run")), expected);
 }
 
-/// `elapsed_s` in the store's meta (the run's seconds so far, kept across sessions).
-fn stored_elapsed(store: &Path) -> f64 {
-    let conn = rusqlite::Connection::open(store).unwrap();
-    let v: String = conn
-        .query_row("SELECT value FROM meta WHERE key = 'elapsed_s'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    v.parse().unwrap()
+/// `elapsed_s` in the run's store (its seconds so far, kept across sessions).
+fn stored_elapsed(run: &Path) -> f64 {
+    store_meta(run, "elapsed_s").unwrap().parse().unwrap()
 }
 
 #[test]
@@ -285,7 +279,7 @@ fn a_resumed_run_counts_the_seconds_of_every_session() {
     wait_for(&mut child, &store, 6);
     send(&child, "TERM");
     finish(child).expect_code(143);
-    let first = stored_elapsed(&store);
+    let first = stored_elapsed(&run);
     assert!(
         first > 0.05,
         "the stop kept the first session's seconds: {first}"
@@ -299,15 +293,13 @@ fn a_resumed_run_counts_the_seconds_of_every_session() {
         )
         .unwrap();
     sb.run(&["--quiet", "resume", "run"]).expect_code(0);
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
-    let wall = summary["wall_seconds"].as_f64().unwrap();
+    let wall = read_summary(&run)["wall_seconds"].as_f64().unwrap();
     assert!(
         wall > first + 1000.0 && wall < first + 1000.0 + 120.0,
         "wall_seconds {wall}, before the resume {first} + 1000"
     );
     assert!(
-        (stored_elapsed(&store) - wall).abs() < 1.0,
+        (stored_elapsed(&run) - wall).abs() < 1.0,
         "meta and summary agree"
     );
 }

@@ -70,12 +70,6 @@ fn sources_json(run: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("sources.json")).unwrap()).unwrap()
 }
 
-fn store_meta(run: &Path, key: &str) -> Option<String> {
-    let conn = rusqlite::Connection::open(run.join("store.sqlite")).unwrap();
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .ok()
-}
-
 #[test]
 fn an_earlier_run_is_source_knowledge_combined_with_samples() {
     let sb = sandbox();
