@@ -3,8 +3,10 @@
 //! adaptation starting from the meta-network, and the refusals.
 
 use xnas_core::abi_stable::std_types::RVec;
-use xnas_core::{state, Artifact, OneShot, OneShotBox, OneShotInit, PluginSet, SourceArtifacts};
-use xnas_oneshot::testkit::{self, run_to_end, Event, ToyLayout, ToySpace};
+use xnas_core::{state, OneShot, OneShotBox, SourceArtifacts};
+use xnas_oneshot::testkit::{
+    self, artifact, run_to_end, stop_and_resume, Event, ToyLayout, ToySpace,
+};
 use xnas_oneshot::TransferArch;
 use xnas_opt_base::register;
 
@@ -16,30 +18,15 @@ fn create(
     params: &str,
     sources: Vec<SourceArtifacts>,
 ) -> Result<OneShotBox, String> {
-    let init = OneShotInit {
-        source_artifacts: RVec::from(sources),
-        ..testkit::init(space, 4)
-    };
-    PluginSet::from_register(register)
-        .create_one_shot("base", params, &init)
-        .into_result()
+    testkit::create_with_sources(register, "base", space, params, 4, sources)
         .map_err(|e| e.message().to_string())
-}
-
-fn find<'a>(artifacts: &'a [Artifact], name: &str) -> &'a [u8] {
-    artifacts
-        .iter()
-        .find(|a| a.name.as_str() == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .data
-        .as_slice()
 }
 
 /// Θ (flat) and the toy supernet's weights of an optimizer's artifacts.
 fn theta_and_w(opt: &OneShotBox, network: &str) -> (Vec<f64>, Vec<f64>) {
     let a = opt.artifacts().unwrap();
-    let arch: TransferArch = serde_json::from_slice(find(&a, network)).unwrap();
-    let w: Vec<f64> = state::decode("toy-supernet", 1, find(&a, "supernet.weights")).unwrap();
+    let arch: TransferArch = serde_json::from_slice(artifact(&a, network)).unwrap();
+    let w: Vec<f64> = state::decode("toy-supernet", 1, artifact(&a, "supernet.weights")).unwrap();
     (arch.flat_alpha(), w)
 }
 
@@ -90,19 +77,13 @@ fn a_saved_meta_training_continues_exactly() {
     let space = ToySpace::new(ToyLayout::Darts);
     let mut whole = create(&space, META, vec![]).unwrap();
     let want = run_to_end(&mut whole, 1).unwrap();
-    let mut first = create(&space, META, vec![]).unwrap();
     // Three meta-steps: into the second epoch.
-    let mut reports = Vec::new();
-    for _ in 0..3 {
-        reports.extend(first.run(1).unwrap().epoch_done.into_option());
-    }
-    let blob = first.save_state().unwrap();
-    let mut second = create(&space, META, vec![]).unwrap();
-    second.load_state(&blob).unwrap();
-    reports.extend(run_to_end(&mut second, 1).unwrap());
-    assert_eq!(reports, want);
+    let make = || create(&space, META, vec![]).unwrap();
+    let resumed = stop_and_resume(make, 3, 1).unwrap();
+    assert_eq!(resumed.before_stop, 1, "stopped in the second epoch");
+    assert_eq!(resumed.reports, want);
     assert_eq!(
-        second.artifacts().unwrap(),
+        resumed.optimizer.artifacts().unwrap(),
         whole.artifacts().unwrap(),
         "the same meta-network"
     );
@@ -124,9 +105,13 @@ fn adaptation_starts_from_the_meta_network_and_runs_k_prime_steps() {
     let space = ToySpace::new(ToyLayout::Darts);
     let src = meta_run(&space);
     let meta: TransferArch =
-        serde_json::from_slice(find(&src.artifacts, "meta_network.json")).unwrap();
-    let meta_w: Vec<f64> =
-        state::decode("toy-supernet", 1, find(&src.artifacts, "supernet.weights")).unwrap();
+        serde_json::from_slice(artifact(&src.artifacts, "meta_network.json")).unwrap();
+    let meta_w: Vec<f64> = state::decode(
+        "toy-supernet",
+        1,
+        artifact(&src.artifacts, "supernet.weights"),
+    )
+    .unwrap();
     let params = "adapt_steps = 3\nsteps_per_epoch = 2\nbatch_size = 16\n";
     let mut opt = create(&space, params, vec![src]).unwrap();
     let (theta, w) = theta_and_w(&opt, "adapted_network.json");

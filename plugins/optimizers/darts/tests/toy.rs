@@ -4,7 +4,7 @@
 
 use xnas_core::{OneShot, PluginKind, PluginSet, SearchSpace};
 use xnas_oneshot::derive::derive;
-use xnas_oneshot::testkit::{self, init, run_to_end, Event, ToyLayout, ToySpace};
+use xnas_oneshot::testkit::{self, init, run_to_end, stop_and_resume, Event, ToyLayout, ToySpace};
 use xnas_oneshot::Weights;
 use xnas_opt_darts::{register, Darts, DartsParams};
 
@@ -144,20 +144,10 @@ fn a_state_loaded_into_a_fresh_optimizer_continues_bit_identically() {
         let all = run_to_end(&mut whole, 2).unwrap();
         let final_cells = whole.derive(3).unwrap();
         // Stop mid-epoch 1 (after 4 of 9 iterations), save, and continue in a new optimizer.
-        let mut first = create(&space, &params, 3);
-        let mut before = Vec::new();
-        for _ in 0..2 {
-            before.extend(first.run(2).unwrap().epoch_done.into_option());
-        }
-        assert_eq!(before.len(), 1);
-        let blob = first.save_state().unwrap();
-        let mut resumed = create(&space, &params, 3);
-        resumed.load_state(&blob).unwrap();
-        assert_eq!(resumed.save_state().unwrap(), blob);
-        let mut after = before;
-        after.extend(run_to_end(&mut resumed, 2).unwrap());
-        assert_eq!(after, all, "{extra}");
-        assert_eq!(resumed.derive(3).unwrap(), final_cells);
+        let mut resumed = stop_and_resume(|| create(&space, &params, 3), 2, 2).unwrap();
+        assert_eq!(resumed.before_stop, 1);
+        assert_eq!(resumed.reports, all, "{extra}");
+        assert_eq!(resumed.optimizer.derive(3).unwrap(), final_cells);
     }
 }
 

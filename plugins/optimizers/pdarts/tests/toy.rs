@@ -2,7 +2,9 @@
 //! epochs, the skip-dropout schedule, the skip limit, determinism and resume identity.
 
 use xnas_core::{EpochReport, OneShot, OneShotBox, SupernetSpec};
-use xnas_oneshot::testkit::{self, run_to_end, Event, ToyLayout, ToySpace, REORDERED_OPS};
+use xnas_oneshot::testkit::{
+    self, run_to_end, stop_and_resume, Event, ToyLayout, ToySpace, REORDERED_OPS,
+};
 use xnas_oneshot::{derive, derive_limited, prune, skip_count, Weights};
 use xnas_opt_pdarts::{register, PdartsParams};
 
@@ -197,18 +199,9 @@ fn a_state_loaded_into_a_fresh_optimizer_continues_bit_identically_across_stages
     let cells = whole.derive(2).unwrap();
     // Stop after k calls of 2 steps: mid-stage 0, just after stage 0 ended, mid-stage 2.
     for k in [1usize, 6, 14, 15] {
-        let mut first = create(&space, SMALL, 2);
-        let mut reports = Vec::new();
-        for _ in 0..k {
-            reports.extend(first.run(2).unwrap().epoch_done.into_option());
-        }
-        let blob = first.save_state().unwrap();
-        let mut resumed = create(&space, SMALL, 2);
-        resumed.load_state(&blob).unwrap();
-        assert_eq!(resumed.save_state().unwrap(), blob, "after {k} calls");
-        reports.extend(run_to_end(&mut resumed, 2).unwrap());
-        assert_eq!(reports, all, "after {k} calls");
-        assert_eq!(resumed.derive(2).unwrap(), cells);
+        let mut resumed = stop_and_resume(|| create(&space, SMALL, 2), k, 2).unwrap();
+        assert_eq!(resumed.reports, all, "after {k} calls");
+        assert_eq!(resumed.optimizer.derive(2).unwrap(), cells);
     }
 }
 

@@ -4,8 +4,10 @@
 //! the refusals.
 
 use xnas_core::abi_stable::std_types::RVec;
-use xnas_core::{Artifact, OneShot, OneShotBox, OneShotInit, PluginSet, SourceArtifacts};
-use xnas_oneshot::testkit::{self, run_to_end, stop_and_resume, Event, ToyLayout, ToySpace};
+use xnas_core::{OneShot, OneShotBox, SourceArtifacts};
+use xnas_oneshot::testkit::{
+    self, artifact, run_to_end, stop_and_resume, Event, ToyLayout, ToySpace,
+};
 use xnas_oneshot::TransferArch;
 use xnas_opt_ws_darts::register;
 
@@ -31,27 +33,12 @@ fn create(
     params: &str,
     sources: Vec<SourceArtifacts>,
 ) -> Result<OneShotBox, String> {
-    let init = OneShotInit {
-        source_artifacts: RVec::from(sources),
-        ..testkit::init(space, 9)
-    };
-    PluginSet::from_register(register)
-        .create_one_shot("ws-darts", params, &init)
-        .into_result()
+    testkit::create_with_sources(register, "ws-darts", space, params, 9, sources)
         .map_err(|e| e.message().to_string())
 }
 
-fn find<'a>(artifacts: &'a [Artifact], name: &str) -> &'a [u8] {
-    artifacts
-        .iter()
-        .find(|a| a.name.as_str() == name)
-        .unwrap_or_else(|| panic!("no {name}"))
-        .data
-        .as_slice()
-}
-
 fn lambda(src: &SourceArtifacts, name: &str) -> TransferArch {
-    serde_json::from_slice(find(&src.artifacts, name)).unwrap()
+    serde_json::from_slice(artifact(&src.artifacts, name)).unwrap()
 }
 
 #[test]
@@ -109,11 +96,11 @@ fn lambda_restricts_the_search_network_and_starts_weights_and_alpha_afresh() {
     // Fresh: neither λ̂'s weights nor its α.
     let own = opt.artifacts().unwrap();
     assert_ne!(
-        find(&own, "supernet.weights"),
-        find(&src.artifacts, "supernet.weights")
+        artifact(&own, "supernet.weights"),
+        artifact(&src.artifacts, "supernet.weights")
     );
     let hat = lambda(&src, "lambda_hat.json");
-    let alpha: serde_json::Value = serde_json::from_slice(find(&own, "alpha.json")).unwrap();
+    let alpha: serde_json::Value = serde_json::from_slice(artifact(&own, "alpha.json")).unwrap();
     assert_ne!(alpha["alpha"], serde_json::json!(hat.alpha.unwrap()));
 }
 
@@ -124,11 +111,11 @@ fn lambda_hat_transfers_the_weights_and_alpha() {
     let mut opt = create(&space, WS, vec![src.clone()]).unwrap();
     let own = opt.artifacts().unwrap();
     assert_eq!(
-        find(&own, "supernet.weights"),
-        find(&src.artifacts, "supernet.weights")
+        artifact(&own, "supernet.weights"),
+        artifact(&src.artifacts, "supernet.weights")
     );
     let hat = lambda(&src, "lambda_hat.json");
-    let alpha: serde_json::Value = serde_json::from_slice(find(&own, "alpha.json")).unwrap();
+    let alpha: serde_json::Value = serde_json::from_slice(artifact(&own, "alpha.json")).unwrap();
     assert_eq!(
         alpha["alpha"],
         serde_json::json!(hat.alpha.clone().unwrap())
@@ -182,9 +169,9 @@ fn killed_and_resumed_from_its_state_it_searches_as_if_never_stopped() {
     let cells = whole.derive(2).unwrap();
     for k in [1, 4, 7] {
         let make = || create(&space, WS, vec![src.clone()]).unwrap();
-        let (reports, mut resumed) = stop_and_resume(make, k, 2).unwrap();
-        assert_eq!(reports, all, "after {k} calls");
-        assert_eq!(resumed.derive(2).unwrap(), cells);
+        let mut resumed = stop_and_resume(make, k, 2).unwrap();
+        assert_eq!(resumed.reports, all, "after {k} calls");
+        assert_eq!(resumed.optimizer.derive(2).unwrap(), cells);
     }
     // A state saved from another source run is refused.
     let blob = whole.save_state().unwrap();
@@ -242,7 +229,7 @@ fn a_missing_or_unfit_transfer_architecture_is_refused_naming_the_run() {
     let mut mixed = tas(&space);
     for a in mixed.artifacts.iter_mut() {
         if a.name.as_str() == "supernet.weights" {
-            a.data = find(&two.artifacts().unwrap(), "supernet.weights")
+            a.data = artifact(&two.artifacts().unwrap(), "supernet.weights")
                 .to_vec()
                 .into();
         }
@@ -347,9 +334,13 @@ fn a_sweep_killed_and_resumed_searches_as_if_never_stopped() {
     // Calls of 2 steps: stopped in the first rate, at its end and in the second.
     for k in [2, 5, 6, 9] {
         let make = || create(&space, &sweep, vec![src.clone()]).unwrap();
-        let (reports, mut resumed) = stop_and_resume(make, k, 2).unwrap();
-        assert_eq!(reports, all, "after {k} calls");
-        assert_eq!(resumed.derive(2).unwrap(), cells, "after {k} calls");
+        let mut resumed = stop_and_resume(make, k, 2).unwrap();
+        assert_eq!(resumed.reports, all, "after {k} calls");
+        assert_eq!(
+            resumed.optimizer.derive(2).unwrap(),
+            cells,
+            "after {k} calls"
+        );
     }
     // A state saved in the sweep's second rate does not load into a search of one rate.
     let mut first = create(&space, &sweep, vec![src.clone()]).unwrap();

@@ -12,9 +12,9 @@ use crate::derive::{edges_kept, node_groups};
 use std::sync::{Arc, Mutex};
 use xnas_core::abi_stable::std_types::{ROption, RVec};
 use xnas_core::{
-    space_box, supernet_box, Arch, EpochReport, EvalRequest, EvalResult, OneShot, OneShotInit,
-    PluginError, PluginResult, Position, SearchSpace, SpaceDesc, SplitMix64, SupernetBox,
-    SupernetLayout, SupernetSpec,
+    space_box, supernet_box, Arch, Artifact, EpochReport, EvalRequest, EvalResult, OneShot,
+    OneShotInit, PluginError, PluginResult, Position, SearchSpace, SourceArtifacts, SpaceDesc,
+    SplitMix64, SupernetBox, SupernetLayout, SupernetSpec,
 };
 
 /// Parses `text` as checked parameters `P`; the error's message on failure.
@@ -36,9 +36,35 @@ pub fn create(
     params: &str,
     seed: u64,
 ) -> PluginResult<xnas_core::OneShotBox> {
+    create_with_sources(register, name, space, params, seed, Vec::new())
+}
+
+/// [`create`] with the artifacts of earlier runs (warm starts, meta-learned networks).
+pub fn create_with_sources(
+    register: fn(&mut xnas_core::PluginSet),
+    name: &str,
+    space: &ToySpace,
+    params: &str,
+    seed: u64,
+    sources: Vec<SourceArtifacts>,
+) -> PluginResult<xnas_core::OneShotBox> {
+    let init = OneShotInit {
+        source_artifacts: RVec::from(sources),
+        ..init(space, seed)
+    };
     xnas_core::PluginSet::from_register(register)
-        .create_one_shot(name, params, &init(space, seed))
+        .create_one_shot(name, params, &init)
         .into_result()
+}
+
+/// The data of the artifact `name`; panics naming it when there is none.
+pub fn artifact<'a>(artifacts: &'a [Artifact], name: &str) -> &'a [u8] {
+    artifacts
+        .iter()
+        .find(|a| a.name.as_str() == name)
+        .unwrap_or_else(|| panic!("no artifact {name}"))
+        .data
+        .as_slice()
 }
 
 /// What a one-shot optimizer is created with, searching the toy task on `space`.
@@ -76,24 +102,45 @@ pub fn run_to_end<O: OneShot + ?Sized>(
     }
 }
 
+/// A search stopped and resumed by [`stop_and_resume`].
+pub struct Resumed<O> {
+    /// The epoch reports of both parts, in order.
+    pub reports: Vec<EpochReport>,
+    /// How many of them came before the stop.
+    pub before_stop: usize,
+    /// The resumed optimizer, at the end of its search (to derive from).
+    pub optimizer: O,
+}
+
 /// A search stopped and resumed: `calls` calls of `max_steps` on a fresh optimizer from `make`,
-/// its state saved and loaded into another fresh one, which runs to the end. The epoch reports
-/// of both parts in order, and the resumed optimizer (to derive from).
+/// its state saved and loaded into another fresh one, which runs to the end. The loaded state
+/// must save back to the same bytes (an error otherwise): nothing is lost or added by loading.
 pub fn stop_and_resume<O: OneShot>(
     make: impl Fn() -> O,
     calls: usize,
     max_steps: u32,
-) -> PluginResult<(Vec<EpochReport>, O)> {
+) -> PluginResult<Resumed<O>> {
     let mut first = make();
     let mut reports = Vec::new();
     for _ in 0..calls {
         reports.extend(first.run(max_steps)?.epoch_done.into_option());
     }
+    let before_stop = reports.len();
     let blob = first.save_state()?;
-    let mut resumed = make();
-    resumed.load_state(&blob)?;
-    reports.extend(run_to_end(&mut resumed, max_steps)?);
-    Ok((reports, resumed))
+    let mut optimizer = make();
+    optimizer.load_state(&blob)?;
+    if optimizer.save_state()? != blob {
+        return Err(PluginError::other(format!(
+            "the state saved after {calls} calls, loaded into a fresh optimizer, saves to other \
+             bytes"
+        )));
+    }
+    reports.extend(run_to_end(&mut optimizer, max_steps)?);
+    Ok(Resumed {
+        reports,
+        before_stop,
+        optimizer,
+    })
 }
 
 /// Which cell the toy space searches.
