@@ -11,7 +11,10 @@
 # variant's targets apart; every other variant runs on every target. The split files are written
 # next to the outputs; their runs are the compare files' runs (named targets run in the order
 # given, so a part stopped early has whole targets first). BENCHES picks the benchmarks (default
-# "transnas nbg"; run one per core to halve the time).
+# "transnas nbg"; run one per core to halve the time). A replication on other seeds: SEED sets
+# the files' experiment seed (default 0: seeds 0–9; SEED=1000: seeds 1000–1009) and VARIANTS keeps
+# only the named variants (comma-separated, e.g. "random,xfer(nao)"; keep random, the regret's
+# scale); use another OUT_DIR for them.
 # Build first: cargo build --release -p xnas-host -p xnas-space-tabular-dylib \
 #   -p xnas-space-nasbench-graph-dylib -p xnas-opt-random-dylib -p xnas-opt-evolution-dylib \
 #   -p xnas-opt-nao-dylib -p xnas-opt-rl-controller-dylib -p xnas-xfer-xfer-dylib
@@ -32,8 +35,16 @@ import json, os, re, sys
 src, dst, bench, default = sys.argv[1:]
 text = open(src).read()
 base = re.sub(r'^table = "\.\./', 'table = "' + src.rsplit("/", 1)[0] + '/../', text, flags=re.M)
+if os.environ.get("SEED"):
+    base = re.sub(r'^seed = \d+$', "seed = " + str(int(os.environ["SEED"])), base, count=1, flags=re.M)
 head, *variants = base.split("[[compare.variant]]")
 name = lambda v: re.search(r'name = "([^"]+)"', v).group(1)
+if os.environ.get("VARIANTS"):
+    keep = [k.strip() for k in os.environ["VARIANTS"].split(",")]
+    unknown = set(keep) - {name(v) for v in variants}
+    if unknown:
+        sys.exit(f"VARIANTS names {sorted(unknown)}, not variants of {src}")
+    variants = [v for v in variants if name(v) in keep]
 old = [v for v in variants if name(v).endswith(" old")]
 new = [v for v in variants if not name(v).endswith(" old")]
 open(dst + "_main.toml", "w").write(head + "".join("[[compare.variant]]" + v for v in new))
