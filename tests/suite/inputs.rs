@@ -29,7 +29,7 @@ fn sandbox_with_table() -> Sandbox {
 }
 
 fn inputs_json(run: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run.join("inputs.json")).unwrap()).unwrap()
+    read_json(&run.join("inputs.json"))
 }
 
 /// The NAS-Bench-Graph table without its checksum (format 1) and with it (format 2), whichever

@@ -67,7 +67,7 @@ fn history_line(stderr: &str) -> String {
 }
 
 fn sources_json(run: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run.join("sources.json")).unwrap()).unwrap()
+    read_json(&run.join("sources.json"))
 }
 
 #[test]
